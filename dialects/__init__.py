@@ -1,0 +1,1 @@
+"""Database adapters, imported as ``einsql.dialects.NAME`` and loaded by name."""

@@ -1,0 +1,26 @@
+"""DuckDB, the embedded default.
+
+DuckDB inlines a CTE that is referenced once and may then reorder joins across
+the whole query; ``AS MATERIALIZED`` keeps each contraction step a unit, as the
+plan chose it. A single statement deeper than about 1,000 nested expressions
+fails ("Max expression depth limit of 1000 exceeded"), so long plans run staged.
+
+>>> DIALECT.name, DIALECT.materialize_steps
+('duckdb', True)
+"""
+
+from __future__ import annotations
+
+from einsql.dialect import Dialect
+
+
+class DuckDB(Dialect):
+    """DuckDB adapter."""
+
+    name = "duckdb"
+    sqlglot_dialect = "duckdb"
+    materialize_steps = True
+    max_statement_steps = 64
+
+
+DIALECT = DuckDB()

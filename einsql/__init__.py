@@ -1,0 +1,34 @@
+"""einsql: Einstein summation compiled to SQL over sparse coordinate-format tables.
+
+>>> import numpy as np, einsql
+>>> a = np.array([[1.0, 0.0], [0.0, 2.0]])
+>>> einsql.einsum("ij,jk->ik", a, a)
+array([[1., 0.],
+       [0., 4.]])
+"""
+
+from __future__ import annotations
+
+from einsql.api import compile_program, einsum, plan, prepare, to_sql
+from einsql.errors import EinsqlError, OperandError, OptionError, ShapeError, SubscriptError
+from einsql.operands import CooArray, Table
+from einsql.planner import Plan, Step
+
+__all__ = [
+    "CooArray",
+    "EinsqlError",
+    "OperandError",
+    "OptionError",
+    "Plan",
+    "ShapeError",
+    "Step",
+    "SubscriptError",
+    "Table",
+    "compile_program",
+    "einsum",
+    "plan",
+    "prepare",
+    "to_sql",
+]
+
+__version__ = "0.1.0"

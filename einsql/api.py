@@ -1,0 +1,224 @@
+"""The public entry points: ``einsum``, ``to_sql`` and ``plan``.
+
+Each takes NumPy's two calling forms: a subscripts string followed by operands,
+or the interleaved form ``(op0, sublist0, op1, sublist1, ..., [output])``.
+
+>>> import numpy as np
+>>> a = np.arange(6.0).reshape(2, 3)
+>>> einsum("ij,kj->ik", a, a)
+array([[ 5., 14.],
+       [14., 50.]])
+>>> einsum(a, [0, 1], [1])
+array([3., 5., 7.])
+>>> einsum("ii", np.eye(3, dtype=int), backend="numpy")
+np.int64(3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from einsql.dialect import load_dialect
+from einsql.drivers import open_driver
+from einsql.drivers.base import Driver
+from einsql.equation import from_sublists, parse
+from einsql.errors import OptionError, SubscriptError
+from einsql.lower import Program, Relation, lower
+from einsql.operands import CooArray, Operand, Table, as_operand, from_dense, value_columns, value_kind
+from einsql.planner import Plan, make_plan
+from einsql.reference import evaluate
+from einsql.results import to_coo, to_dense
+
+#: The result forms of ``einsum(..., out=...)``.
+OUTPUTS = ("dense", "coo")
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything known about an einsum before any database is involved.
+
+    Attributes:
+        plan: the contraction plan.
+        operands: the operands, as COO arrays or tables.
+        dtype: the NumPy dtype of the result.
+        kind: the value kind the SQL computes with.
+    """
+
+    plan: Plan
+    operands: tuple[Operand, ...]
+    dtype: np.dtype[Any]
+    kind: str
+
+
+def prepare(args: Sequence[Any], optimize: Any = "auto") -> Prepared:
+    """Parse, read operands and plan; every input error is raised here.
+
+    >>> prepare(["ij,jk", np.ones((2, 3)), np.ones((3, 4), dtype=np.float32)]).dtype
+    dtype('float64')
+    """
+    subscripts, raw = _split_args(args)
+    operands = tuple(as_operand(value, k) for k, value in enumerate(raw))
+    equation = parse(subscripts, [op.shape for op in operands])
+    dtype = np.result_type(*[np.dtype(op.dtype) for op in operands])
+    kind = value_kind(dtype, "the result")
+    return Prepared(make_plan(equation, optimize), operands, dtype, kind)
+
+
+def einsum(
+    *operands: Any,
+    backend: str = "duckdb",
+    con: Any = None,
+    optimize: Any = "auto",
+    out: str = "dense",
+    into: str | None = None,
+    staged: bool | None = None,
+) -> Any:
+    """Evaluate an einsum in a database (or with the NumPy reference).
+
+    Args:
+        *operands: ``subscripts, op0, op1, ...`` or the interleaved form. An
+            operand is a NumPy array (or array-like), a scipy.sparse matrix, a
+            pydata ``sparse`` array, or an :class:`einsql.Table`.
+        backend: ``"duckdb"`` or ``"numpy"`` (the reference).
+        con: a connection to use; None opens an in-memory DuckDB database.
+            einsql never closes a connection it did not open.
+        optimize: the contraction-path strategy or an explicit path.
+        out: ``"dense"`` for what ``numpy.einsum`` returns, ``"coo"`` for a
+            :class:`einsql.CooArray` of the nonzeros.
+        into: store the result as a new table of this name (in ``con``) and
+            return an :class:`einsql.Table` naming it.
+        staged: force staged (True) or single-statement (False) execution.
+
+    Returns:
+        The result in the requested form.
+
+    >>> import scipy.sparse as sp
+    >>> m = sp.random(50, 50, density=0.1, random_state=0, format="csr")
+    >>> bool(np.allclose(einsum("ij,jk->ik", m, m), (m @ m).toarray()))
+    True
+    """
+    prepared = prepare(operands, optimize)
+    if out not in OUTPUTS:
+        raise OptionError(f"unknown out={out!r}; use one of {', '.join(OUTPUTS)}")
+    if into is not None and con is None:
+        raise OptionError("into= stores a table in a database; pass that database as con=")
+    if backend == "numpy":
+        if into is not None:
+            raise OptionError("into= needs a database backend, not the NumPy reference")
+        coo = _run_reference(prepared, con)
+    else:
+        with open_driver(backend, con) as driver:
+            result = _run_sql(prepared, driver, into, staged)
+        if into is not None:
+            return Table(into, prepared.plan.equation.shape, prepared.dtype.name)
+        coo = result
+    return to_dense(coo) if out == "dense" else coo
+
+
+def to_sql(
+    *operands: Any,
+    dialect: str = "duckdb",
+    optimize: Any = "auto",
+    staged: bool | None = None,
+) -> str:
+    """The SQL text of an einsum, to paste into a database.
+
+    Array operands are inlined as typed ``VALUES`` lists, so the text runs as it
+    is; :class:`einsql.Table` operands are referenced by name. The query returns
+    the result's nonzeros as ``i0, i1, ..., val`` rows.
+
+    >>> print(to_sql("i,i->", Table("x", (3,)), Table("y", (3,))))
+    WITH "t0" AS MATERIALIZED (
+      SELECT
+        SUM("x0"."val" * "x1"."val") AS "val"
+      FROM "x" AS "x0"
+      JOIN "y" AS "x1"
+        ON "x0"."i0" = "x1"."i0"
+      HAVING
+        COUNT(*) > 0
+    )
+    SELECT
+      "t0"."val" AS "val"
+    FROM "t0" AS "t0";
+    """
+    return compile_program(operands, dialect, optimize, staged).render(load_dialect(dialect))
+
+
+def compile_program(
+    args: Sequence[Any], dialect: str = "duckdb", optimize: Any = "auto", staged: bool | None = None
+) -> Program:
+    """The SQL program of an einsum as sqlglot trees, arrays inlined (see ``to_sql``)."""
+    prepared = prepare(args, optimize)
+    relations = [_inline_relation(op, k, prepared.kind) for k, op in enumerate(prepared.operands)]
+    return lower(prepared.plan, relations, prepared.kind, load_dialect(dialect), staged=staged)
+
+
+def plan(*operands: Any, optimize: Any = "auto") -> Plan:
+    """The contraction plan of an einsum; ``print`` it to see each step.
+
+    >>> print(plan("ij,jk,kl->il", np.ones((2, 3)), np.ones((3, 4)), np.ones((4, 5))))
+    einsum ij,jk,kl->il (auto, 128 flops)
+    step  equation   inputs  flops  size
+    t0    ij,jk->ik  a0 a1   48     8
+    t1    kl,ik->il  a2 t0   80     10
+    """
+    return prepare(operands, optimize).plan
+
+
+def _split_args(args: Sequence[Any]) -> tuple[str, list[Any]]:
+    if not args:
+        raise SubscriptError("einsum needs subscripts and at least one operand")
+    if isinstance(args[0], str):
+        return args[0], list(args[1:])
+    return from_sublists(args)
+
+
+def _run_sql(prepared: Prepared, driver: Driver, into: str | None, staged: bool | None) -> Any:
+    relations = [_load(driver, op, prepared.kind) for op in prepared.operands]
+    program = lower(
+        prepared.plan, relations, prepared.kind, driver.dialect, staged=staged,
+        prefix=getattr(driver, "prefix", "einsql_"),
+    )
+    rows = driver.run(program, into)
+    if rows is None:
+        return None
+    return to_coo(rows, prepared.plan.equation.shape, prepared.dtype)
+
+
+def _load(driver: Driver, operand: Operand, kind: str) -> Relation:
+    if isinstance(operand, Table):
+        return _table_relation(operand)
+    return driver.load(operand, kind)
+
+
+def _table_relation(table: Table) -> Relation:
+    kind = value_kind(np.dtype(table.dtype), f"table {table.name!r}")
+    return Relation(table.name, table.axes, table.values, kind)
+
+
+def _inline_relation(operand: Operand, k: int, kind: str) -> Relation:
+    if isinstance(operand, Table):
+        return _table_relation(operand)
+    axes = tuple(f"i{p}" for p in range(len(operand.shape)))
+    return Relation(f"a{k}", axes, value_columns(kind), kind, rows=operand)
+
+
+def _run_reference(prepared: Prepared, con: Any) -> CooArray:
+    tables = [op for op in prepared.operands if isinstance(op, Table)]
+    fetched: dict[int, CooArray] = {}
+    if tables:
+        if con is None:
+            raise OptionError("the NumPy reference reads table operands through con=")
+        with open_driver(_backend_of(con), con) as driver:
+            fetched = {id(t): to_coo(driver.fetch(t), t.shape, np.dtype(t.dtype)) for t in tables}
+    coos = [fetched[id(op)] if isinstance(op, Table) else op for op in prepared.operands]
+    arrays = [coo.todense().astype(prepared.dtype) for coo in coos]
+    return from_dense(np.asarray(evaluate(prepared.plan, arrays)), 0)
+
+
+def _backend_of(con: Any) -> str:
+    return "duckdb"

@@ -1,0 +1,111 @@
+"""The DuckDB driver: operands go in through Arrow registration, rows come out as Arrow.
+
+Registration is zero-copy and needs neither ``executemany`` nor ``VALUES``
+(measured: 1e6 nonzeros register in milliseconds; 1e5 rows as ``VALUES`` take
+seconds). Registered names are unique and reserved (``__einsql_<token>_a<k>``)
+and are unregistered when the driver closes, as are temporary tables.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from einsql.dialect import load_dialect
+from einsql.drivers.base import Driver
+from einsql.errors import OptionError
+from einsql.lower import WIDE_INDEX, Program, Relation, create_table_as, drop_table, table_ref
+from einsql.operands import CooArray, Table, value_columns, value_kind
+
+_VALUE_DTYPES = {"bool": np.bool_, "int": np.int64, "float": np.float64}
+
+
+def connect(con: Any) -> DuckDBDriver:
+    """A driver on ``con``: None opens an in-memory database that the driver owns."""
+    import duckdb
+
+    if con is None:
+        return DuckDBDriver(duckdb.connect(), owned=True)
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return DuckDBDriver(con, owned=False)
+    raise OptionError(f"the duckdb backend needs a duckdb connection, got {type(con).__name__}")
+
+
+class DuckDBDriver(Driver):
+    """Runs einsql programs on one DuckDB connection."""
+
+    def __init__(self, con: Any, owned: bool) -> None:
+        self.con = con
+        self.owned = owned
+        self.dialect = load_dialect("duckdb")
+        self.prefix = f"__einsql_{secrets.token_hex(4)}_"
+        self.registered: list[str] = []
+
+    def load(self, coo: CooArray, kind: str) -> Relation:
+        """Register ``coo`` as an Arrow table under a reserved name."""
+        name = f"{self.prefix}a{len(self.registered)}"
+        self.con.register(name, arrow_table(coo, kind))
+        self.registered.append(name)
+        return Relation(name, tuple(f"i{k}" for k in range(len(coo.shape))), value_columns(kind), kind)
+
+    def run(self, program: Program, into: str | None = None) -> pa.Table | None:
+        """Run the program; drop its temporary tables whatever happens."""
+        try:
+            for statement in program.setup:
+                self.con.execute(self.dialect.render(statement))
+            if into is not None:
+                create = create_table_as(into, program.query.copy(), temporary=False)
+                self.con.execute(self.dialect.render(create))
+                return None
+            return _fetch_arrow(self.con.sql(self.dialect.render(program.query)))
+        finally:
+            for name in program.temporaries:
+                self.con.execute(self.dialect.render(drop_table(name)))
+
+    def fetch(self, table: Table) -> pa.Table:
+        """All rows of ``table`` with its columns renamed to the convention."""
+        from sqlglot import exp
+
+        columns = [exp.column(c).as_(f"i{k}") for k, c in enumerate(table.axes)]
+        names = value_columns(value_kind(np.dtype(table.dtype), f"table {table.name!r}"))
+        columns += [exp.column(c).as_(n) for c, n in zip(table.values, names)]
+        query = exp.select(*columns).from_(table_ref(table.name))
+        return _fetch_arrow(self.con.sql(self.dialect.render(query)))
+
+    def close(self) -> None:
+        """Unregister the loaded operands; close the connection if this driver opened it."""
+        try:
+            for name in self.registered:
+                self.con.unregister(name)
+        finally:
+            self.registered.clear()
+            if self.owned:
+                self.con.close()
+
+
+def arrow_table(coo: CooArray, kind: str) -> pa.Table:
+    """``coo`` as an Arrow table ``i0, ..., val`` (``val_re, val_im`` if complex).
+
+    >>> t = arrow_table(CooArray(np.array([[0, 1]]), np.array([2.0]), (2, 2)), "float")
+    >>> t.column_names, t.schema.field("i0").type
+    (['i0', 'i1', 'val'], DataType(int32))
+    """
+    columns: dict[str, Any] = {}
+    for k, size in enumerate(coo.shape):
+        index_dtype = np.int32 if size < WIDE_INDEX else np.int64
+        columns[f"i{k}"] = np.ascontiguousarray(coo.coords[:, k], dtype=index_dtype)
+    if kind == "complex":
+        values = coo.values.astype(np.complex128)
+        columns["val_re"], columns["val_im"] = values.real.copy(), values.imag.copy()
+    else:
+        columns["val"] = coo.values.astype(_VALUE_DTYPES[kind])
+    return pa.table(columns)
+
+
+def _fetch_arrow(relation: Any) -> pa.Table:
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # DuckDB >= 1.4 / older
+    table: pa.Table = fetch()
+    return table

@@ -1,0 +1,300 @@
+"""Parse einsum subscripts into a normalized :class:`Equation` (NumPy semantics).
+
+The parser resolves everything NumPy resolves implicitly, so later stages only
+see single-character labels with one size each:
+
+* implicit output (``"ij,jk"``): labels that occur once, sorted, after the
+  broadcast (ellipsis) axes;
+* ellipsis (``"...ij"``): the broadcast axes get fresh labels, aligned from the
+  right as in NumPy broadcasting;
+* size-1 broadcasting: an axis of size 1 whose label is larger elsewhere gets a
+  fresh label of its own, which the contraction then sums away (a sum over one
+  element is that element);
+* the interleaved form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
+
+As an extension NumPy lacks, a label repeated in the output (``"i->ii"``) places
+the values on the diagonal.
+
+>>> eq = parse("ij,jk", [(2, 3), (3, 4)])
+>>> str(eq), eq.shape
+('ij,jk->ik', (2, 4))
+>>> str(parse("...ij,...jk->...ik", [(5, 1, 2, 3), (4, 3, 2)]))
+'ÀÂij,Ájk->ÀÁik'
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from opt_einsum import get_symbol
+
+from einsql.errors import ShapeError, SubscriptError
+
+ELLIPSIS = "..."
+_RESERVED = frozenset(".,->")
+
+
+@dataclass(frozen=True)
+class Equation:
+    """A normalized einsum: labels per operand, output labels and label sizes.
+
+    Attributes:
+        inputs: one string of single-character labels per operand.
+        output: the output labels (a label may repeat: values go on the diagonal).
+        sizes: ``(label, size)`` pairs in order of first appearance.
+    """
+
+    inputs: tuple[str, ...]
+    output: str
+    sizes: tuple[tuple[str, int], ...]
+
+    @cached_property
+    def size_of(self) -> dict[str, int]:
+        """Label -> size."""
+        return dict(self.sizes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the result."""
+        return tuple(self.size_of[label] for label in self.output)
+
+    def operand_shape(self, k: int) -> tuple[int, ...]:
+        """The shape operand ``k`` has after broadcasting axes were relabelled."""
+        return tuple(self.size_of[label] for label in self.inputs[k])
+
+    def __str__(self) -> str:
+        return ",".join(self.inputs) + "->" + self.output
+
+
+def parse(subscripts: str, shapes: Sequence[Sequence[int]]) -> Equation:
+    """Parse ``subscripts`` for operands of the given ``shapes``.
+
+    Args:
+        subscripts: NumPy einsum subscripts; spaces are ignored and any single
+            printable character other than ``. , - >`` is a label.
+        shapes: one shape per operand.
+
+    Returns:
+        The normalized equation.
+
+    Raises:
+        SubscriptError: malformed subscripts or wrong number of operands.
+        ShapeError: ranks or sizes that do not fit the subscripts.
+
+    >>> parse("ii->i", [(3, 3)])
+    Equation(inputs=('ii',), output='i', sizes=(('i', 3),))
+    >>> parse("ij,jk->ik", [(2, 3), (4, 2)])
+    Traceback (most recent call last):
+    ...
+    einsql.errors.ShapeError: label 'j' has size 3 in operand 0 but size 4 in operand 1
+    """
+    if not isinstance(subscripts, str):
+        raise SubscriptError(f"subscripts must be a string, got {type(subscripts).__name__}")
+    text = "".join(subscripts.split())
+    terms, output_term = _split_terms(text)
+    if len(terms) != len(shapes):
+        raise SubscriptError(
+            f"subscripts {subscripts!r} name {len(terms)} operand(s) but {len(shapes)} were given"
+        )
+    tokens = [_tokenize(term, f"operand {k}") for k, term in enumerate(terms)]
+    widths = [_ellipsis_width(toks, shape, k) for k, (toks, shape) in enumerate(zip(tokens, shapes))]
+    used = {tok for toks in tokens for tok in toks if tok != ELLIPSIS}
+    if output_term is not None:
+        used |= set(output_term) - _RESERVED
+    broadcast = _fresh_labels(max(widths, default=0), used)
+    inputs = [_expand(toks, broadcast[len(broadcast) - w :]) for toks, w in zip(tokens, widths)]
+    output = _output_labels(tokens, inputs, output_term, broadcast, widths)
+    sizes = _label_sizes(inputs, shapes)
+    return _relabel_broadcast_axes(inputs, output, sizes, shapes, used | set(broadcast))
+
+
+def from_sublists(args: Sequence[Any]) -> tuple[str, list[Any]]:
+    """Turn NumPy's interleaved form into subscripts and operands.
+
+    Args:
+        args: ``op0, sublist0, op1, sublist1, ..., [output_sublist]`` where a
+            sublist holds non-negative integers and ``Ellipsis``.
+
+    Returns:
+        ``(subscripts, operands)``.
+
+    >>> from_sublists(["A", [0, 1], "B", [1, 2], [0, 2]])
+    ('ab,bc->ac', ['A', 'B'])
+    >>> from_sublists(["A", [Ellipsis, 0]])
+    ('...a', ['A'])
+    """
+    operands = list(args[0::2])
+    sublists = list(args[1::2])
+    output = None
+    if len(args) % 2 == 1 and len(args) > 1:
+        output = operands.pop()
+        if not _is_sublist(output):
+            raise SubscriptError("the interleaved form takes an operand and a sublist in turn")
+    if not operands:
+        raise SubscriptError("einsum needs at least one operand")
+    terms = [_sublist_term(sub, f"operand {k}") for k, sub in enumerate(sublists)]
+    if len(terms) != len(operands):
+        raise SubscriptError("the interleaved form takes an operand and a sublist in turn")
+    subscripts = ",".join(terms)
+    if output is not None:
+        subscripts += "->" + _sublist_term(output, "the output")
+    return subscripts, operands
+
+
+def _is_sublist(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _sublist_term(sublist: Any, where: str) -> str:
+    if not _is_sublist(sublist):
+        raise SubscriptError(f"the sublist for {where} must be a list, got {type(sublist).__name__}")
+    return "".join(_sublist_label(item, where) for item in sublist)
+
+
+def _sublist_label(item: Any, where: str) -> str:
+    if item is Ellipsis:
+        return ELLIPSIS
+    if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+        raise SubscriptError(
+            f"sublist labels must be non-negative integers or Ellipsis; {where} has {item!r}"
+        )
+    return str(get_symbol(item))
+
+
+def _split_terms(text: str) -> tuple[list[str], str | None]:
+    if text.count("->") > 1:
+        raise SubscriptError(f"subscripts may contain '->' only once: {text!r}")
+    head, arrow, tail = text.partition("->")
+    for ch in "->":
+        if ch in head or ch in tail:
+            raise SubscriptError(f"'{ch}' may only appear as part of '->': {text!r}")
+    if "," in tail:
+        raise SubscriptError(f"the output subscripts may not contain ',': {text!r}")
+    return head.split(","), (tail if arrow else None)
+
+
+def _tokenize(term: str, where: str) -> list[str]:
+    tokens: list[str] = []
+    rest = term
+    while rest:
+        if rest.startswith(ELLIPSIS):
+            if ELLIPSIS in tokens:
+                raise SubscriptError(f"{where} has more than one ellipsis: {term!r}")
+            tokens.append(ELLIPSIS)
+            rest = rest[3:]
+            continue
+        label, rest = rest[0], rest[1:]
+        if label in _RESERVED or not label.isprintable():
+            raise SubscriptError(f"invalid label {label!r} in {where}: {term!r}")
+        tokens.append(label)
+    return tokens
+
+
+def _ellipsis_width(tokens: list[str], shape: Sequence[int], k: int) -> int:
+    named = len(tokens) - tokens.count(ELLIPSIS)
+    if ELLIPSIS not in tokens and named != len(shape):
+        raise ShapeError(
+            f"operand {k} has {len(shape)} dimension(s) but its subscripts "
+            f"{''.join(tokens)!r} name {named}"
+        )
+    if named > len(shape):
+        raise ShapeError(
+            f"operand {k} has {len(shape)} dimension(s), fewer than the {named} its subscripts name"
+        )
+    return len(shape) - named
+
+
+def _fresh_labels(count: int, used: Iterable[str]) -> list[str]:
+    taken = set(used)
+    return list(_take(count, (s for s in _symbols() if s not in taken)))
+
+
+def _symbols() -> Iterator[str]:
+    k = 52  # after a-zA-Z, so fresh labels never look like a user's letters
+    while True:
+        yield str(get_symbol(k))
+        k += 1
+
+
+def _take(count: int, items: Iterator[str]) -> Iterator[str]:
+    for _ in range(count):
+        yield next(items)
+
+
+def _expand(tokens: list[str], broadcast: list[str]) -> str:
+    return "".join("".join(broadcast) if tok == ELLIPSIS else tok for tok in tokens)
+
+
+def _output_labels(
+    tokens: list[list[str]],
+    inputs: list[str],
+    output_term: str | None,
+    broadcast: list[str],
+    widths: list[int],
+) -> str:
+    if output_term is None:
+        counts = Counter(tok for toks in tokens for tok in toks if tok != ELLIPSIS)
+        return "".join(broadcast) + "".join(sorted(lb for lb, n in counts.items() if n == 1))
+    out_tokens = _tokenize(output_term, "the output")
+    has_ellipsis = any(ELLIPSIS in toks for toks in tokens)
+    if ELLIPSIS in out_tokens and not has_ellipsis:
+        raise SubscriptError("the output has an ellipsis but no operand has one")
+    if ELLIPSIS not in out_tokens and any(widths):
+        raise SubscriptError(
+            "operands broadcast over an ellipsis but the output has none; add '...' to the output"
+        )
+    output = _expand(out_tokens, broadcast)
+    known = set("".join(inputs))
+    for label in output:
+        if label not in known:
+            raise SubscriptError(f"output label {label!r} appears in no operand")
+    return output
+
+
+def _label_sizes(inputs: list[str], shapes: Sequence[Sequence[int]]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    seen_in: dict[str, int] = {}
+    for k, (labels, shape) in enumerate(zip(inputs, shapes)):
+        own: dict[str, int] = {}
+        for label, size in zip(labels, shape):
+            if own.setdefault(label, size) != size:
+                raise ShapeError(
+                    f"operand {k} repeats label {label!r} on axes of different sizes "
+                    f"({own[label]} and {size}), so it has no diagonal"
+                )
+        for label, size in own.items():
+            previous = sizes.setdefault(label, size)
+            if previous != size and 1 not in (previous, size):
+                raise ShapeError(
+                    f"label {label!r} has size {previous} in operand {seen_in[label]} "
+                    f"but size {size} in operand {k}"
+                )
+            sizes[label] = max(previous, size) if 0 not in (previous, size) else 0
+            seen_in.setdefault(label, k)
+    return sizes
+
+
+def _relabel_broadcast_axes(
+    inputs: list[str],
+    output: str,
+    sizes: dict[str, int],
+    shapes: Sequence[Sequence[int]],
+    used: set[str],
+) -> Equation:
+    fresh = (s for s in _symbols() if s not in used)
+    relabelled = []
+    for labels, shape in zip(inputs, shapes):
+        renames = {
+            lb: next(fresh)
+            for lb, size in dict(zip(labels, shape)).items()
+            if size == 1 and sizes[lb] != 1
+        }
+        for new in renames.values():
+            sizes[new] = 1
+        relabelled.append("".join(renames.get(lb, lb) for lb in labels))
+    order = dict.fromkeys("".join(relabelled) + output)
+    return Equation(tuple(relabelled), output, tuple((lb, sizes[lb]) for lb in order))

@@ -1,0 +1,31 @@
+"""Errors raised for bad input, before anything reaches a database.
+
+Every error is an :class:`EinsqlError`, which is also a :class:`ValueError`, so
+code written against ``numpy.einsum`` that catches ``ValueError`` keeps working.
+
+>>> import einsql
+>>> issubclass(einsql.SubscriptError, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+
+class EinsqlError(ValueError):
+    """Base class of every error einsql raises for bad input."""
+
+
+class SubscriptError(EinsqlError):
+    """The subscripts string or the sublists are malformed."""
+
+
+class ShapeError(EinsqlError):
+    """Operand shapes disagree with the subscripts or with each other."""
+
+
+class OperandError(EinsqlError):
+    """An operand is not something einsql can read (ragged, non-numeric, ...)."""
+
+
+class OptionError(EinsqlError):
+    """An option (backend, dialect, optimize, output form, ...) is not valid."""

@@ -1,0 +1,339 @@
+"""Lower: a :class:`~einsql.planner.Plan` becomes SQL, as sqlglot trees.
+
+Each step is one ``SELECT``: the inputs joined on equal labels (a repeated label
+inside one input is a diagonal, an equality between two of its columns), the
+output labels selected as ``i0, i1, ...``, and, when some label is summed away,
+``SUM`` of the product of values grouped by the output labels. A step whose
+every input label survives (a permutation, a diagonal, a Hadamard or outer
+product) needs no grouping, since COO tables hold one row per index tuple.
+
+A short plan becomes one statement, a chain of common table expressions ``t0 ..
+tn``; a long one becomes staged statements, a temporary table per step, each
+dropped after the step that reads it last.
+
+>>> from einsql.equation import parse
+>>> from einsql.planner import make_plan
+>>> from einsql.dialect import load_dialect
+>>> plan = make_plan(parse("ij,jk->ik", [(2, 2), (2, 2)]))
+>>> rels = [Relation("A", ("i0", "i1"), ("val",), "float"),
+...         Relation("B", ("i0", "i1"), ("val",), "float")]
+>>> sql = lower(plan, rels, "float", load_dialect("duckdb")).render(load_dialect("duckdb"))
+>>> print(sql)
+WITH "t0" AS MATERIALIZED (
+  SELECT
+    "x0"."i0" AS "i0",
+    "x1"."i1" AS "i1",
+    SUM("x0"."val" * "x1"."val") AS "val"
+  FROM "A" AS "x0"
+  JOIN "B" AS "x1"
+    ON "x0"."i1" = "x1"."i0"
+  GROUP BY
+    "x0"."i0",
+    "x1"."i1"
+)
+SELECT
+  "t0"."i0" AS "i0",
+  "t0"."i1" AS "i1",
+  "t0"."val" AS "val"
+FROM "t0" AS "t0";
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+
+from sqlglot import exp
+
+from einsql.dialect import Dialect
+from einsql.operands import CooArray, value_columns
+from einsql.planner import Plan, Step
+
+#: Axes at least this long use the dialect's wide index type.
+WIDE_INDEX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Where an operand's rows come from.
+
+    Attributes:
+        name: a table name (``schema.table`` allowed), or the CTE name for inline rows.
+        axes: the column of each axis.
+        values: the value column(s).
+        kind: the value kind stored (``bool``, ``int``, ``float``, ``complex``).
+        rows: inline rows, rendered as a typed ``VALUES`` list (for pasteable SQL).
+    """
+
+    name: str
+    axes: tuple[str, ...]
+    values: tuple[str, ...]
+    kind: str
+    rows: CooArray | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Program:
+    """SQL for one einsum: statements to run, then a query returning the result.
+
+    Attributes:
+        setup: statements run first, in order (staged steps and their drops).
+        query: the ``SELECT`` returning ``i0, i1, ..., val`` rows of the result.
+        teardown: statements run after the query (dropping what it read).
+        temporaries: every temporary table the program creates, for cleanup on error.
+    """
+
+    setup: tuple[exp.Expression, ...]
+    query: exp.Query
+    teardown: tuple[exp.Expression, ...] = ()
+    temporaries: tuple[str, ...] = ()
+
+    def render(self, dialect: Dialect) -> str:
+        """The whole program as SQL text, statements ending in ``;``."""
+        statements = [*self.setup, self.query, *self.teardown]
+        return "\n".join(dialect.render(s) + ";" for s in statements)
+
+
+def lower(
+    plan: Plan,
+    relations: Sequence[Relation],
+    kind: str,
+    dialect: Dialect,
+    *,
+    staged: bool | None = None,
+    prefix: str = "einsql_",
+) -> Program:
+    """Lower ``plan`` reading ``relations`` into SQL computing values of ``kind``.
+
+    Args:
+        plan: the contraction plan.
+        relations: one relation per operand.
+        kind: the value kind of the computation; operands are cast to it.
+        dialect: the target dialect.
+        staged: force staged (True) or single-statement (False) SQL; by default
+            plans longer than ``dialect.max_statement_steps`` are staged.
+        prefix: name prefix of the temporary tables of staged SQL.
+
+    Returns:
+        The program.
+    """
+    if staged is None:
+        staged = len(plan.steps) > dialect.max_statement_steps
+    lowering = _Lowering(plan, relations, kind, dialect)
+    return lowering.staged(prefix) if staged else lowering.single_statement()
+
+
+class _Lowering:
+    def __init__(
+        self, plan: Plan, relations: Sequence[Relation], kind: str, dialect: Dialect
+    ) -> None:
+        n = plan.num_operands
+        self.plan = plan
+        self.kind = kind
+        self.dialect = dialect
+        self.relations: dict[int, Relation] = dict(enumerate(relations))
+        for s, step in enumerate(plan.steps):
+            self.relations[n + s] = Relation(
+                f"t{s}", _axis_names(len(step.output)), value_columns(kind), kind
+            )
+
+    def single_statement(self) -> Program:
+        query = self._result_query()
+        for k, rel in self.relations.items():
+            if rel.rows is not None and k < self.plan.num_operands:
+                query = query.with_(rel.name, as_=self._values_select(rel, k))
+        n = self.plan.num_operands
+        for s, step in enumerate(self.plan.steps):
+            materialized = self.dialect.materialize_steps or None
+            query = query.with_(f"t{s}", as_=self._step_select(step, n + s), materialized=materialized)
+        return Program((), query)
+
+    def staged(self, prefix: str) -> Program:
+        n = self.plan.num_operands
+        setup: list[exp.Expression] = []
+        for k in range(n):
+            rel = self.relations[k]
+            if rel.rows is not None:
+                setup.append(create_table_as(prefix + rel.name, self._values_select(rel, k)))
+                self.relations[k] = _renamed(rel, prefix + rel.name, rows=None)
+        temporaries = [self.relations[k].name for k in range(n) if self.relations[k].rows is None]
+        temporaries = [t for t in temporaries if t.startswith(prefix)]
+        last_use = self.plan.last_use()
+        for s, step in enumerate(self.plan.steps):
+            value = n + s
+            self.relations[value] = _renamed(self.relations[value], f"{prefix}t{s}")
+            setup.append(create_table_as(f"{prefix}t{s}", self._step_select(step, value)))
+            temporaries.append(f"{prefix}t{s}")
+            for arg in step.args:
+                if last_use[arg] == s and self.relations[arg].name in temporaries:
+                    setup.append(drop_table(self.relations[arg].name))
+        result_table = self.relations[self.plan.result].name
+        return Program(tuple(setup), self._result_query(), (drop_table(result_table),), tuple(temporaries))
+
+    def _result_query(self) -> exp.Select:
+        rel = self.relations[self.plan.result]
+        source = table_ref(rel.name).as_(rel.name.split(".")[-1])
+        alias = rel.name.split(".")[-1]
+        columns = [exp.column(c, table=alias).as_(c) for c in (*rel.axes, *rel.values)]
+        return exp.select(*columns).from_(source)
+
+    def _step_select(self, step: Step, value: int) -> exp.Select:
+        aliases = [f"x{k}" for k in range(len(step.args))]
+        rels = [self.relations[a] for a in step.args]
+        first: dict[str, exp.Column] = {}
+        conditions: list[exp.Expression] = []
+        for alias, labels, rel in zip(aliases, step.inputs, rels):
+            for label, column in zip(labels, rel.axes):
+                col = exp.column(column, table=alias)
+                if label in first:
+                    conditions.append(exp.EQ(this=first[label].copy(), expression=col))
+                else:
+                    first[label] = col
+        keys = [first[label] for label in step.output]
+        values = self._product(aliases, rels)
+        if step.needs_sum:
+            values = [self._aggregate(v) for v in values]
+        names = self.relations[value]
+        select = exp.select(
+            *[key.copy().as_(name) for key, name in zip(keys, names.axes)],
+            *[v.as_(name) for v, name in zip(values, names.values)],
+        ).from_(table_ref(rels[0].name).as_(aliases[0]))
+        select = _join_rest(select, rels[1:], aliases[1:], conditions)
+        if step.needs_sum:
+            group = [first[label].copy() for label in dict.fromkeys(step.output)]
+            select = select.group_by(*group) if group else select.having(_nonempty())
+        return select
+
+    def _product(self, aliases: Sequence[str], rels: Sequence[Relation]) -> list[exp.Expression]:
+        factors = [self._factor(alias, rel) for alias, rel in zip(aliases, rels)]
+        if self.kind == "complex":
+            re, im = reduce(_complex_mul, factors)
+            return [re, im if im is not None else exp.Literal.number(0)]
+        combine = exp.And if self.kind == "bool" else exp.Mul
+        return [reduce(lambda a, b: combine(this=a, expression=b), (f[0] for f in factors))]
+
+    def _factor(self, alias: str, rel: Relation) -> tuple[exp.Expression, exp.Expression | None]:
+        cols = [exp.column(c, table=alias) for c in rel.values]
+        if rel.kind == self.kind:
+            return cols[0], (cols[1] if len(cols) > 1 else None)
+        return self._cast(cols[0], self.kind), None
+
+    def _aggregate(self, value: exp.Expression) -> exp.Expression:
+        if self.kind == "bool":
+            return exp.LogicalOr(this=value)
+        return exp.Sum(this=value)
+
+    def _cast(self, value: exp.Expression, kind: str) -> exp.Expression:
+        return exp.Cast(this=value, to=self.dialect.parse_type(self.dialect.value_types[kind]))
+
+    def _values_select(self, rel: Relation, k: int) -> exp.Select:
+        assert rel.rows is not None
+        coo = rel.rows
+        types = [self._index_type(n) for n in coo.shape]
+        types += [self.dialect.parse_type(self.dialect.value_types[rel.kind])] * len(rel.values)
+        names = [*rel.axes, *rel.values]
+        if coo.nnz == 0:
+            nulls = [exp.Cast(this=exp.null(), to=t).as_(c) for t, c in zip(types, names)]
+            return exp.select(*nulls).where(exp.false())
+        rows = [exp.tuple_(*lits) for lits in self._literal_rows(coo, rel.kind)]
+        values = exp.Values(expressions=rows, alias=exp.TableAlias(
+            this=exp.to_identifier("v"), columns=[exp.to_identifier(c) for c in names]
+        ))
+        casts = [exp.Cast(this=exp.column(c, table="v"), to=t).as_(c) for t, c in zip(types, names)]
+        return exp.select(*casts).from_(values)
+
+    def _literal_rows(self, coo: CooArray, kind: str) -> list[list[exp.Expression]]:
+        return [
+            [exp.Literal.number(int(i)) for i in index] + self._value_literals(value, kind)
+            for index, value in zip(coo.coords.tolist(), coo.values.tolist())
+        ]
+
+    def _value_literals(self, value: complex | float | int | bool, kind: str) -> list[exp.Expression]:
+        if kind == "bool":
+            return [exp.true() if value else exp.false()]
+        if kind == "int":
+            return [exp.Literal.number(int(value))]
+        if kind == "complex":
+            z = complex(value)
+            return [self._float_literal(z.real), self._float_literal(z.imag)]
+        return [self._float_literal(float(value))]  # type: ignore[arg-type]
+
+    def _float_literal(self, x: float) -> exp.Expression:
+        if math.isfinite(x):
+            text = repr(x)
+            return exp.Literal.number(text if "e" in text else text + "e0")
+        key = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        double = self.dialect.parse_type(self.dialect.value_types["float"])
+        return exp.Cast(this=exp.Literal.string(self.dialect.float_specials[key]), to=double)
+
+    def _index_type(self, size: int) -> exp.DataType:
+        name = self.dialect.index_type if size < WIDE_INDEX else self.dialect.wide_index_type
+        return self.dialect.parse_type(name)
+
+
+def _complex_mul(
+    a: tuple[exp.Expression, exp.Expression | None], b: tuple[exp.Expression, exp.Expression | None]
+) -> tuple[exp.Expression, exp.Expression | None]:
+    (ar, ai), (br, bi) = a, b
+    if ai is None and bi is None:
+        return exp.Mul(this=ar, expression=br), None
+    if ai is None or bi is None:
+        real, (zr, zi) = (ar, (br, bi)) if ai is None else (br, (ar, ai))
+        assert zi is not None
+        return exp.Mul(this=real, expression=zr), exp.Mul(this=real.copy(), expression=zi)
+    re = exp.Sub(this=exp.Mul(this=ar, expression=br), expression=exp.Mul(this=ai, expression=bi))
+    im = exp.Add(
+        this=exp.Mul(this=ar.copy(), expression=bi.copy()),
+        expression=exp.Mul(this=ai.copy(), expression=br.copy()),
+    )
+    return re, im
+
+
+def _join_rest(
+    select: exp.Select,
+    rels: Sequence[Relation],
+    aliases: Sequence[str],
+    conditions: list[exp.Expression],
+) -> exp.Select:
+    on = exp.and_(*conditions) if conditions else None
+    for rel, alias in zip(rels, aliases):
+        table = table_ref(rel.name).as_(alias)
+        if on is None:
+            select = select.join(table, join_type="cross")
+        else:
+            select = select.join(table, on=on)
+    if not rels and on is not None:
+        select = select.where(on)
+    return select
+
+
+def _nonempty() -> exp.Expression:
+    return exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))
+
+
+def _axis_names(rank: int) -> tuple[str, ...]:
+    return tuple(f"i{p}" for p in range(rank))
+
+
+def table_ref(name: str) -> exp.Table:
+    """A table reference; dots separate schema (and catalog) from the table name."""
+    parts = name.split(".")
+    return exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None,
+                      catalog=parts[-3] if len(parts) > 2 else None)
+
+
+def _renamed(rel: Relation, name: str, rows: CooArray | None = None) -> Relation:
+    return Relation(name, rel.axes, rel.values, rel.kind, rows)
+
+
+def create_table_as(name: str, query: exp.Query, temporary: bool = True) -> exp.Create:
+    """``CREATE [TEMPORARY] TABLE name AS query``."""
+    properties = exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None
+    return exp.Create(this=table_ref(name), kind="TABLE", expression=query, properties=properties)
+
+
+def drop_table(name: str) -> exp.Drop:
+    """``DROP TABLE IF EXISTS name``."""
+    return exp.Drop(this=table_ref(name), kind="TABLE", exists=True)

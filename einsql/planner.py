@@ -1,0 +1,220 @@
+"""Plan: an :class:`~einsql.equation.Equation` becomes a sequence of contraction steps.
+
+The order comes from opt_einsum's public ``contract_path``. The plan is in SSA
+form: operands are values ``0 .. n-1``, step ``s`` writes value ``n + s``, and
+every value is read exactly once. A step is unary (a permutation, a diagonal, a
+sum over axes) or binary (a join of two values, summed over the labels nobody
+needs any more); a path entry naming more than two operands is split into binary
+steps from left to right.
+
+>>> from einsql.equation import parse
+>>> p = make_plan(parse("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]), "optimal")
+>>> [step.equation for step in p.steps]
+['ij,jk->ik', 'kl,ik->il']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import opt_einsum
+
+from einsql.equation import Equation
+from einsql.errors import OptionError
+
+#: The path strategies accepted by name; an explicit path (a list of tuples) also works.
+STRATEGIES = ("auto", "greedy", "dp", "optimal", "random-greedy", "branch-2", "branch-all")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One contraction step.
+
+    Attributes:
+        args: the SSA values read (one or two).
+        inputs: the labels of each value read.
+        output: the labels of the value written.
+        flops: opt_einsum's dense FLOP estimate for the step.
+        size: the dense number of elements of the value written.
+    """
+
+    args: tuple[int, ...]
+    inputs: tuple[str, ...]
+    output: str
+    flops: int
+    size: int
+
+    @property
+    def equation(self) -> str:
+        """The step as an einsum equation, such as ``'ij,jk->ik'``."""
+        return ",".join(self.inputs) + "->" + self.output
+
+    @property
+    def needs_sum(self) -> bool:
+        """Whether some input label is summed away (so rows must be grouped)."""
+        return not set("".join(self.inputs)) <= set(self.output)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A contraction plan: the equation and its steps, in order.
+
+    Attributes:
+        equation: the normalized equation.
+        steps: the steps; the last one writes the result.
+        optimize: the strategy that chose the order (or ``"explicit"``).
+    """
+
+    equation: Equation
+    steps: tuple[Step, ...]
+    optimize: str
+
+    @property
+    def num_operands(self) -> int:
+        """How many operands the plan reads."""
+        return len(self.equation.inputs)
+
+    @property
+    def result(self) -> int:
+        """The SSA value holding the result."""
+        return self.num_operands + len(self.steps) - 1
+
+    @property
+    def flops(self) -> int:
+        """The estimated dense FLOPs of all steps."""
+        return sum(step.flops for step in self.steps)
+
+    def name(self, value: int) -> str:
+        """The display name of an SSA value: ``a<k>`` for operands, ``t<s>`` for steps."""
+        n = self.num_operands
+        return f"a{value}" if value < n else f"t{value - n}"
+
+    def last_use(self) -> dict[int, int]:
+        """SSA value -> index of the step that reads it."""
+        return {arg: s for s, step in enumerate(self.steps) for arg in step.args}
+
+    def __str__(self) -> str:
+        rows = [("step", "equation", "inputs", "flops", "size")]
+        for s, step in enumerate(self.steps):
+            inputs = " ".join(self.name(a) for a in step.args)
+            rows.append((f"t{s}", step.equation, inputs, f"{step.flops:,}", f"{step.size:,}"))
+        widths = [max(len(row[c]) for row in rows) for c in range(5)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        header = f"einsum {self.equation} ({self.optimize}, {self.flops:,} flops)"
+        return "\n".join([header, *lines])
+
+
+def make_plan(equation: Equation, optimize: Any = "auto") -> Plan:
+    """Choose the contraction order of ``equation``.
+
+    Args:
+        equation: the parsed equation.
+        optimize: a strategy name from :data:`STRATEGIES`, or an explicit path
+            (a list of tuples of operand positions, in opt_einsum's convention).
+
+    Returns:
+        The plan.
+
+    Raises:
+        OptionError: an unknown strategy or a path that does not fit.
+
+    >>> from einsql.equation import parse
+    >>> print(make_plan(parse("i,i->", [(3,), (3,)])))
+    einsum i,i-> (auto, 6 flops)
+    step  equation  inputs  flops  size
+    t0    i,i->     a0 a1   6      1
+    """
+    path, name = _contraction_path(equation, optimize)
+    builder = _Builder(equation)
+    for entry in path:
+        builder.contract(entry)
+    if len(builder.live) != 1:
+        raise OptionError(
+            f"the path {path} leaves {len(builder.live)} operands uncontracted; "
+            "a path must contract every operand into one"
+        )
+    if not builder.steps:
+        builder.contract((0,))
+    return Plan(equation, tuple(builder.steps), name)
+
+
+def _contraction_path(equation: Equation, optimize: Any) -> tuple[list[tuple[int, ...]], str]:
+    if isinstance(optimize, str):
+        if optimize not in STRATEGIES:
+            raise OptionError(
+                f"unknown optimize strategy {optimize!r}; use one of {', '.join(STRATEGIES)} "
+                "or pass an explicit path"
+            )
+        if len(equation.inputs) == 1:
+            return [(0,)], optimize
+        subscripts = ",".join(equation.inputs) + "->" + "".join(dict.fromkeys(equation.output))
+        shapes = [equation.operand_shape(k) for k in range(len(equation.inputs))]
+        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
+        return [tuple(entry) for entry in path], optimize
+    return _explicit_path(optimize, len(equation.inputs)), "explicit"
+
+
+def _explicit_path(path: Any, num_operands: int) -> list[tuple[int, ...]]:
+    entries = list(path)
+    if entries and entries[0] == "einsum_path":
+        entries = entries[1:]
+    live = num_operands
+    checked = []
+    for entry in entries:
+        positions = tuple(int(p) for p in entry)
+        if not positions or len(set(positions)) != len(positions):
+            raise OptionError(f"path entry {entry!r} must name distinct operand positions")
+        if min(positions) < 0 or max(positions) >= live:
+            raise OptionError(
+                f"path entry {entry!r} names a position outside 0..{live - 1} "
+                f"(there are {live} operands at that point)"
+            )
+        live -= len(positions) - 1
+        checked.append(positions)
+    return checked
+
+
+class _Builder:
+    """Replays a path in opt_einsum's convention, writing SSA steps."""
+
+    def __init__(self, equation: Equation) -> None:
+        self.equation = equation
+        self.live: list[int] = list(range(len(equation.inputs)))
+        self.labels: dict[int, str] = dict(enumerate(equation.inputs))
+        self.steps: list[Step] = []
+
+    def contract(self, positions: Sequence[int]) -> None:
+        args = [self.live[p] for p in positions]
+        for p in sorted(positions, reverse=True):
+            del self.live[p]
+        value = args[0]
+        for k, other in enumerate(args[1:], start=1):
+            value = self._step((value, other), later=args[k + 1 :])
+        if len(args) == 1:
+            value = self._step((value,), later=[])
+        self.live.append(value)
+
+    def _step(self, args: tuple[int, ...], later: Sequence[int]) -> int:
+        inputs = tuple(self.labels[a] for a in args)
+        output = self._output_labels(inputs, later)
+        sizes = self.equation.size_of
+        labels = set("".join(inputs))
+        flops = opt_einsum.helpers.flop_count(
+            labels, bool(labels - set(output)), len(args), sizes
+        )
+        size = math.prod(sizes[lb] for lb in output)
+        self.steps.append(Step(args, inputs, output, int(flops), size))
+        value = len(self.equation.inputs) + len(self.steps) - 1
+        self.labels[value] = output
+        return value
+
+    def _output_labels(self, inputs: tuple[str, ...], later: Sequence[int]) -> str:
+        if not self.live and not later:
+            return self.equation.output
+        needed = set(self.equation.output)
+        for value in [*self.live, *later]:
+            needed |= set(self.labels[value])
+        return "".join(lb for lb in dict.fromkeys("".join(inputs)) if lb in needed)

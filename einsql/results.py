@@ -1,0 +1,67 @@
+"""Results: rows of ``i0, i1, ..., val`` become a dense array or a COO array.
+
+>>> import pyarrow as pa
+>>> rows = pa.table({"i0": [1], "val": [2.5]})
+>>> to_dense(to_coo(rows, (3,), np.dtype("float64"))).tolist()
+[0.0, 2.5, 0.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from einsql.operands import CooArray
+
+
+def to_coo(rows: pa.Table, shape: tuple[int, ...], dtype: np.dtype[Any]) -> CooArray:
+    """The result rows as a COO array sorted by index, values of ``dtype``.
+
+    Integer sums are exact: values beyond int64 come back as Python ints in an
+    object array instead of wrapping around as NumPy's would.
+    """
+    rank = len(shape)
+    columns = rows.column_names
+    coords = np.empty((rows.num_rows, rank), dtype=np.int64)
+    for k, name in enumerate(columns[:rank]):
+        coords[:, k] = rows.column(name).to_numpy()
+    values = _values(rows, columns[rank:], dtype)
+    keep = values != 0
+    coords, values = coords[keep], values[keep]
+    order = np.lexsort(coords.T[::-1]) if rank else np.arange(len(values))
+    return CooArray(coords[order], values[order], shape)
+
+
+def to_dense(coo: CooArray) -> Any:
+    """The dense result, as ``numpy.einsum`` returns it (a NumPy scalar for 0-d)."""
+    dense = coo.todense()
+    return dense[()] if dense.ndim == 0 else dense
+
+
+def _values(rows: pa.Table, names: list[str], dtype: np.dtype[Any]) -> np.ndarray:
+    if dtype.kind == "c":
+        re, im = (_column(rows, n, np.dtype("float64")) for n in names)
+        return (re + 1j * im).astype(dtype)
+    return _column(rows, names[0], dtype)
+
+
+def _column(rows: pa.Table, name: str, dtype: np.dtype[Any]) -> np.ndarray:
+    column = rows.column(name).combine_chunks() if rows.num_rows else rows.column(name)
+    if dtype.kind in "iu":
+        return _exact_integers(column, dtype)
+    array = np.asarray(column.to_numpy(zero_copy_only=False))
+    return array.astype(dtype)
+
+
+def _exact_integers(column: Any, dtype: np.dtype[Any]) -> np.ndarray:
+    try:
+        wide = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.array([int(v) for v in column.to_pylist()], dtype=object)
+    info = np.iinfo(dtype)
+    if len(wide) and (wide.min() < info.min or wide.max() > info.max):
+        return np.array([int(v) for v in wide.tolist()], dtype=object)
+    return wide.astype(dtype)
