@@ -46,12 +46,14 @@ class Prepared:
         operands: the operands, as COO arrays or tables.
         dtype: the NumPy dtype of the result.
         kind: the value kind the SQL computes with.
+        nonfinite: whether an array operand holds NaN or an infinity.
     """
 
     plan: Plan
     operands: tuple[Operand, ...]
     dtype: np.dtype[Any]
     kind: str
+    nonfinite: bool
 
 
 def prepare(args: Sequence[Any], optimize: Any = "auto") -> Prepared:
@@ -65,7 +67,11 @@ def prepare(args: Sequence[Any], optimize: Any = "auto") -> Prepared:
     equation = parse(subscripts, [op.shape for op in operands])
     dtype = np.result_type(*[np.dtype(op.dtype) for op in operands])
     kind = value_kind(dtype, "the result")
-    return Prepared(make_plan(equation, optimize), operands, dtype, kind)
+    nonfinite = any(
+        isinstance(op, CooArray) and op.dtype.kind in "fc" and not np.isfinite(op.values).all()
+        for op in operands
+    )
+    return Prepared(make_plan(equation, optimize), operands, dtype, kind, nonfinite)
 
 
 def einsum(
@@ -76,6 +82,7 @@ def einsum(
     out: str = "dense",
     into: str | None = None,
     staged: bool | None = None,
+    nonfinite: bool | None = None,
 ) -> Any:
     """Evaluate an einsum in a database (or with the NumPy reference).
 
@@ -92,6 +99,10 @@ def einsum(
         into: store the result as a new table of this name (in ``con``) and
             return an :class:`einsql.Table` naming it.
         staged: force staged (True) or single-statement (False) execution.
+        nonfinite: whether values may be NaN or infinite, so that ``inf * 0``
+            gives NaN as in NumPy. By default True when an array operand holds
+            NaN or an infinity; table operands are taken to be finite unless
+            this is True.
 
     Returns:
         The result in the requested form.
@@ -112,7 +123,7 @@ def einsum(
         coo = _run_reference(prepared, con)
     else:
         with open_driver(backend, con) as driver:
-            result = _run_sql(prepared, driver, into, staged)
+            result = _run_sql(prepared, driver, into, staged, _nonfinite(prepared, nonfinite))
         if into is not None:
             return Table(into, prepared.plan.equation.shape, prepared.dtype.name)
         coo = result
@@ -124,6 +135,7 @@ def to_sql(
     dialect: str = "duckdb",
     optimize: Any = "auto",
     staged: bool | None = None,
+    nonfinite: bool | None = None,
 ) -> str:
     """The SQL text of an einsum, to paste into a database.
 
@@ -145,16 +157,28 @@ def to_sql(
       "t0"."val" AS "val"
     FROM "t0" AS "t0";
     """
-    return compile_program(operands, dialect, optimize, staged).render(load_dialect(dialect))
+    program = compile_program(operands, dialect, optimize, staged, nonfinite)
+    return program.render(load_dialect(dialect))
 
 
 def compile_program(
-    args: Sequence[Any], dialect: str = "duckdb", optimize: Any = "auto", staged: bool | None = None
+    args: Sequence[Any],
+    dialect: str = "duckdb",
+    optimize: Any = "auto",
+    staged: bool | None = None,
+    nonfinite: bool | None = None,
 ) -> Program:
     """The SQL program of an einsum as sqlglot trees, arrays inlined (see ``to_sql``)."""
     prepared = prepare(args, optimize)
     relations = [_inline_relation(op, k, prepared.kind) for k, op in enumerate(prepared.operands)]
-    return lower(prepared.plan, relations, prepared.kind, load_dialect(dialect), staged=staged)
+    return lower(
+        prepared.plan,
+        relations,
+        prepared.kind,
+        load_dialect(dialect),
+        staged=staged,
+        nonfinite=_nonfinite(prepared, nonfinite),
+    )
 
 
 def plan(*operands: Any, optimize: Any = "auto") -> Plan:
@@ -177,11 +201,22 @@ def _split_args(args: Sequence[Any]) -> tuple[str, list[Any]]:
     return from_sublists(args)
 
 
-def _run_sql(prepared: Prepared, driver: Driver, into: str | None, staged: bool | None) -> Any:
+def _nonfinite(prepared: Prepared, nonfinite: bool | None) -> bool:
+    return prepared.nonfinite if nonfinite is None else nonfinite
+
+
+def _run_sql(
+    prepared: Prepared, driver: Driver, into: str | None, staged: bool | None, nonfinite: bool
+) -> Any:
     relations = [_load(driver, op, prepared.kind) for op in prepared.operands]
     program = lower(
-        prepared.plan, relations, prepared.kind, driver.dialect, staged=staged,
-        prefix=getattr(driver, "prefix", "einsql_"),
+        prepared.plan,
+        relations,
+        prepared.kind,
+        driver.dialect,
+        staged=staged,
+        prefix=driver.prefix,
+        nonfinite=nonfinite,
     )
     rows = driver.run(program, into)
     if rows is None:

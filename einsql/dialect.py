@@ -67,6 +67,20 @@ class Dialect:
         """A SQL type name as a sqlglot type."""
         return exp.DataType.build(name, dialect=self.sqlglot_dialect)
 
+    def index_range(self, size: int, alias: str) -> exp.Expression:
+        """A table ``alias(v)`` of the integers ``0 .. size - 1``."""
+        series = exp.Anonymous(
+            this="generate_series",
+            expressions=[exp.Literal.number(0), exp.Literal.number(size - 1)],
+        )
+        columns = [exp.to_identifier("v")]
+        return exp.Table(this=series, alias=exp.TableAlias(this=exp.to_identifier(alias), columns=columns))
+
+    def is_finite(self, value: exp.Expression) -> exp.Expression:
+        """True where ``value`` is neither NaN nor infinite (``x - x = 0`` only then)."""
+        difference = exp.Sub(this=value.copy(), expression=value.copy())
+        return exp.EQ(this=exp.paren(difference), expression=exp.Literal.number(0))
+
     def __repr__(self) -> str:
         return f"<einsql dialect {self.name}>"
 

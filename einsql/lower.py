@@ -104,6 +104,7 @@ def lower(
     *,
     staged: bool | None = None,
     prefix: str = "einsql_",
+    nonfinite: bool = False,
 ) -> Program:
     """Lower ``plan`` reading ``relations`` into SQL computing values of ``kind``.
 
@@ -115,22 +116,31 @@ def lower(
         staged: force staged (True) or single-statement (False) SQL; by default
             plans longer than ``dialect.max_statement_steps`` are staged.
         prefix: name prefix of the temporary tables of staged SQL.
+        nonfinite: whether values may be NaN or infinite. Then each binary step
+            also adds a NaN term where a non-finite value meets a missing (zero)
+            entry of the other input, as the dense product ``inf * 0`` would.
 
     Returns:
         The program.
     """
     if staged is None:
         staged = len(plan.steps) > dialect.max_statement_steps
-    lowering = _Lowering(plan, relations, kind, dialect)
+    lowering = _Lowering(plan, relations, kind, dialect, nonfinite and kind in ("float", "complex"))
     return lowering.staged(prefix) if staged else lowering.single_statement()
 
 
 class _Lowering:
     def __init__(
-        self, plan: Plan, relations: Sequence[Relation], kind: str, dialect: Dialect
+        self,
+        plan: Plan,
+        relations: Sequence[Relation],
+        kind: str,
+        dialect: Dialect,
+        nonfinite: bool,
     ) -> None:
         n = plan.num_operands
         self.plan = plan
+        self.nonfinite = nonfinite
         self.kind = kind
         self.dialect = dialect
         self.relations: dict[int, Relation] = dict(enumerate(relations))
@@ -151,26 +161,26 @@ class _Lowering:
         return Program((), query)
 
     def staged(self, prefix: str) -> Program:
-        n = self.plan.num_operands
         setup: list[exp.Expression] = []
-        for k in range(n):
+        created: list[str] = []
+        for k in range(self.plan.num_operands):
             rel = self.relations[k]
             if rel.rows is not None:
                 setup.append(create_table_as(prefix + rel.name, self._values_select(rel, k)))
-                self.relations[k] = _renamed(rel, prefix + rel.name, rows=None)
-        temporaries = [self.relations[k].name for k in range(n) if self.relations[k].rows is None]
-        temporaries = [t for t in temporaries if t.startswith(prefix)]
+                self.relations[k] = _renamed(rel, prefix + rel.name)
+                created.append(prefix + rel.name)
         last_use = self.plan.last_use()
         for s, step in enumerate(self.plan.steps):
-            value = n + s
+            value = self.plan.num_operands + s
             self.relations[value] = _renamed(self.relations[value], f"{prefix}t{s}")
             setup.append(create_table_as(f"{prefix}t{s}", self._step_select(step, value)))
-            temporaries.append(f"{prefix}t{s}")
+            created.append(f"{prefix}t{s}")
             for arg in step.args:
-                if last_use[arg] == s and self.relations[arg].name in temporaries:
-                    setup.append(drop_table(self.relations[arg].name))
-        result_table = self.relations[self.plan.result].name
-        return Program(tuple(setup), self._result_query(), (drop_table(result_table),), tuple(temporaries))
+                name = self.relations[arg].name
+                if last_use[arg] == s and name in created:
+                    setup.append(drop_table(name))
+        result = self.relations[self.plan.result].name
+        return Program(tuple(setup), self._result_query(), (drop_table(result),), tuple(created))
 
     def _result_query(self) -> exp.Select:
         rel = self.relations[self.plan.result]
@@ -204,7 +214,56 @@ class _Lowering:
         if step.needs_sum:
             group = [first[label].copy() for label in dict.fromkeys(step.output)]
             select = select.group_by(*group) if group else select.having(_nonempty())
+        if self.nonfinite and len(step.args) == 2:
+            poison = [self._poison_rows(step, value, bad) for bad in (0, 1)]
+            select = self._sum_union(value, [select, *poison])
         return select
+
+    def _poison_rows(self, step: Step, value: int, bad: int) -> exp.Select:
+        """Output cells where a non-finite value of input ``bad`` meets a missing entry."""
+        other = 1 - bad
+        rels = [self.relations[a] for a in step.args]
+        source = exp.alias_(table_ref(rels[bad].name), "x0")
+        select = exp.select().from_(source)
+        column_of: dict[str, exp.Expression] = {}
+        conditions: list[exp.Expression] = []
+        for label, column in zip(step.inputs[bad], rels[bad].axes):
+            col = exp.column(column, table="x0")
+            if label in column_of:
+                conditions.append(exp.EQ(this=column_of[label].copy(), expression=col))
+            else:
+                column_of[label] = col
+        for k, label in enumerate(dict.fromkeys(step.inputs[other])):
+            if label not in column_of:
+                alias = f"r{k}"
+                size = self.plan.equation.size_of[label]
+                select = select.join(self.dialect.index_range(size, alias), join_type="cross")
+                column_of[label] = exp.column("v", table=alias)
+        values = [exp.column(c, table="x0") for c in rels[bad].values]
+        conditions.append(exp.or_(*[exp.not_(self.dialect.is_finite(v)) for v in values]))
+        matches = [
+            exp.EQ(this=exp.column(column, table="x1"), expression=column_of[label].copy())
+            for label, column in zip(step.inputs[other], rels[other].axes)
+        ]
+        missing = exp.select(exp.Literal.number(1)).from_(exp.alias_(table_ref(rels[other].name), "x1"))
+        missing = missing.where(*matches) if matches else missing
+        conditions.append(exp.not_(exp.Exists(this=missing)))
+        names = self.relations[value]
+        nan = self._float_literal(math.nan)
+        keys = [column_of[label].copy().as_(name) for label, name in zip(step.output, names.axes)]
+        return select.select(*keys, *[nan.copy().as_(n) for n in names.values]).where(
+            *conditions
+        ).distinct()
+
+    def _sum_union(self, value: int, parts: list[exp.Select]) -> exp.Select:
+        names = self.relations[value]
+        union = reduce(lambda a, b: exp.union(a, b, distinct=False), parts)
+        keys = [exp.column(c, table="u") for c in names.axes]
+        sums = [exp.Sum(this=exp.column(c, table="u")).as_(c) for c in names.values]
+        select = exp.select(*[k.copy().as_(k.name) for k in keys], *sums).from_(
+            exp.alias_(exp.Subquery(this=union), "u")
+        )
+        return select.group_by(*keys) if keys else select.having(_nonempty())
 
     def _product(self, aliases: Sequence[str], rels: Sequence[Relation]) -> list[exp.Expression]:
         factors = [self._factor(alias, rel) for alias, rel in zip(aliases, rels)]
@@ -336,4 +395,4 @@ def create_table_as(name: str, query: exp.Query, temporary: bool = True) -> exp.
 
 def drop_table(name: str) -> exp.Drop:
     """``DROP TABLE IF EXISTS name``."""
-    return exp.Drop(this=table_ref(name), kind="TABLE", exists=True)
+    return exp.Drop(tables=[table_ref(name)], kind="TABLE", exists=True)

@@ -1,6 +1,9 @@
 """Plan: an :class:`~einsql.equation.Equation` becomes a sequence of contraction steps.
 
-The order comes from opt_einsum's public ``contract_path``. The plan is in SSA
+Labels that occur in one operand only (and not in the output) are summed first,
+in a unary step per operand: joins get smaller, and NaN and infinities combine
+as in ``numpy.einsum``, which sums such labels first too. The order of the
+remaining contractions comes from opt_einsum's public ``contract_path``. The plan is in SSA
 form: operands are values ``0 .. n-1``, step ``s`` writes value ``n + s``, and
 every value is read exactly once. A step is unary (a permutation, a diagonal, a
 sum over axes) or binary (a join of two values, summed over the labels nobody
@@ -16,6 +19,7 @@ steps from left to right.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,8 +131,10 @@ def make_plan(equation: Equation, optimize: Any = "auto") -> Plan:
     step  equation  inputs  flops  size
     t0    i,i->     a0 a1   6      1
     """
-    path, name = _contraction_path(equation, optimize)
     builder = _Builder(equation)
+    if len(equation.inputs) > 1:
+        builder.sum_local_labels()
+    path, name = _contraction_path(builder.remaining(), optimize)
     for entry in path:
         builder.contract(entry)
     if len(builder.live) != 1:
@@ -186,6 +192,20 @@ class _Builder:
         self.labels: dict[int, str] = dict(enumerate(equation.inputs))
         self.steps: list[Step] = []
 
+    def sum_local_labels(self) -> None:
+        """Sum labels that occur in one operand only before any join (as NumPy does)."""
+        counts = Counter(lb for labels in self.equation.inputs for lb in set(labels))
+        for position, value in enumerate(self.live):
+            labels = self.labels[value]
+            kept = "".join(lb for lb in dict.fromkeys(labels) if counts[lb] > 1 or lb in self.equation.output)
+            if len(kept) < len(set(labels)):
+                self.live[position] = self._step((value,), later=[], output=kept)
+
+    def remaining(self) -> Equation:
+        """The equation still to contract, over the live values."""
+        inputs = tuple(self.labels[v] for v in self.live)
+        return Equation(inputs, self.equation.output, self.equation.sizes)
+
     def contract(self, positions: Sequence[int]) -> None:
         args = [self.live[p] for p in positions]
         for p in sorted(positions, reverse=True):
@@ -197,9 +217,9 @@ class _Builder:
             value = self._step((value,), later=[])
         self.live.append(value)
 
-    def _step(self, args: tuple[int, ...], later: Sequence[int]) -> int:
+    def _step(self, args: tuple[int, ...], later: Sequence[int], output: str | None = None) -> int:
         inputs = tuple(self.labels[a] for a in args)
-        output = self._output_labels(inputs, later)
+        output = self._output_labels(inputs, later) if output is None else output
         sizes = self.equation.size_of
         labels = set("".join(inputs))
         flops = opt_einsum.helpers.flop_count(

@@ -19,6 +19,9 @@ class Driver(ABC):
     dialect: Dialect
     """The dialect whose SQL this driver runs."""
 
+    prefix: str
+    """A unique prefix for the names this driver creates (registered and temporary tables)."""
+
     @abstractmethod
     def load(self, coo: CooArray, kind: str) -> Relation:
         """Make ``coo`` readable by SQL with values of ``kind``; return where it is."""

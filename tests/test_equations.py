@@ -1,0 +1,40 @@
+"""Every equation of the core list, every dtype, several densities, on each backend."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+from conftest import DENSITIES, DTYPES, assert_matches, leftovers, oracle, random_operand
+from equations import EQUATIONS
+
+import einsql
+
+BACKENDS = ["duckdb", "numpy"]
+
+
+def test_the_list_is_long_enough() -> None:
+    assert len(EQUATIONS) >= 150
+    assert len({(eq, str(shapes)) for eq, shapes in EQUATIONS}) == len(EQUATIONS)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("equation", "shapes"), EQUATIONS, ids=[e for e, _ in EQUATIONS])
+def test_equation(equation, shapes, dtype, backend, duck) -> None:
+    rng = np.random.default_rng(zlib.crc32(f"{equation}{shapes}{dtype}".encode()))
+    for density in DENSITIES:
+        arrays = [random_operand(shape, dtype, density, rng) for shape in shapes]
+        con = duck if backend == "duckdb" else None
+        result = einsql.einsum(equation, *arrays, backend=backend, con=con)
+        assert_matches(result, oracle(equation, arrays))
+    assert leftovers(duck) == []
+
+
+@pytest.mark.parametrize(("equation", "shapes"), EQUATIONS[::7], ids=[e for e, _ in EQUATIONS[::7]])
+def test_mixed_dtypes_follow_numpy_promotion(equation, shapes, duck) -> None:
+    rng = np.random.default_rng(7)
+    kinds = ["bool", "int64", "float32", "float64", "complex128"]
+    arrays = [random_operand(s, kinds[k % len(kinds)], 0.5, rng) for k, s in enumerate(shapes)]
+    assert_matches(einsql.einsum(equation, *arrays, con=duck), oracle(equation, arrays))

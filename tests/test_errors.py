@@ -1,0 +1,74 @@
+"""Bad input raises an EinsqlError naming the problem, before any SQL runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import einsql
+
+A23, A33, A34 = np.ones((2, 3)), np.ones((3, 3)), np.ones((3, 4))
+
+CASES = [
+    # (subscripts and operands, error class, words the message must contain)
+    (("ij,jk->il", A23, A34), einsql.SubscriptError, "output label 'l' appears in no operand"),
+    (("ij->j->i", A23), einsql.SubscriptError, "'->' only once"),
+    (("ij->...ij", A23), einsql.SubscriptError, "ellipsis but no operand"),
+    (("...ij->ij", np.ones((2, 2, 3))), einsql.SubscriptError, "add '...' to the output"),
+    (("ij,jk->ik", A23), einsql.SubscriptError, "2 operand(s) but 1"),
+    (("ij->ij", A23, A23), einsql.SubscriptError, "1 operand(s) but 2"),
+    (("ijk->i", A23), einsql.ShapeError, "operand 0 has 2 dimension(s)"),
+    (("i...jk->i", A23), einsql.ShapeError, "fewer than the 3"),
+    (("ij,jk->ik", A23, np.ones((4, 2))), einsql.ShapeError, "label 'j' has size 3 in operand 0"),
+    (("ii->i", A23), einsql.ShapeError, "operand 0 repeats label 'i'"),
+    (("i.j->i", A23), einsql.SubscriptError, "invalid label '.'"),
+    (("ij-k", A23), einsql.SubscriptError, "'-' may only appear"),
+    (("i..j", A23), einsql.SubscriptError, "invalid label '.'"),
+    (("i...j...", np.ones((2, 2, 2))), einsql.SubscriptError, "more than one ellipsis"),
+    (("ij,jk->i,k", A23, A34), einsql.SubscriptError, "may not contain ','"),
+    (("i\x00j", A23), einsql.SubscriptError, "invalid label"),
+    (("i", np.array(["a", "b"])), einsql.OperandError, "non-numeric"),
+    (("i", [[1.0, 2.0], [3.0]]), einsql.OperandError, "not a rectangular array"),
+    (("i", np.array([1, 2], dtype=np.uint64)), einsql.OperandError, "uint64"),
+    (("i", np.array([None, 1])), einsql.OperandError, "non-numeric"),
+    ((A23, [0, -1]), einsql.SubscriptError, "non-negative integers"),
+    ((A23, [0, "x"]), einsql.SubscriptError, "non-negative integers"),
+    ((), einsql.SubscriptError, "needs subscripts"),
+    ((3, "ij"), einsql.SubscriptError, "must be a list"),
+]
+
+
+@pytest.mark.parametrize(("args", "error", "words"), CASES, ids=[c[2] for c in CASES])
+def test_bad_input_is_named(args, error, words, duck) -> None:
+    before = duck.sql("SELECT count(*) FROM duckdb_views()").fetchall()
+    with pytest.raises(error) as info:
+        einsql.einsum(*args, con=duck)
+    assert words in str(info.value)
+    assert isinstance(info.value, einsql.EinsqlError) and isinstance(info.value, ValueError)
+    assert duck.sql("SELECT count(*) FROM duckdb_views()").fetchall() == before
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"backend": "oracle"}, "unknown backend 'oracle'"),
+        ({"optimize": "fastest"}, "unknown optimize strategy 'fastest'"),
+        ({"optimize": [(0, 5)]}, "outside 0..1"),
+        ({"optimize": [(0,)]}, "leaves 2 operands uncontracted"),
+        ({"optimize": [(0, 0)]}, "distinct operand positions"),
+        ({"out": "sparse"}, "unknown out='sparse'"),
+    ],
+)
+def test_bad_options_are_named(options, words) -> None:
+    with pytest.raises(einsql.OptionError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        einsql.einsum("ij,jk->ik", A23, A34, **options)
+
+
+def test_unknown_dialect_lists_the_valid_ones() -> None:
+    with pytest.raises(einsql.OptionError, match="use one of duckdb"):
+        einsql.to_sql("i->", np.ones(2), dialect="oracle")
+
+
+def test_table_shape_must_match_its_axes() -> None:
+    with pytest.raises(einsql.OperandError, match="maps 1 column"):
+        einsql.Table("t", (2, 2), axes=("a",))
