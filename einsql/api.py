@@ -28,7 +28,15 @@ from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
 from einsql.errors import OptionError, SubscriptError
 from einsql.lower import Program, Relation, lower
-from einsql.operands import CooArray, Operand, Table, as_operand, from_dense, value_columns, value_kind
+from einsql.operands import (
+    CooArray,
+    Operand,
+    Table,
+    as_operand,
+    from_dense,
+    value_columns,
+    value_kind,
+)
 from einsql.planner import Plan, make_plan
 from einsql.reference import evaluate
 from einsql.results import to_coo, to_dense
@@ -47,6 +55,7 @@ class Prepared:
         dtype: the NumPy dtype of the result.
         kind: the value kind the SQL computes with.
         nonfinite: whether an array operand holds NaN or an infinity.
+
     """
 
     plan: Plan
@@ -111,6 +120,7 @@ def einsum(
     >>> m = sp.random(50, 50, density=0.1, random_state=0, format="csr")
     >>> bool(np.allclose(einsum("ij,jk->ik", m, m), (m @ m).toarray()))
     True
+
     """
     prepared = prepare(operands, optimize)
     if out not in OUTPUTS:

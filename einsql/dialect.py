@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-import sqlglot
 from sqlglot import exp
 
 from einsql.errors import OptionError
@@ -59,7 +58,7 @@ class Dialect:
     }
     """How NaN and the infinities are spelled inside ``CAST('...' AS DOUBLE)``."""
 
-    def render(self, tree: exp.Expression) -> str:
+    def render(self, tree: exp.Expr) -> str:
         """Render a sqlglot tree as SQL text in this dialect, identifiers quoted."""
         return str(tree.sql(dialect=self.sqlglot_dialect, pretty=True, identify=True))
 
@@ -74,9 +73,11 @@ class Dialect:
             expressions=[exp.Literal.number(0), exp.Literal.number(size - 1)],
         )
         columns = [exp.to_identifier("v")]
-        return exp.Table(this=series, alias=exp.TableAlias(this=exp.to_identifier(alias), columns=columns))
+        return exp.Table(
+            this=series, alias=exp.TableAlias(this=exp.to_identifier(alias), columns=columns)
+        )
 
-    def is_finite(self, value: exp.Expression) -> exp.Expression:
+    def is_finite(self, value: exp.Expression) -> exp.Expr:
         """True where ``value`` is neither NaN nor infinite (``x - x = 0`` only then)."""
         difference = exp.Sub(this=value.copy(), expression=value.copy())
         return exp.EQ(this=exp.paren(difference), expression=exp.Literal.number(0))
@@ -91,14 +92,10 @@ def load_dialect(name: str) -> Dialect:
 
     Raises:
         OptionError: no adapter has that name.
+
     """
     if name not in DIALECTS:
         raise OptionError(f"unknown dialect {name!r}; use one of {', '.join(DIALECTS)}")
     module = importlib.import_module(f"einsql.dialects.{name}")
     dialect: Dialect = module.DIALECT
     return dialect
-
-
-def sqlglot_version() -> str:
-    """The sqlglot version rendering the SQL (golden files depend on it)."""
-    return str(sqlglot.__version__)

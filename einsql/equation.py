@@ -24,6 +24,7 @@ the values on the diagonal.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Equation:
         inputs: one string of single-character labels per operand.
         output: the output labels (a label may repeat: values go on the diagonal).
         sizes: ``(label, size)`` pairs in order of first appearance.
+
     """
 
     inputs: tuple[str, ...]
@@ -74,8 +76,10 @@ def parse(subscripts: str, shapes: Sequence[Sequence[int]]) -> Equation:
     """Parse ``subscripts`` for operands of the given ``shapes``.
 
     Args:
-        subscripts: NumPy einsum subscripts; spaces are ignored and any single
-            printable character other than ``. , - >`` is a label.
+        subscripts: NumPy einsum subscripts; white space is ignored and any
+            single character other than ``. , - >`` and control characters is a
+            label (including the unassigned code points ``opt_einsum.get_symbol``
+            produces for large networks).
         shapes: one shape per operand.
 
     Returns:
@@ -91,6 +95,7 @@ def parse(subscripts: str, shapes: Sequence[Sequence[int]]) -> Equation:
     Traceback (most recent call last):
     ...
     einsql.errors.ShapeError: label 'j' has size 3 in operand 0 but size 4 in operand 1
+
     """
     if not isinstance(subscripts, str):
         raise SubscriptError(f"subscripts must be a string, got {type(subscripts).__name__}")
@@ -101,7 +106,9 @@ def parse(subscripts: str, shapes: Sequence[Sequence[int]]) -> Equation:
             f"subscripts {subscripts!r} name {len(terms)} operand(s) but {len(shapes)} were given"
         )
     tokens = [_tokenize(term, f"operand {k}") for k, term in enumerate(terms)]
-    widths = [_ellipsis_width(toks, shape, k) for k, (toks, shape) in enumerate(zip(tokens, shapes))]
+    widths = [
+        _ellipsis_width(toks, shape, k) for k, (toks, shape) in enumerate(zip(tokens, shapes))
+    ]
     used = {tok for toks in tokens for tok in toks if tok != ELLIPSIS}
     if output_term is not None:
         used |= set(output_term) - _RESERVED
@@ -126,6 +133,7 @@ def from_sublists(args: Sequence[Any]) -> tuple[str, list[Any]]:
     ('ab,bc->ac', ['A', 'B'])
     >>> from_sublists(["A", [Ellipsis, 0]])
     ('...a', ['A'])
+
     """
     operands = list(args[0::2])
     sublists = list(args[1::2])
@@ -151,7 +159,9 @@ def _is_sublist(value: Any) -> bool:
 
 def _sublist_term(sublist: Any, where: str) -> str:
     if not _is_sublist(sublist):
-        raise SubscriptError(f"the sublist for {where} must be a list, got {type(sublist).__name__}")
+        raise SubscriptError(
+            f"the sublist for {where} must be a list, got {type(sublist).__name__}"
+        )
     return "".join(_sublist_label(item, where) for item in sublist)
 
 
@@ -188,7 +198,7 @@ def _tokenize(term: str, where: str) -> list[str]:
             rest = rest[3:]
             continue
         label, rest = rest[0], rest[1:]
-        if label in _RESERVED or not label.isprintable():
+        if label in _RESERVED or unicodedata.category(label) in ("Cc", "Cs"):
             raise SubscriptError(f"invalid label {label!r} in {where}: {term!r}")
         tokens.append(label)
     return tokens

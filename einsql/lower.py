@@ -44,6 +44,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import reduce
+from typing import Any
 
 from sqlglot import exp
 
@@ -65,6 +66,7 @@ class Relation:
         values: the value column(s).
         kind: the value kind stored (``bool``, ``int``, ``float``, ``complex``).
         rows: inline rows, rendered as a typed ``VALUES`` list (for pasteable SQL).
+
     """
 
     name: str
@@ -83,11 +85,12 @@ class Program:
         query: the ``SELECT`` returning ``i0, i1, ..., val`` rows of the result.
         teardown: statements run after the query (dropping what it read).
         temporaries: every temporary table the program creates, for cleanup on error.
+
     """
 
-    setup: tuple[exp.Expression, ...]
+    setup: tuple[exp.Expr, ...]
     query: exp.Query
-    teardown: tuple[exp.Expression, ...] = ()
+    teardown: tuple[exp.Expr, ...] = ()
     temporaries: tuple[str, ...] = ()
 
     def render(self, dialect: Dialect) -> str:
@@ -122,6 +125,7 @@ def lower(
 
     Returns:
         The program.
+
     """
     if staged is None:
         staged = len(plan.steps) > dialect.max_statement_steps
@@ -157,11 +161,13 @@ class _Lowering:
         n = self.plan.num_operands
         for s, step in enumerate(self.plan.steps):
             materialized = self.dialect.materialize_steps or None
-            query = query.with_(f"t{s}", as_=self._step_select(step, n + s), materialized=materialized)
+            query = query.with_(
+                f"t{s}", as_=self._step_select(step, n + s), materialized=materialized
+            )
         return Program((), query)
 
     def staged(self, prefix: str) -> Program:
-        setup: list[exp.Expression] = []
+        setup: list[exp.Expr] = []
         created: list[str] = []
         for k in range(self.plan.num_operands):
             rel = self.relations[k]
@@ -189,7 +195,7 @@ class _Lowering:
         columns = [exp.column(c, table=alias).as_(c) for c in (*rel.axes, *rel.values)]
         return exp.select(*columns).from_(source)
 
-    def _step_select(self, step: Step, value: int) -> exp.Select:
+    def _step_select(self, step: Step, value: int) -> exp.Query:
         aliases = [f"x{k}" for k in range(len(step.args))]
         rels = [self.relations[a] for a in step.args]
         first: dict[str, exp.Column] = {}
@@ -226,7 +232,7 @@ class _Lowering:
         source = exp.alias_(table_ref(rels[bad].name), "x0")
         select = exp.select().from_(source)
         column_of: dict[str, exp.Expression] = {}
-        conditions: list[exp.Expression] = []
+        conditions: list[exp.Expr] = []
         for label, column in zip(step.inputs[bad], rels[bad].axes):
             col = exp.column(column, table="x0")
             if label in column_of:
@@ -245,19 +251,25 @@ class _Lowering:
             exp.EQ(this=exp.column(column, table="x1"), expression=column_of[label].copy())
             for label, column in zip(step.inputs[other], rels[other].axes)
         ]
-        missing = exp.select(exp.Literal.number(1)).from_(exp.alias_(table_ref(rels[other].name), "x1"))
+        missing = exp.select(exp.Literal.number(1)).from_(
+            exp.alias_(table_ref(rels[other].name), "x1")
+        )
         missing = missing.where(*matches) if matches else missing
         conditions.append(exp.not_(exp.Exists(this=missing)))
         names = self.relations[value]
         nan = self._float_literal(math.nan)
         keys = [column_of[label].copy().as_(name) for label, name in zip(step.output, names.axes)]
-        return select.select(*keys, *[nan.copy().as_(n) for n in names.values]).where(
-            *conditions
-        ).distinct()
+        return (
+            select.select(*keys, *[nan.copy().as_(n) for n in names.values])
+            .where(*conditions)
+            .distinct()
+        )
 
     def _sum_union(self, value: int, parts: list[exp.Select]) -> exp.Select:
         names = self.relations[value]
-        union = reduce(lambda a, b: exp.union(a, b, distinct=False), parts)
+        union: exp.Query = parts[0]
+        for part in parts[1:]:
+            union = exp.union(union, part, distinct=False)
         keys = [exp.column(c, table="u") for c in names.axes]
         sums = [exp.Sum(this=exp.column(c, table="u")).as_(c) for c in names.values]
         select = exp.select(*[k.copy().as_(k.name) for k in keys], *sums).from_(
@@ -297,9 +309,12 @@ class _Lowering:
             nulls = [exp.Cast(this=exp.null(), to=t).as_(c) for t, c in zip(types, names)]
             return exp.select(*nulls).where(exp.false())
         rows = [exp.tuple_(*lits) for lits in self._literal_rows(coo, rel.kind)]
-        values = exp.Values(expressions=rows, alias=exp.TableAlias(
-            this=exp.to_identifier("v"), columns=[exp.to_identifier(c) for c in names]
-        ))
+        values = exp.Values(
+            expressions=rows,
+            alias=exp.TableAlias(
+                this=exp.to_identifier("v"), columns=[exp.to_identifier(c) for c in names]
+            ),
+        )
         casts = [exp.Cast(this=exp.column(c, table="v"), to=t).as_(c) for t, c in zip(types, names)]
         return exp.select(*casts).from_(values)
 
@@ -309,7 +324,7 @@ class _Lowering:
             for index, value in zip(coo.coords.tolist(), coo.values.tolist())
         ]
 
-    def _value_literals(self, value: complex | float | int | bool, kind: str) -> list[exp.Expression]:
+    def _value_literals(self, value: Any, kind: str) -> list[exp.Expression]:
         if kind == "bool":
             return [exp.true() if value else exp.false()]
         if kind == "int":
@@ -317,7 +332,7 @@ class _Lowering:
         if kind == "complex":
             z = complex(value)
             return [self._float_literal(z.real), self._float_literal(z.imag)]
-        return [self._float_literal(float(value))]  # type: ignore[arg-type]
+        return [self._float_literal(float(value))]
 
     def _float_literal(self, x: float) -> exp.Expression:
         if math.isfinite(x):
@@ -359,10 +374,7 @@ def _join_rest(
     on = exp.and_(*conditions) if conditions else None
     for rel, alias in zip(rels, aliases):
         table = table_ref(rel.name).as_(alias)
-        if on is None:
-            select = select.join(table, join_type="cross")
-        else:
-            select = select.join(table, on=on)
+        select = select.join(table, join_type="cross") if on is None else select.join(table, on=on)
     if not rels and on is not None:
         select = select.where(on)
     return select
@@ -379,8 +391,11 @@ def _axis_names(rank: int) -> tuple[str, ...]:
 def table_ref(name: str) -> exp.Table:
     """A table reference; dots separate schema (and catalog) from the table name."""
     parts = name.split(".")
-    return exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None,
-                      catalog=parts[-3] if len(parts) > 2 else None)
+    return exp.table_(
+        parts[-1],
+        db=parts[-2] if len(parts) > 1 else None,
+        catalog=parts[-3] if len(parts) > 2 else None,
+    )
 
 
 def _renamed(rel: Relation, name: str, rows: CooArray | None = None) -> Relation:

@@ -30,6 +30,7 @@ class CooArray:
         coords: integer array of shape ``(nnz, ndim)``, one row per nonzero.
         values: the nonzero values, shape ``(nnz,)``.
         shape: the dense shape.
+
     """
 
     coords: np.ndarray
@@ -83,6 +84,7 @@ class Table:
     (('i0', 'i1'), ('val',))
     >>> Table("z", (2,), dtype="complex128").values
     ('val_re', 'val_im')
+
     """
 
     name: str
@@ -153,6 +155,7 @@ def as_operand(value: Any, k: int) -> Operand:
 
     Raises:
         OperandError: ragged or non-numeric input.
+
     """
     if isinstance(value, (Table, CooArray)):
         return value

@@ -43,6 +43,7 @@ class Step:
         output: the labels of the value written.
         flops: opt_einsum's dense FLOP estimate for the step.
         size: the dense number of elements of the value written.
+
     """
 
     args: tuple[int, ...]
@@ -70,6 +71,7 @@ class Plan:
         equation: the normalized equation.
         steps: the steps; the last one writes the result.
         optimize: the strategy that chose the order (or ``"explicit"``).
+
     """
 
     equation: Equation
@@ -130,6 +132,7 @@ def make_plan(equation: Equation, optimize: Any = "auto") -> Plan:
     einsum i,i-> (auto, 6 flops)
     step  equation  inputs  flops  size
     t0    i,i->     a0 a1   6      1
+
     """
     builder = _Builder(equation)
     if len(equation.inputs) > 1:
@@ -197,7 +200,9 @@ class _Builder:
         counts = Counter(lb for labels in self.equation.inputs for lb in set(labels))
         for position, value in enumerate(self.live):
             labels = self.labels[value]
-            kept = "".join(lb for lb in dict.fromkeys(labels) if counts[lb] > 1 or lb in self.equation.output)
+            kept = "".join(
+                lb for lb in dict.fromkeys(labels) if counts[lb] > 1 or lb in self.equation.output
+            )
             if len(kept) < len(set(labels)):
                 self.live[position] = self._step((value,), later=[], output=kept)
 
@@ -222,9 +227,7 @@ class _Builder:
         output = self._output_labels(inputs, later) if output is None else output
         sizes = self.equation.size_of
         labels = set("".join(inputs))
-        flops = opt_einsum.helpers.flop_count(
-            labels, bool(labels - set(output)), len(args), sizes
-        )
+        flops = opt_einsum.helpers.flop_count(labels, bool(labels - set(output)), len(args), sizes)
         size = math.prod(sizes[lb] for lb in output)
         self.steps.append(Step(args, inputs, output, int(flops), size))
         value = len(self.equation.inputs) + len(self.steps) - 1

@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import opt_einsum
@@ -52,8 +53,11 @@ def _einsum(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) ->
     labels = {lb: k for k, lb in enumerate(dict.fromkeys("".join(inputs) + output))}
     if len(labels) > NUMPY_MAX_LABELS:
         equation = ",".join(inputs) + "->" + output
-        return np.asarray(opt_einsum.contract(equation, *arrays, optimize=[tuple(range(len(arrays)))]))
+        return np.asarray(
+            opt_einsum.contract(equation, *arrays, optimize=[tuple(range(len(arrays)))])
+        )
     args: list[object] = []
     for labels_k, array in zip(inputs, arrays):
         args += [array, [labels[lb] for lb in labels_k]]
-    return np.asarray(np.einsum(*args, [labels[lb] for lb in output]))
+    einsum: Any = np.einsum  # the interleaved form has no typed overload
+    return np.asarray(einsum(*args, [labels[lb] for lb in output]))

@@ -64,4 +64,4 @@ def _exact_integers(column: Any, dtype: np.dtype[Any]) -> np.ndarray:
     info = np.iinfo(dtype)
     if len(wide) and (wide.min() < info.min or wide.max() > info.max):
         return np.array([int(v) for v in wide.tolist()], dtype=object)
-    return wide.astype(dtype)
+    return np.asarray(wide, dtype=dtype)

@@ -140,11 +140,15 @@ def test_integer_sums_stay_exact_beyond_int64(duck) -> None:
 # --- staged plans and long equations ------------------------------------------------
 
 
-@pytest.mark.parametrize(("equation", "shapes"), EQUATIONS[::10], ids=[e for e, _ in EQUATIONS[::10]])
+@pytest.mark.parametrize(
+    ("equation", "shapes"), EQUATIONS[::10], ids=[e for e, _ in EQUATIONS[::10]]
+)
 def test_staged_execution_matches(equation, shapes, duck) -> None:
     rng = np.random.default_rng(11)
     arrays = [random_operand(s, "float64", 0.5, rng) for s in shapes]
-    assert_matches(einsql.einsum(equation, *arrays, con=duck, staged=True), oracle(equation, arrays))
+    assert_matches(
+        einsql.einsum(equation, *arrays, con=duck, staged=True), oracle(equation, arrays)
+    )
     assert leftovers(duck) == []
 
 

@@ -49,7 +49,9 @@ class DuckDBDriver(Driver):
         name = f"{self.prefix}a{len(self.registered)}"
         self.con.register(name, arrow_table(coo, kind))
         self.registered.append(name)
-        return Relation(name, tuple(f"i{k}" for k in range(len(coo.shape))), value_columns(kind), kind)
+        return Relation(
+            name, tuple(f"i{k}" for k in range(len(coo.shape))), value_columns(kind), kind
+        )
 
     def run(self, program: Program, into: str | None = None) -> pa.Table | None:
         """Run the program; drop its temporary tables whatever happens."""

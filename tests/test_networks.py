@@ -1,0 +1,86 @@
+"""Large random networks (hyperedges, diagonals, 20 to 60 operands) and a 1,000-operand chain."""
+
+from __future__ import annotations
+
+import numpy as np
+import opt_einsum
+import pytest
+from conftest import assert_matches, leftovers, random_operand
+
+import einsql
+
+
+def random_network(num_operands: int, seed: int) -> tuple[str, list[tuple[int, ...]]]:
+    """A banded hypergraph: operand k draws labels near position k.
+
+    Neighbouring operands share labels, so a label can join three or four of
+    them (hyperedges); a label drawn twice into one operand is a diagonal. The
+    band keeps the treewidth, and so the dense oracle, small.
+    """
+    rng = np.random.default_rng(seed)
+    symbols = [opt_einsum.get_symbol(k) for k in range(num_operands + 4)]
+    sizes = {s: int(rng.integers(2, 4)) for s in symbols}
+    terms = []
+    for k in range(num_operands):
+        rank = int(rng.integers(1, 4))
+        terms.append("".join(rng.choice(symbols[k : k + 4], size=rank)))
+    used = sorted(set("".join(terms)))
+    output = "".join(rng.choice(used, size=min(2, len(used)), replace=False))
+    shapes = [tuple(sizes[c] for c in term) for term in terms]
+    return ",".join(terms) + "->" + output, shapes
+
+
+@pytest.mark.parametrize("num_operands", [20, 35, 60])
+@pytest.mark.parametrize("seed", range(3))
+def test_random_network_matches_opt_einsum(num_operands, seed, duck) -> None:
+    equation, shapes = random_network(num_operands, seed)
+    rng = np.random.default_rng(seed)
+    arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
+    expected = opt_einsum.contract(equation, *arrays)
+    assert_matches(einsql.einsum(equation, *arrays, con=duck), expected)
+    assert_matches(einsql.einsum(equation, *arrays, backend="numpy"), expected)
+    assert any(equation.split("->")[0].count(c) >= 3 for c in set(equation) - set(",->"))
+
+
+@pytest.mark.parametrize("optimize", ["greedy", "dp", "random-greedy", "branch-2"])
+def test_strategies_give_the_same_answer(optimize, duck) -> None:
+    equation, shapes = random_network(12, 4)
+    rng = np.random.default_rng(4)
+    arrays = [random_operand(s, "int64", 0.7, rng) for s in shapes]
+    expected = opt_einsum.contract(equation, *arrays)
+    assert_matches(einsql.einsum(equation, *arrays, con=duck, optimize=optimize), expected)
+
+
+def test_explicit_path_is_followed(duck) -> None:
+    rng = np.random.default_rng(6)
+    arrays = [random_operand((3, 3), "float64", 0.8, rng) for _ in range(4)]
+    path = [(2, 3), (0, 2), (0, 1)]
+    plan = einsql.plan("ab,bc,cd,de->ae", *arrays, optimize=path)
+    assert [step.equation for step in plan.steps] == ["cd,de->ce", "ab,ce->abce", "bc,abce->ae"]
+    result = einsql.einsum("ab,bc,cd,de->ae", *arrays, con=duck, optimize=path)
+    assert_matches(result, arrays[0] @ arrays[1] @ arrays[2] @ arrays[3])
+
+
+def test_a_path_entry_of_three_operands_is_split_into_binary_steps(duck) -> None:
+    rng = np.random.default_rng(8)
+    arrays = [random_operand((3, 3), "float64", 0.8, rng) for _ in range(3)]
+    plan = einsql.plan("ab,bc,cd->ad", *arrays, optimize=[(0, 1, 2)])
+    assert [len(step.args) for step in plan.steps] == [2, 2]
+    result = einsql.einsum("ab,bc,cd->ad", *arrays, con=duck, optimize=[(0, 1, 2)])
+    assert_matches(result, arrays[0] @ arrays[1] @ arrays[2])
+
+
+@pytest.mark.slow
+def test_a_thousand_operands_run_staged_on_duckdb(duck) -> None:
+    num = 1000
+    symbols = [opt_einsum.get_symbol(k) for k in range(num + 1)]
+    equation = (
+        ",".join(symbols[k] + symbols[k + 1] for k in range(num)) + "->" + symbols[0] + symbols[-1]
+    )
+    rng = np.random.default_rng(9)
+    arrays = [random_operand((2, 2), "float64", 0.9, rng) * 0.9 for _ in range(num)]
+    plan = einsql.plan(equation, *arrays)
+    assert len(plan.steps) == num - 1
+    result = einsql.einsum(equation, *arrays, con=duck)
+    assert_matches(result, opt_einsum.contract(equation, *arrays))
+    assert leftovers(duck) == []
