@@ -58,13 +58,13 @@ class Dialect:
     }
     """How NaN and the infinities are spelled inside ``CAST('...' AS DOUBLE)``."""
 
-    def render(self, tree: exp.Expr) -> str:
+    def render(self, tree: exp.Expr, pretty: bool = True) -> str:
         """Render a sqlglot tree as SQL text in this dialect, identifiers quoted."""
-        return str(tree.sql(dialect=self.sqlglot_dialect, pretty=True, identify=True))
+        return str(tree.sql(dialect=self.sqlglot_dialect, pretty=pretty, identify=True))
 
     def parse_type(self, name: str) -> exp.DataType:
-        """A SQL type name as a sqlglot type."""
-        return exp.DataType.build(name, dialect=self.sqlglot_dialect)
+        """A SQL type name as a sqlglot type (a fresh copy of a cached parse)."""
+        return _parse_type(name, self.sqlglot_dialect).copy()
 
     def index_range(self, size: int, alias: str) -> exp.Expression:
         """A table ``alias(v)`` of the integers ``0 .. size - 1``."""
@@ -84,6 +84,11 @@ class Dialect:
 
     def __repr__(self) -> str:
         return f"<einsql dialect {self.name}>"
+
+
+@cache
+def _parse_type(name: str, dialect: str) -> exp.DataType:
+    return exp.DataType.build(name, dialect=dialect)
 
 
 @cache

@@ -157,12 +157,12 @@ class _Lowering:
         query = self._result_query()
         for k, rel in self.relations.items():
             if rel.rows is not None and k < self.plan.num_operands:
-                query = query.with_(rel.name, as_=self._values_select(rel, k))
+                query = query.with_(rel.name, as_=self._values_select(rel, k), copy=False)
         n = self.plan.num_operands
         for s, step in enumerate(self.plan.steps):
             materialized = self.dialect.materialize_steps or None
             query = query.with_(
-                f"t{s}", as_=self._step_select(step, n + s), materialized=materialized
+                f"t{s}", as_=self._step_select(step, n + s), materialized=materialized, copy=False
             )
         return Program((), query)
 
@@ -190,10 +190,10 @@ class _Lowering:
 
     def _result_query(self) -> exp.Select:
         rel = self.relations[self.plan.result]
-        source = table_ref(rel.name).as_(rel.name.split(".")[-1])
+        source = table_ref(rel.name).as_(rel.name.split(".")[-1], copy=False)
         alias = rel.name.split(".")[-1]
-        columns = [exp.column(c, table=alias).as_(c) for c in (*rel.axes, *rel.values)]
-        return exp.select(*columns).from_(source)
+        columns = [exp.column(c, table=alias).as_(c, copy=False) for c in (*rel.axes, *rel.values)]
+        return exp.select(*columns).from_(source, copy=False)
 
     def _step_select(self, step: Step, value: int) -> exp.Query:
         aliases = [f"x{k}" for k in range(len(step.args))]
@@ -213,13 +213,17 @@ class _Lowering:
             values = [self._aggregate(v) for v in values]
         names = self.relations[value]
         select = exp.select(
-            *[key.copy().as_(name) for key, name in zip(keys, names.axes)],
-            *[v.as_(name) for v, name in zip(values, names.values)],
-        ).from_(table_ref(rels[0].name).as_(aliases[0]))
+            *[key.copy().as_(name, copy=False) for key, name in zip(keys, names.axes)],
+            *[v.as_(name, copy=False) for v, name in zip(values, names.values)],
+        ).from_(table_ref(rels[0].name).as_(aliases[0], copy=False), copy=False)
         select = _join_rest(select, rels[1:], aliases[1:], conditions)
         if step.needs_sum:
             group = [first[label].copy() for label in dict.fromkeys(step.output)]
-            select = select.group_by(*group) if group else select.having(_nonempty())
+            select = (
+                select.group_by(*group, copy=False)
+                if group
+                else select.having(_nonempty(), copy=False)
+            )
         if self.nonfinite and len(step.args) == 2:
             poison = [self._poison_rows(step, value, bad) for bad in (0, 1)]
             select = self._sum_union(value, [select, *poison])
@@ -230,7 +234,7 @@ class _Lowering:
         other = 1 - bad
         rels = [self.relations[a] for a in step.args]
         source = exp.alias_(table_ref(rels[bad].name), "x0")
-        select = exp.select().from_(source)
+        select = exp.select().from_(source, copy=False)
         column_of: dict[str, exp.Expression] = {}
         conditions: list[exp.Expr] = []
         for label, column in zip(step.inputs[bad], rels[bad].axes):
@@ -243,7 +247,9 @@ class _Lowering:
             if label not in column_of:
                 alias = f"r{k}"
                 size = self.plan.equation.size_of[label]
-                select = select.join(self.dialect.index_range(size, alias), join_type="cross")
+                select = select.join(
+                    self.dialect.index_range(size, alias), join_type="cross", copy=False
+                )
                 column_of[label] = exp.column("v", table=alias)
         values = [exp.column(c, table="x0") for c in rels[bad].values]
         conditions.append(exp.or_(*[exp.not_(self.dialect.is_finite(v)) for v in values]))
@@ -252,17 +258,20 @@ class _Lowering:
             for label, column in zip(step.inputs[other], rels[other].axes)
         ]
         missing = exp.select(exp.Literal.number(1)).from_(
-            exp.alias_(table_ref(rels[other].name), "x1")
+            exp.alias_(table_ref(rels[other].name), "x1"), copy=False
         )
-        missing = missing.where(*matches) if matches else missing
+        missing = missing.where(*matches, copy=False) if matches else missing
         conditions.append(exp.not_(exp.Exists(this=missing)))
         names = self.relations[value]
         nan = self._float_literal(math.nan)
-        keys = [column_of[label].copy().as_(name) for label, name in zip(step.output, names.axes)]
+        keys = [
+            column_of[label].copy().as_(name, copy=False)
+            for label, name in zip(step.output, names.axes)
+        ]
         return (
-            select.select(*keys, *[nan.copy().as_(n) for n in names.values])
-            .where(*conditions)
-            .distinct()
+            select.select(*keys, *[nan.copy().as_(n, copy=False) for n in names.values], copy=False)
+            .where(*conditions, copy=False)
+            .distinct(copy=False)
         )
 
     def _sum_union(self, value: int, parts: list[exp.Select]) -> exp.Select:
@@ -271,11 +280,13 @@ class _Lowering:
         for part in parts[1:]:
             union = exp.union(union, part, distinct=False)
         keys = [exp.column(c, table="u") for c in names.axes]
-        sums = [exp.Sum(this=exp.column(c, table="u")).as_(c) for c in names.values]
-        select = exp.select(*[k.copy().as_(k.name) for k in keys], *sums).from_(
-            exp.alias_(exp.Subquery(this=union), "u")
+        sums = [exp.Sum(this=exp.column(c, table="u")).as_(c, copy=False) for c in names.values]
+        select = exp.select(*[k.copy().as_(k.name, copy=False) for k in keys], *sums).from_(
+            exp.alias_(exp.Subquery(this=union), "u"), copy=False
         )
-        return select.group_by(*keys) if keys else select.having(_nonempty())
+        return (
+            select.group_by(*keys, copy=False) if keys else select.having(_nonempty(), copy=False)
+        )
 
     def _product(self, aliases: Sequence[str], rels: Sequence[Relation]) -> list[exp.Expression]:
         factors = [self._factor(alias, rel) for alias, rel in zip(aliases, rels)]
@@ -306,8 +317,10 @@ class _Lowering:
         types += [self.dialect.parse_type(self.dialect.value_types[rel.kind])] * len(rel.values)
         names = [*rel.axes, *rel.values]
         if coo.nnz == 0:
-            nulls = [exp.Cast(this=exp.null(), to=t).as_(c) for t, c in zip(types, names)]
-            return exp.select(*nulls).where(exp.false())
+            nulls = [
+                exp.Cast(this=exp.null(), to=t).as_(c, copy=False) for t, c in zip(types, names)
+            ]
+            return exp.select(*nulls).where(exp.false(), copy=False)
         rows = [exp.tuple_(*lits) for lits in self._literal_rows(coo, rel.kind)]
         values = exp.Values(
             expressions=rows,
@@ -315,8 +328,11 @@ class _Lowering:
                 this=exp.to_identifier("v"), columns=[exp.to_identifier(c) for c in names]
             ),
         )
-        casts = [exp.Cast(this=exp.column(c, table="v"), to=t).as_(c) for t, c in zip(types, names)]
-        return exp.select(*casts).from_(values)
+        casts = [
+            exp.Cast(this=exp.column(c, table="v"), to=t).as_(c, copy=False)
+            for t, c in zip(types, names)
+        ]
+        return exp.select(*casts).from_(values, copy=False)
 
     def _literal_rows(self, coo: CooArray, kind: str) -> list[list[exp.Expression]]:
         return [
@@ -373,10 +389,14 @@ def _join_rest(
 ) -> exp.Select:
     on = exp.and_(*conditions) if conditions else None
     for rel, alias in zip(rels, aliases):
-        table = table_ref(rel.name).as_(alias)
-        select = select.join(table, join_type="cross") if on is None else select.join(table, on=on)
+        table = table_ref(rel.name).as_(alias, copy=False)
+        select = (
+            select.join(table, join_type="cross", copy=False)
+            if on is None
+            else select.join(table, on=on, copy=False)
+        )
     if not rels and on is not None:
-        select = select.where(on)
+        select = select.where(on, copy=False)
     return select
 
 

@@ -60,6 +60,17 @@ class CooArray:
             dense[()] = self.values[0]
         return dense
 
+    def sorted(self) -> CooArray:
+        """The same nonzeros in row-major (lexicographic) order of their indices.
+
+        >>> CooArray(np.array([[1], [0]]), np.array([5.0, 6.0]), (2,)).sorted().values.tolist()
+        [6.0, 5.0]
+        """
+        if not self.shape:
+            return self
+        order = np.lexsort(self.coords.T[::-1])
+        return CooArray(self.coords[order], self.values[order], self.shape)
+
     def astype(self, dtype: np.dtype[Any]) -> CooArray:
         """The same nonzeros with values converted to ``dtype``."""
         return CooArray(self.coords, self.values.astype(dtype), self.shape)
@@ -202,7 +213,8 @@ def _is_pydata_sparse(value: Any) -> bool:
 
 def _from_scipy(matrix: Any, k: int) -> CooArray:
     coo = matrix.tocoo(copy=True)
-    coo.sum_duplicates()
+    if not coo.has_canonical_format:
+        coo.sum_duplicates()
     value_kind(coo.data.dtype, f"operand {k}")
     keep = coo.data != 0
     coords = np.column_stack([coo.row[keep], coo.col[keep]]).astype(np.int64)

@@ -18,7 +18,7 @@ from einsql.operands import CooArray
 
 
 def to_coo(rows: pa.Table, shape: tuple[int, ...], dtype: np.dtype[Any]) -> CooArray:
-    """The result rows as a COO array sorted by index, values of ``dtype``.
+    """The result rows as a COO array with values of ``dtype``, in database order.
 
     Integer sums are exact: values beyond int64 come back as Python ints in an
     object array instead of wrapping around as NumPy's would.
@@ -30,9 +30,9 @@ def to_coo(rows: pa.Table, shape: tuple[int, ...], dtype: np.dtype[Any]) -> CooA
         coords[:, k] = rows.column(name).to_numpy()
     values = _values(rows, columns[rank:], dtype)
     keep = values != 0
-    coords, values = coords[keep], values[keep]
-    order = np.lexsort(coords.T[::-1]) if rank else np.arange(len(values))
-    return CooArray(coords[order], values[order], shape)
+    if keep.all():
+        return CooArray(coords, values, shape)
+    return CooArray(coords[keep], values[keep], shape)
 
 
 def to_dense(coo: CooArray) -> Any:

@@ -57,15 +57,18 @@ class DuckDBDriver(Driver):
         """Run the program; drop its temporary tables whatever happens."""
         try:
             for statement in program.setup:
-                self.con.execute(self.dialect.render(statement))
+                self.con.execute(self._sql(statement))
             if into is not None:
                 create = create_table_as(into, program.query.copy(), temporary=False)
-                self.con.execute(self.dialect.render(create))
+                self.con.execute(self._sql(create))
                 return None
-            return _fetch_arrow(self.con.sql(self.dialect.render(program.query)))
+            return _fetch_arrow(self.con.sql(self._sql(program.query)))
         finally:
             for name in program.temporaries:
-                self.con.execute(self.dialect.render(drop_table(name)))
+                self.con.execute(self._sql(drop_table(name)))
+
+    def _sql(self, tree: Any) -> str:
+        return self.dialect.render(tree, pretty=False)
 
     def fetch(self, table: Table) -> pa.Table:
         """All rows of ``table`` with its columns renamed to the convention."""
@@ -75,7 +78,7 @@ class DuckDBDriver(Driver):
         names = value_columns(value_kind(np.dtype(table.dtype), f"table {table.name!r}"))
         columns += [exp.column(c).as_(n) for c, n in zip(table.values, names)]
         query = exp.select(*columns).from_(table_ref(table.name))
-        return _fetch_arrow(self.con.sql(self.dialect.render(query)))
+        return _fetch_arrow(self.con.sql(self._sql(query)))
 
     def close(self) -> None:
         """Unregister the loaded operands; close the connection if this driver opened it."""
