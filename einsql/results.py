@@ -57,11 +57,17 @@ def _column(rows: pa.Table, name: str, dtype: np.dtype[Any]) -> np.ndarray:
 
 
 def _exact_integers(column: Any, dtype: np.dtype[Any]) -> np.ndarray:
+    """Integer values of ``dtype`` from exact database sums.
+
+    A narrower dtype than int64 wraps around as NumPy's einsum does (the true sum
+    modulo 2**bits is exactly NumPy's answer); int64 sums that do not fit come
+    back exact, as Python ints in an object array.
+    """
     try:
         wide = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return np.array([int(v) for v in column.to_pylist()], dtype=object)
-    info = np.iinfo(dtype)
-    if len(wide) and (wide.min() < info.min or wide.max() > info.max):
-        return np.array([int(v) for v in wide.tolist()], dtype=object)
-    return np.asarray(wide, dtype=dtype)
+        exact = [int(v) for v in column.to_pylist()]
+        if dtype.itemsize < 8:
+            return np.array([v % 2**64 for v in exact], dtype=np.uint64).astype(dtype)
+        return np.array(exact, dtype=object)
+    return np.asarray(wide).astype(dtype)

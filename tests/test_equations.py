@@ -38,3 +38,20 @@ def test_mixed_dtypes_follow_numpy_promotion(equation, shapes, duck) -> None:
     kinds = ["bool", "int64", "float32", "float64", "complex128"]
     arrays = [random_operand(s, kinds[k % len(kinds)], 0.5, rng) for k, s in enumerate(shapes)]
     assert_matches(einsql.einsum(equation, *arrays, con=duck), oracle(equation, arrays))
+
+
+EXTRA_DTYPES = ["int32", "uint8", "float16", "complex64", "int8"]
+
+
+@pytest.mark.parametrize("dtype", EXTRA_DTYPES)
+@pytest.mark.parametrize(("equation", "shapes"), EQUATIONS[::5], ids=[e for e, _ in EQUATIONS[::5]])
+def test_other_dtypes_return_numpys_dtype(equation, shapes, dtype, duck) -> None:
+    rng = np.random.default_rng(zlib.crc32(f"{equation}{dtype}".encode()))
+    arrays = [random_operand(shape, dtype, 0.5, rng) for shape in shapes]
+    result = np.asarray(einsql.einsum(equation, *arrays, con=duck))
+    expected = np.asarray(oracle(equation, arrays))
+    assert result.dtype == expected.dtype
+    if dtype == "float16":  # einsql sums in double precision, NumPy in half
+        np.testing.assert_allclose(result, expected, rtol=1e-2, atol=1e-2)
+    else:
+        assert_matches(result, expected)

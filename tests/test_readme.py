@@ -1,0 +1,36 @@
+"""The README's examples run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_the_python_tour_runs() -> None:
+    (tour,) = [b for b in code_blocks("python") if "einsql" in b]
+    namespace: dict[str, object] = {}
+    exec(compile(tour, "README tour", "exec"), namespace)
+    assert {"a", "b", "g", "two_hops"} <= namespace.keys()
+
+
+def test_the_first_command_runs_an_einsum_on_duckdb() -> None:
+    first = code_blocks("bash")[0]
+    snippet = re.search(r'python -c "(.*)"', first)
+    assert snippet is not None
+    done = subprocess.run(
+        [sys.executable, "-c", snippet.group(1)], capture_output=True, text=True, check=True
+    )
+    assert "[[ 5. 14.]" in done.stdout and '"t0" AS MATERIALIZED' in done.stdout
+
+
+def test_the_second_command_is_what_ci_runs() -> None:
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert code_blocks("bash")[1].strip() in ci
