@@ -8,8 +8,10 @@ every input label survives (a permutation, a diagonal, a Hadamard or outer
 product) needs no grouping, since COO tables hold one row per index tuple.
 
 A short plan becomes one statement, a chain of common table expressions ``t0 ..
-tn``; a long one becomes staged statements, a temporary table per step, each
-dropped after the step that reads it last.
+tn``. A long one becomes staged statements: every value is read once, so the plan
+is a tree, cut into groups of at most ``max_statement_steps`` steps; each group is
+one ``CREATE TEMPORARY TABLE ... AS WITH ...`` whose table is dropped by the
+statement that reads it.
 
 >>> from einsql.equation import parse
 >>> from einsql.planner import make_plan
@@ -175,18 +177,52 @@ class _Lowering:
                 setup.append(create_table_as(prefix + rel.name, self._values_select(rel, k)))
                 self.relations[k] = _renamed(rel, prefix + rel.name)
                 created.append(prefix + rel.name)
-        last_use = self.plan.last_use()
-        for s, step in enumerate(self.plan.steps):
-            value = self.plan.num_operands + s
-            self.relations[value] = _renamed(self.relations[value], f"{prefix}t{s}")
-            setup.append(create_table_as(f"{prefix}t{s}", self._step_select(step, value)))
-            created.append(f"{prefix}t{s}")
-            for arg in step.args:
-                name = self.relations[arg].name
-                if last_use[arg] == s and name in created:
-                    setup.append(drop_table(name))
+        groups = self._stage_groups()
+        n = self.plan.num_operands
+        for root in groups:
+            self.relations[n + root] = _renamed(self.relations[n + root], f"{prefix}t{root}")
+        for root, members in groups.items():
+            setup.append(create_table_as(f"{prefix}t{root}", self._group_select(root, members)))
+            created.append(f"{prefix}t{root}")
+            read = {a for s in (*members, root) for a in self.plan.steps[s].args}
+            setup += [
+                drop_table(self.relations[a].name)
+                for a in sorted(read)
+                if self.relations[a].name in created
+            ]
         result = self.relations[self.plan.result].name
         return Program(tuple(setup), self._result_query(), (drop_table(result),), tuple(created))
+
+    def _stage_groups(self) -> dict[int, list[int]]:
+        """Root step -> the steps inlined into its statement as CTEs, in order.
+
+        Every value is read once, so the plan is a tree; a step joins its
+        consumer's statement unless that statement would exceed
+        ``max_statement_steps`` steps, in which case it gets a table of its own.
+        """
+        n, limit = self.plan.num_operands, self.dialect.max_statement_steps
+        members: dict[int, list[int]] = {}
+        roots: list[int] = []
+        for s, step in enumerate(self.plan.steps):
+            children = sorted((a - n for a in step.args if a >= n), key=lambda c: len(members[c]))
+            group: list[int] = []
+            for child in children:
+                if len(group) + len(members[child]) + 1 > limit:
+                    roots.append(child)
+                else:
+                    group += members[child]
+            members[s] = [*sorted(group), s]
+        roots.append(len(self.plan.steps) - 1)
+        return {r: members[r][:-1] for r in sorted(roots)}
+
+    def _group_select(self, root: int, members: list[int]) -> exp.Query:
+        n = self.plan.num_operands
+        select = self._step_select(self.plan.steps[root], n + root)
+        materialized = self.dialect.materialize_steps or None
+        for s in members:
+            body = self._step_select(self.plan.steps[s], n + s)
+            select = select.with_(f"t{s}", as_=body, materialized=materialized, copy=False)
+        return select
 
     def _result_query(self) -> exp.Select:
         rel = self.relations[self.plan.result]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import opt_einsum
 import pytest
 from conftest import assert_matches, leftovers, random_operand
 
 import einsql
+from einsql.api import prepare
+from einsql.dialect import load_dialect
+from einsql.drivers import open_driver
+from einsql.lower import lower
+from einsql.results import to_coo, to_dense
 
 
 def random_network(num_operands: int, seed: int) -> tuple[str, list[tuple[int, ...]]]:
@@ -82,5 +89,24 @@ def test_a_thousand_operands_run_staged_on_duckdb(duck) -> None:
     plan = einsql.plan(equation, *arrays)
     assert len(plan.steps) == num - 1
     result = einsql.einsum(equation, *arrays, con=duck)
+    assert_matches(result, opt_einsum.contract(equation, *arrays))
+    assert leftovers(duck) == []
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7])
+def test_staged_groups_of_any_size_give_the_same_answer(limit, duck) -> None:
+    equation, shapes = random_network(40, 5)
+    rng = np.random.default_rng(5)
+    arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
+    dialect = copy.copy(load_dialect("duckdb"))
+    dialect.max_statement_steps = limit
+    prepared = prepare([equation, *arrays], optimize="greedy")
+    with open_driver("duckdb", duck) as driver:
+        relations = [driver.load(op, "float") for op in prepared.operands]
+        program = lower(prepared.plan, relations, "float", dialect, prefix=driver.prefix)
+        creates = [s for s in program.setup if s.key == "create"]
+        assert len(creates) >= len(prepared.plan.steps) / limit
+        rows = driver.run(program)
+    result = to_dense(to_coo(rows, prepared.plan.equation.shape, np.dtype("float64")))
     assert_matches(result, opt_einsum.contract(equation, *arrays))
     assert leftovers(duck) == []
