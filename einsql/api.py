@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from einsql.dialect import load_dialect
-from einsql.drivers import open_driver
+from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
 from einsql.errors import OptionError, SubscriptError
@@ -258,12 +258,8 @@ def _run_reference(prepared: Prepared, con: Any) -> CooArray:
     if tables:
         if con is None:
             raise OptionError("the NumPy reference reads table operands through con=")
-        with open_driver(_backend_of(con), con) as driver:
+        with open_driver(backend_of(con), con) as driver:
             fetched = {id(t): to_coo(driver.fetch(t), t.shape, np.dtype(t.dtype)) for t in tables}
     coos = [fetched[id(op)] if isinstance(op, Table) else op for op in prepared.operands]
     arrays = [coo.todense().astype(prepared.dtype) for coo in coos]
     return from_dense(np.asarray(evaluate(prepared.plan, arrays)), 0)
-
-
-def _backend_of(con: Any) -> str:
-    return "duckdb"

@@ -72,3 +72,26 @@ def test_unknown_dialect_lists_the_valid_ones() -> None:
 def test_table_shape_must_match_its_axes() -> None:
     with pytest.raises(einsql.OperandError, match="maps 1 column"):
         einsql.Table("t", (2, 2), axes=("a",))
+
+
+def test_reference_reads_tables_only_through_a_connection() -> None:
+    with pytest.raises(einsql.OptionError, match="reads table operands through con="):
+        einsql.einsum("i->", einsql.Table("t", (2,)), backend="numpy")
+
+
+def test_into_needs_a_database_backend(duck) -> None:
+    with pytest.raises(einsql.OptionError, match="needs a database backend"):
+        einsql.einsum("i->i", np.ones(2), backend="numpy", con=duck, into="t")
+
+
+def test_a_connection_of_another_kind_is_named() -> None:
+    import sqlite3
+
+    con = sqlite3.connect(":memory:")
+    with pytest.raises(einsql.OptionError, match="needs a duckdb connection, got Connection"):
+        einsql.einsum("i->", np.ones(2), con=con)
+    with pytest.raises(
+        einsql.OptionError, match=r"no driver for connections of type sqlite3\.Connection"
+    ):
+        einsql.einsum("i->", einsql.Table("t", (2,)), backend="numpy", con=con)
+    con.close()

@@ -46,7 +46,9 @@ def test_random_network_matches_opt_einsum(num_operands, seed, duck) -> None:
     expected = opt_einsum.contract(equation, *arrays)
     assert_matches(einsql.einsum(equation, *arrays, con=duck), expected)
     assert_matches(einsql.einsum(equation, *arrays, backend="numpy"), expected)
-    assert any(equation.split("->")[0].count(c) >= 3 for c in set(equation) - set(",->"))
+    terms = equation.split("->")[0].split(",")
+    assert any(sum(c in t for t in terms) >= 3 for c in set("".join(terms)))  # a hyperedge
+    assert any(len(set(t)) < len(t) for t in terms)  # a diagonal
 
 
 @pytest.mark.parametrize("optimize", ["greedy", "dp", "random-greedy", "branch-2"])

@@ -18,6 +18,22 @@ from einsql.errors import OptionError
 DRIVERS = {"duckdb": "einsql.drivers.duckdb"}
 
 
+def backend_of(con: Any) -> str:
+    """The backend that runs SQL on connection ``con``.
+
+    Raises:
+        OptionError: einsql has no driver for this kind of connection.
+    """
+    module = type(con).__module__.split(".")[0].lstrip("_")
+    if module == "duckdb":
+        return "duckdb"
+    kind = f"{type(con).__module__}.{type(con).__qualname__}"
+    raise OptionError(
+        f"einsql has no driver for connections of type {kind}; "
+        f"pass a connection of one of: {', '.join(DRIVERS)}"
+    )
+
+
 @contextmanager
 def open_driver(backend: str, con: Any = None) -> Iterator[Driver]:
     """Yield a driver for ``backend`` on ``con`` (opened and closed here if None)."""
