@@ -127,16 +127,17 @@ def einsum(
         raise OptionError(f"unknown out={out!r}; use one of {', '.join(OUTPUTS)}")
     if into is not None and con is None:
         raise OptionError("into= stores a table in a database; pass that database as con=")
+    coo: CooArray | None
     if backend == "numpy":
         if into is not None:
             raise OptionError("into= needs a database backend, not the NumPy reference")
         coo = _run_reference(prepared, con)
     else:
         with open_driver(backend, con) as driver:
-            result = _run_sql(prepared, driver, into, staged, _nonfinite(prepared, nonfinite))
+            coo = _run_sql(prepared, driver, into, staged, _nonfinite(prepared, nonfinite))
         if into is not None:
             return Table(into, prepared.plan.equation.shape, prepared.dtype.name)
-        coo = result
+        assert coo is not None  # rows come back whenever they are not stored
     return to_dense(coo) if out == "dense" else coo
 
 
@@ -217,7 +218,7 @@ def _nonfinite(prepared: Prepared, nonfinite: bool | None) -> bool:
 
 def _run_sql(
     prepared: Prepared, driver: Driver, into: str | None, staged: bool | None, nonfinite: bool
-) -> Any:
+) -> CooArray | None:
     relations = [_load(driver, op, prepared.kind) for op in prepared.operands]
     program = lower(
         prepared.plan,
