@@ -33,6 +33,7 @@ from einsql.operands import (
     Operand,
     Table,
     as_operand,
+    axis_columns,
     from_dense,
     value_columns,
     value_kind,
@@ -249,7 +250,7 @@ def _table_relation(table: Table) -> Relation:
 def _inline_relation(operand: Operand, k: int, kind: str) -> Relation:
     if isinstance(operand, Table):
         return _table_relation(operand)
-    axes = tuple(f"i{p}" for p in range(len(operand.shape)))
+    axes = axis_columns(len(operand.shape))
     return Relation(f"a{k}", axes, value_columns(kind), kind, rows=operand)
 
 

@@ -51,7 +51,7 @@ from typing import Any
 from sqlglot import exp
 
 from einsql.dialect import Dialect
-from einsql.operands import CooArray, value_columns
+from einsql.operands import CooArray, axis_columns, value_columns
 from einsql.planner import Plan, Step
 
 #: Axes at least this long use the dialect's wide index type.
@@ -152,7 +152,7 @@ class _Lowering:
         self.relations: dict[int, Relation] = dict(enumerate(relations))
         for s, step in enumerate(plan.steps):
             self.relations[n + s] = Relation(
-                f"t{s}", _axis_names(len(step.output)), value_columns(kind), kind
+                f"t{s}", axis_columns(len(step.output)), value_columns(kind), kind
             )
 
     def single_statement(self) -> Program:
@@ -344,13 +344,16 @@ class _Lowering:
         return exp.Sum(this=value)
 
     def _cast(self, value: exp.Expression, kind: str) -> exp.Expression:
-        return exp.Cast(this=value, to=self.dialect.parse_type(self.dialect.value_types[kind]))
+        return exp.Cast(this=value, to=self._value_type(kind))
+
+    def _value_type(self, kind: str) -> exp.DataType:
+        return self.dialect.parse_type(self.dialect.value_types[kind])
 
     def _values_select(self, rel: Relation, k: int) -> exp.Select:
         assert rel.rows is not None
         coo = rel.rows
         types = [self._index_type(n) for n in coo.shape]
-        types += [self.dialect.parse_type(self.dialect.value_types[rel.kind])] * len(rel.values)
+        types += [self._value_type(rel.kind) for _ in rel.values]
         names = [*rel.axes, *rel.values]
         if coo.nnz == 0:
             nulls = [
@@ -391,8 +394,8 @@ class _Lowering:
             text = repr(x)
             return exp.Literal.number(text if "e" in text else text + "e0")
         key = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-        double = self.dialect.parse_type(self.dialect.value_types["float"])
-        return exp.Cast(this=exp.Literal.string(self.dialect.float_specials[key]), to=double)
+        special = exp.Literal.string(self.dialect.float_specials[key])
+        return exp.Cast(this=special, to=self._value_type("float"))
 
     def _index_type(self, size: int) -> exp.DataType:
         name = self.dialect.index_type if size < WIDE_INDEX else self.dialect.wide_index_type
@@ -438,10 +441,6 @@ def _join_rest(
 
 def _nonempty() -> exp.Expression:
     return exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))
-
-
-def _axis_names(rank: int) -> tuple[str, ...]:
-    return tuple(f"i{p}" for p in range(rank))
 
 
 def table_ref(name: str) -> exp.Table:

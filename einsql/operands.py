@@ -71,10 +71,6 @@ class CooArray:
         order = np.lexsort(self.coords.T[::-1])
         return CooArray(self.coords[order], self.values[order], self.shape)
 
-    def astype(self, dtype: np.dtype[Any]) -> CooArray:
-        """The same nonzeros with values converted to ``dtype``."""
-        return CooArray(self.coords, self.values.astype(dtype), self.shape)
-
 
 @dataclass(frozen=True)
 class Table:
@@ -112,7 +108,7 @@ class Table:
         kind = value_kind(np.dtype(self.dtype), f"table {self.name!r}")
         object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
         if not self.axes:
-            object.__setattr__(self, "axes", tuple(f"i{k}" for k in range(len(shape))))
+            object.__setattr__(self, "axes", axis_columns(len(shape)))
         if not self.values:
             object.__setattr__(self, "values", value_columns(kind))
         if len(self.axes) != len(shape):
@@ -128,6 +124,15 @@ class Table:
 
 
 Operand = CooArray | Table
+
+
+def axis_columns(rank: int) -> tuple[str, ...]:
+    """The axis column names of the table convention.
+
+    >>> axis_columns(3)
+    ('i0', 'i1', 'i2')
+    """
+    return tuple(f"i{k}" for k in range(rank))
 
 
 def value_columns(kind: str) -> tuple[str, ...]:

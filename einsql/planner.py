@@ -98,10 +98,6 @@ class Plan:
         n = self.num_operands
         return f"a{value}" if value < n else f"t{value - n}"
 
-    def last_use(self) -> dict[int, int]:
-        """SSA value -> index of the step that reads it."""
-        return {arg: s for s, step in enumerate(self.steps) for arg in step.args}
-
     def __str__(self) -> str:
         rows = [("step", "equation", "inputs", "flops", "size")]
         for s, step in enumerate(self.steps):

@@ -20,8 +20,8 @@ from einsql.operands import CooArray
 def to_coo(rows: pa.Table, shape: tuple[int, ...], dtype: np.dtype[Any]) -> CooArray:
     """The result rows as a COO array with values of ``dtype``, in database order.
 
-    Integer sums are exact: values beyond int64 come back as Python ints in an
-    object array instead of wrapping around as NumPy's would.
+    Integer sums are exact in the database; see ``_exact_integers`` for how they
+    become ``dtype``.
     """
     rank = len(shape)
     columns = rows.column_names

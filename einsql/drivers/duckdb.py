@@ -18,7 +18,7 @@ from einsql.dialect import load_dialect
 from einsql.drivers.base import Driver
 from einsql.errors import OptionError
 from einsql.lower import WIDE_INDEX, Program, Relation, create_table_as, drop_table, table_ref
-from einsql.operands import CooArray, Table, value_columns, value_kind
+from einsql.operands import CooArray, Table, axis_columns, value_columns, value_kind
 
 _VALUE_DTYPES = {"bool": np.bool_, "int": np.int64, "float": np.float64}
 
@@ -49,23 +49,26 @@ class DuckDBDriver(Driver):
         name = f"{self.prefix}a{len(self.registered)}"
         self.con.register(name, arrow_table(coo, kind))
         self.registered.append(name)
-        return Relation(
-            name, tuple(f"i{k}" for k in range(len(coo.shape))), value_columns(kind), kind
-        )
+        return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
 
     def run(self, program: Program, into: str | None = None) -> pa.Table | None:
-        """Run the program; drop its temporary tables whatever happens."""
+        """Run the program; its temporary tables are dropped whatever happens."""
         try:
             for statement in program.setup:
                 self.con.execute(self._sql(statement))
+            rows = None
             if into is not None:
                 create = create_table_as(into, program.query.copy(), temporary=False)
                 self.con.execute(self._sql(create))
-                return None
-            return _fetch_arrow(self.con.sql(self._sql(program.query)))
-        finally:
-            for name in program.temporaries:
+            else:
+                rows = _fetch_arrow(self.con.sql(self._sql(program.query)))
+        except BaseException:
+            for name in program.temporaries:  # the setup may have stopped anywhere
                 self.con.execute(self._sql(drop_table(name)))
+            raise
+        for statement in program.teardown:
+            self.con.execute(self._sql(statement))
+        return rows
 
     def _sql(self, tree: Any) -> str:
         return self.dialect.render(tree, pretty=False)
@@ -74,9 +77,10 @@ class DuckDBDriver(Driver):
         """All rows of ``table`` with its columns renamed to the convention."""
         from sqlglot import exp
 
-        columns = [exp.column(c).as_(f"i{k}") for k, c in enumerate(table.axes)]
-        names = value_columns(value_kind(np.dtype(table.dtype), f"table {table.name!r}"))
-        columns += [exp.column(c).as_(n) for c, n in zip(table.values, names)]
+        names = axis_columns(table.ndim)
+        columns = [exp.column(c).as_(n) for c, n in zip(table.axes, names)]
+        kind = value_kind(np.dtype(table.dtype), f"table {table.name!r}")
+        columns += [exp.column(c).as_(n) for c, n in zip(table.values, value_columns(kind))]
         query = exp.select(*columns).from_(table_ref(table.name))
         return _fetch_arrow(self.con.sql(self._sql(query)))
 
@@ -99,9 +103,9 @@ def arrow_table(coo: CooArray, kind: str) -> pa.Table:
     (['i0', 'i1', 'val'], DataType(int32))
     """
     columns: dict[str, Any] = {}
-    for k, size in enumerate(coo.shape):
+    for k, (name, size) in enumerate(zip(axis_columns(len(coo.shape)), coo.shape)):
         index_dtype = np.int32 if size < WIDE_INDEX else np.int64
-        columns[f"i{k}"] = np.ascontiguousarray(coo.coords[:, k], dtype=index_dtype)
+        columns[name] = np.ascontiguousarray(coo.coords[:, k], dtype=index_dtype)
     if kind == "complex":
         values = coo.values.astype(np.complex128)
         columns["val_re"], columns["val_im"] = values.real.copy(), values.imag.copy()
