@@ -4,14 +4,15 @@ DuckDB inlines a CTE that is referenced once and may then reorder joins across
 the whole query; ``AS MATERIALIZED`` keeps each contraction step a unit, as the
 plan chose it. A single statement deeper than about 1,000 nested expressions
 fails ("Max expression depth limit of 1000 exceeded"), so long plans run staged.
+Integer sums are exact up to ``HUGEINT`` (2**127 - 1).
 
->>> DIALECT.name, DIALECT.materialize_steps
-('duckdb', True)
+>>> DIALECT.name, DIALECT.materialize_steps, DIALECT.exact_int_type(2**100)
+('duckdb', True, 'HUGEINT')
 """
 
 from __future__ import annotations
 
-from einsql.dialect import Dialect
+from einsql.dialect import INT64_MAX, Dialect
 
 
 class DuckDB(Dialect):
@@ -21,6 +22,8 @@ class DuckDB(Dialect):
     sqlglot_dialect = "duckdb"
     materialize_steps = True
     max_statement_steps = 64
+    exact_int_types = ((INT64_MAX, "BIGINT"), (2**127 - 1, "HUGEINT"))
+    recursive_aggregates = True
 
 
 DIALECT = DuckDB()

@@ -17,12 +17,12 @@ np.int64(3)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from einsql.dialect import load_dialect
+from einsql.dialect import Dialect, load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
@@ -86,7 +86,7 @@ def prepare(args: Sequence[Any], optimize: Any = "auto") -> Prepared:
 
 def einsum(
     *operands: Any,
-    backend: str = "duckdb",
+    backend: str | None = None,
     con: Any = None,
     optimize: Any = "auto",
     out: str = "dense",
@@ -100,9 +100,13 @@ def einsum(
         *operands: ``subscripts, op0, op1, ...`` or the interleaved form. An
             operand is a NumPy array (or array-like), a scipy.sparse matrix, a
             pydata ``sparse`` array, or an :class:`einsql.Table`.
-        backend: ``"duckdb"`` or ``"numpy"`` (the reference).
-        con: a connection to use; None opens an in-memory DuckDB database.
-            einsql never closes a connection it did not open.
+        backend: ``"duckdb"``, ``"postgres"``, ``"sqlite"`` or ``"numpy"`` (the
+            reference). None takes the backend of ``con`` (DuckDB without one).
+        con: where to run: None (a new in-memory database), a duckdb, psycopg 3
+            or sqlite3 connection, a SQLAlchemy ``Engine`` or ``Connection``, or
+            a URL (``duckdb:///path``, ``postgresql://...``, ``sqlite:///path``).
+            einsql never closes a connection it did not open, and leaves no
+            transaction it started open.
         optimize: the contraction-path strategy or an explicit path.
         out: ``"dense"`` for what ``numpy.einsum`` returns, ``"coo"`` for a
             :class:`einsql.CooArray` of the nonzeros.
@@ -134,7 +138,8 @@ def einsum(
             raise OptionError("into= needs a database backend, not the NumPy reference")
         coo = _run_reference(prepared, con)
     else:
-        with open_driver(backend, con) as driver:
+        check_names(prepared, into, load_dialect(backend or backend_of(con)))
+        with open_driver(con, backend) as driver:
             coo = _run_sql(prepared, driver, into, staged, _nonfinite(prepared, nonfinite))
         if into is not None:
             return Table(into, prepared.plan.equation.shape, prepared.dtype.name)
@@ -154,6 +159,10 @@ def to_sql(
     Array operands are inlined as typed ``VALUES`` lists, so the text runs as it
     is; :class:`einsql.Table` operands are referenced by name. The query returns
     the result's nonzeros as ``i0, i1, ..., val`` rows.
+
+    ``dialect`` is one of ``duckdb``, ``postgres`` and ``sqlite``, which the
+    test suite runs, or one of sqlglot's ``trino``, ``spark``, ``bigquery`` and
+    ``snowflake``, written as text only and not executed by the test suite.
 
     >>> print(to_sql("i,i->", Table("x", (3,)), Table("y", (3,))))
     WITH "t0" AS MATERIALIZED (
@@ -182,12 +191,14 @@ def compile_program(
 ) -> Program:
     """The SQL program of an einsum as sqlglot trees, arrays inlined (see ``to_sql``)."""
     prepared = prepare(args, optimize)
+    target = load_dialect(dialect)
+    check_names(prepared, None, target)
     relations = [_inline_relation(op, k, prepared.kind) for k, op in enumerate(prepared.operands)]
     return lower(
         prepared.plan,
         relations,
         prepared.kind,
-        load_dialect(dialect),
+        target,
         staged=staged,
         nonfinite=_nonfinite(prepared, nonfinite),
     )
@@ -217,6 +228,24 @@ def _nonfinite(prepared: Prepared, nonfinite: bool | None) -> bool:
     return prepared.nonfinite if nonfinite is None else nonfinite
 
 
+def check_names(prepared: Prepared, into: str | None, dialect: Dialect) -> None:
+    """Raise if a table name cannot be used as it is in ``dialect``.
+
+    Raises:
+        OperandError: a name part is empty or too long for the database.
+
+    """
+    named = [
+        (op.name, f"table operand {k}")
+        for k, op in enumerate(prepared.operands)
+        if isinstance(op, Table)
+    ]
+    named += [(into, "the into= table")] if into is not None else []
+    for name, what in named:
+        for part in name.split("."):
+            dialect.check_identifier(part, what)
+
+
 def _run_sql(
     prepared: Prepared, driver: Driver, into: str | None, staged: bool | None, nonfinite: bool
 ) -> CooArray | None:
@@ -239,19 +268,29 @@ def _run_sql(
 def _load(driver: Driver, operand: Operand, kind: str) -> Relation:
     if isinstance(operand, Table):
         return _table_relation(operand)
-    return driver.load(operand, kind)
+    return replace(driver.load(operand, kind), bound=_bound(operand))
 
 
 def _table_relation(table: Table) -> Relation:
     kind = value_kind(np.dtype(table.dtype), f"table {table.name!r}")
-    return Relation(table.name, table.axes, table.values, kind)
+    bound = 1 if kind == "bool" else None  # integer tables may hold anything
+    return Relation(table.name, table.axes, table.values, kind, bound=bound)
 
 
 def _inline_relation(operand: Operand, k: int, kind: str) -> Relation:
     if isinstance(operand, Table):
         return _table_relation(operand)
     axes = axis_columns(len(operand.shape))
-    return Relation(f"a{k}", axes, value_columns(kind), kind, rows=operand)
+    return Relation(f"a{k}", axes, value_columns(kind), kind, rows=operand, bound=_bound(operand))
+
+
+def _bound(coo: CooArray) -> int | None:
+    """The largest magnitude of an integer or boolean array's values."""
+    if coo.dtype.kind not in "biu":
+        return None
+    if coo.nnz == 0:
+        return 0
+    return max(abs(int(coo.values.min())), abs(int(coo.values.max())))
 
 
 def _run_reference(prepared: Prepared, con: Any) -> CooArray:
@@ -260,7 +299,7 @@ def _run_reference(prepared: Prepared, con: Any) -> CooArray:
     if tables:
         if con is None:
             raise OptionError("the NumPy reference reads table operands through con=")
-        with open_driver(backend_of(con), con) as driver:
+        with open_driver(con) as driver:
             fetched = {id(t): to_coo(driver.fetch(t), t.shape, np.dtype(t.dtype)) for t in tables}
     coos = [fetched[id(op)] if isinstance(op, Table) else op for op in prepared.operands]
     arrays = [coo.todense().astype(prepared.dtype) for coo in coos]

@@ -7,6 +7,8 @@ imports them statically.
 
 >>> load_dialect("duckdb").name
 'duckdb'
+>>> load_dialect("trino").executable
+False
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ from functools import cache
 
 from sqlglot import exp
 
-from einsql.errors import OptionError
+from einsql.errors import OperandError, OptionError
 
-#: Adapters shipped in ``einsql.dialects``.
-DIALECTS = ("duckdb",)
+#: Adapters shipped in ``einsql.dialects``, each with a driver and tested end to end.
+DIALECTS = ("duckdb", "postgres", "sqlite")
+
+#: sqlglot dialects ``to_sql`` also writes, as text only: the test suite does not run it.
+TEXT_DIALECTS = ("trino", "spark", "bigquery", "snowflake")
+
+#: The largest magnitude a signed 64-bit integer holds.
+INT64_MAX = 2**63 - 1
 
 
 class Dialect:
@@ -58,6 +66,24 @@ class Dialect:
     }
     """How NaN and the infinities are spelled inside ``CAST('...' AS DOUBLE)``."""
 
+    nan_is_null: bool = False
+    """The database stores NaN as NULL, so sums must propagate NULL to stay NaN."""
+
+    exact_int_types: tuple[tuple[int, str], ...] = ((INT64_MAX, "BIGINT"),)
+    """Integer types by the largest magnitude each holds exactly, narrowest first."""
+
+    complex_columns: bool = True
+    """Complex values live in two real columns (``val_re``, ``val_im``); no native type."""
+
+    recursive_aggregates: bool = False
+    """Aggregates are allowed in the recursive term of ``WITH RECURSIVE``."""
+
+    max_identifier_bytes: int | None = None
+    """The longest identifier in UTF-8 bytes; longer names are an error (None: no limit)."""
+
+    executable: bool = True
+    """einsql has a driver for this database and its test suite runs the SQL."""
+
     def render(self, tree: exp.Expr, pretty: bool = True) -> str:
         """Render a sqlglot tree as SQL text in this dialect, identifiers quoted."""
         return str(tree.sql(dialect=self.sqlglot_dialect, pretty=pretty, identify=True))
@@ -68,14 +94,49 @@ class Dialect:
 
     def index_range(self, size: int, alias: str) -> exp.Expression:
         """A table ``alias(v)`` of the integers ``0 .. size - 1``."""
-        series = exp.Anonymous(
-            this="generate_series",
-            expressions=[exp.Literal.number(0), exp.Literal.number(size - 1)],
+        series = exp.ExplodingGenerateSeries(
+            start=exp.Literal.number(0), end=exp.Literal.number(size - 1)
         )
         columns = [exp.to_identifier("v")]
         return exp.Table(
             this=series, alias=exp.TableAlias(this=exp.to_identifier(alias), columns=columns)
         )
+
+    def float_special(self, key: str, float_type: exp.DataType) -> exp.Expression:
+        """NaN (``key="nan"``) or an infinity (``"inf"``, ``"-inf"``) as a typed literal."""
+        return exp.Cast(this=exp.Literal.string(self.float_specials[key]), to=float_type)
+
+    def sum_values(self, value: exp.Expression) -> exp.Expression:
+        """``SUM(value)``; where NaN is NULL, NULL if any term is (see ``nan_is_null``)."""
+        total = exp.Sum(this=value)
+        if not self.nan_is_null:
+            return total
+        complete = exp.EQ(this=exp.Count(this=value.copy()), expression=exp.Count(this=exp.Star()))
+        return exp.Case(ifs=[exp.If(this=complete, true=total)])
+
+    def exact_int_type(self, bound: int) -> str | None:
+        """The narrowest integer type holding every magnitude up to ``bound``, if any.
+
+        >>> Dialect().exact_int_type(2**40), Dialect().exact_int_type(2**70)
+        ('BIGINT', None)
+        """
+        return next((name for limit, name in self.exact_int_types if bound <= limit), None)
+
+    def check_identifier(self, name: str, what: str) -> None:
+        """Raise if ``name`` is empty or longer than ``max_identifier_bytes``.
+
+        Raises:
+            OperandError: the database would reject or silently truncate the name.
+
+        """
+        if not name:
+            raise OperandError(f"{what} has an empty name")
+        limit = self.max_identifier_bytes
+        if limit is not None and len(name.encode()) > limit:
+            raise OperandError(
+                f"{what} is named {name!r}, {len(name.encode())} bytes long; {self.name} "
+                f"truncates identifiers longer than {limit} bytes, so use a shorter name"
+            )
 
     def is_finite(self, value: exp.Expression) -> exp.Expr:
         """True where ``value`` is neither NaN nor infinite (``x - x = 0`` only then)."""
@@ -91,16 +152,46 @@ def _parse_type(name: str, dialect: str) -> exp.DataType:
     return exp.DataType.build(name, dialect=dialect)
 
 
+class TextDialect(Dialect):
+    """A sqlglot dialect einsql writes but does not run (see ``TEXT_DIALECTS``).
+
+    Plain CTEs (no ``AS MATERIALIZED``, which these engines lack) and sqlglot's
+    own type and function spellings.
+    """
+
+    materialize_steps = False
+    executable = False
+    value_types = {  # noqa: RUF012 - read-only data
+        "bool": "BOOLEAN",
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "complex": "DOUBLE",
+    }
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sqlglot_dialect = name
+
+    def parse_type(self, name: str) -> exp.DataType:
+        """Types are spelled the standard way and rendered by sqlglot for the target."""
+        return _parse_type(name, "").copy()
+
+
 @cache
 def load_dialect(name: str) -> Dialect:
-    """The adapter called ``name``.
+    """The adapter called ``name`` (or a text-only dialect from ``TEXT_DIALECTS``).
 
     Raises:
         OptionError: no adapter has that name.
 
     """
+    if name in TEXT_DIALECTS:
+        return TextDialect(name)
     if name not in DIALECTS:
-        raise OptionError(f"unknown dialect {name!r}; use one of {', '.join(DIALECTS)}")
+        raise OptionError(
+            f"unknown dialect {name!r}; use one of {', '.join(DIALECTS)} "
+            f"(or, as text only, {', '.join(TEXT_DIALECTS)})"
+        )
     module = importlib.import_module(f"einsql.dialects.{name}")
     dialect: Dialect = module.DIALECT
     return dialect

@@ -29,3 +29,7 @@ class OperandError(EinsqlError):
 
 class OptionError(EinsqlError):
     """An option (backend, dialect, optimize, output form, ...) is not valid."""
+
+
+class ExactnessError(EinsqlError):
+    """An integer result cannot be held exactly by the database's integer types."""

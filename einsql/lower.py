@@ -50,7 +50,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from einsql.dialect import Dialect
+from einsql.dialect import INT64_MAX, Dialect
+from einsql.errors import ExactnessError
 from einsql.operands import CooArray, axis_columns, value_columns
 from einsql.planner import Plan, Step
 
@@ -68,6 +69,8 @@ class Relation:
         values: the value column(s).
         kind: the value kind stored (``bool``, ``int``, ``float``, ``complex``).
         rows: inline rows, rendered as a typed ``VALUES`` list (for pasteable SQL).
+        bound: the largest magnitude of an integer value, if known (it picks exact
+            integer types: products that could pass 2**63 are computed wider).
 
     """
 
@@ -76,6 +79,7 @@ class Relation:
     values: tuple[str, ...]
     kind: str
     rows: CooArray | None = field(default=None, compare=False)
+    bound: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,9 @@ def lower(
     Returns:
         The program.
 
+    Raises:
+        ExactnessError: an integer result could exceed every exact type of the dialect.
+
     """
     if staged is None:
         staged = len(plan.steps) > dialect.max_statement_steps
@@ -150,10 +157,43 @@ class _Lowering:
         self.kind = kind
         self.dialect = dialect
         self.relations: dict[int, Relation] = dict(enumerate(relations))
+        self.product_types: dict[int, exp.DataType | None] = {}
         for s, step in enumerate(plan.steps):
+            bound = self._plan_integers(step, n + s)
             self.relations[n + s] = Relation(
-                f"t{s}", axis_columns(len(step.output)), value_columns(kind), kind
+                f"t{s}", axis_columns(len(step.output)), value_columns(kind), kind, bound=bound
             )
+
+    def _plan_integers(self, step: Step, value: int) -> int | None:
+        """Bound the magnitude of an integer step; pick a wider type for its product if needed.
+
+        A product of inputs bounded by ``b0, b1`` is bounded by ``b0 * b1``, and a
+        sum over summed labels of sizes ``n0, n1, ...`` by that times ``n0 * n1 *
+        ...``. An unknown bound (a table's values) takes the widest exact type.
+        """
+        if self.kind != "int":
+            return None
+        bounds = [self.relations[a].bound for a in step.args]
+        product = None if None in bounds else math.prod(b for b in bounds if b is not None)
+        summed = set("".join(step.inputs)) - set(step.output)
+        total = (
+            None
+            if product is None
+            else product * math.prod(self.plan.equation.size_of[label] for label in summed)
+        )
+        if total is not None and self.dialect.exact_int_type(total) is None:
+            raise ExactnessError(
+                f"step t{value - self.plan.num_operands} ({step.equation}) can reach "
+                f"{_magnitude(total)}, more than {self.dialect.name}'s integers hold exactly "
+                f"({_magnitude(self.dialect.exact_int_types[-1][0])}); use a float dtype "
+                "or a database with wider integers (postgres holds any size)"
+            )
+        if product is None or product > INT64_MAX:
+            types = self.dialect.exact_int_types
+            name = (self.dialect.exact_int_type(product) if product else None) or types[-1][1]
+            if name != types[0][1]:
+                self.product_types[value] = self.dialect.parse_type(name)
+        return total
 
     def single_statement(self) -> Program:
         query = self._result_query()
@@ -244,7 +284,7 @@ class _Lowering:
                 else:
                     first[label] = col
         keys = [first[label] for label in step.output]
-        values = self._product(aliases, rels)
+        values = self._product(aliases, rels, self.product_types.get(value))
         if step.needs_sum:
             values = [self._aggregate(v) for v in values]
         names = self.relations[value]
@@ -316,7 +356,10 @@ class _Lowering:
         for part in parts[1:]:
             union = exp.union(union, part, distinct=False)
         keys = [exp.column(c, table="u") for c in names.axes]
-        sums = [exp.Sum(this=exp.column(c, table="u")).as_(c, copy=False) for c in names.values]
+        sums = [
+            self.dialect.sum_values(exp.column(c, table="u")).as_(c, copy=False)
+            for c in names.values
+        ]
         select = exp.select(*[k.copy().as_(k.name, copy=False) for k in keys], *sums).from_(
             exp.alias_(exp.Subquery(this=union), "u"), copy=False
         )
@@ -324,8 +367,12 @@ class _Lowering:
             select.group_by(*keys, copy=False) if keys else select.having(_nonempty(), copy=False)
         )
 
-    def _product(self, aliases: Sequence[str], rels: Sequence[Relation]) -> list[exp.Expression]:
+    def _product(
+        self, aliases: Sequence[str], rels: Sequence[Relation], wide: exp.DataType | None
+    ) -> list[exp.Expression]:
         factors = [self._factor(alias, rel) for alias, rel in zip(aliases, rels)]
+        if wide is not None:
+            factors = [(exp.Cast(this=f[0], to=wide.copy()), None) for f in factors]
         if self.kind == "complex":
             re, im = reduce(_complex_mul, factors)
             return [re, im if im is not None else exp.Literal.number(0)]
@@ -341,7 +388,7 @@ class _Lowering:
     def _aggregate(self, value: exp.Expression) -> exp.Expression:
         if self.kind == "bool":
             return exp.LogicalOr(this=value)
-        return exp.Sum(this=value)
+        return self.dialect.sum_values(value) if self.nonfinite else exp.Sum(this=value)
 
     def _cast(self, value: exp.Expression, kind: str) -> exp.Expression:
         return exp.Cast(this=value, to=self._value_type(kind))
@@ -394,8 +441,7 @@ class _Lowering:
             text = repr(x)
             return exp.Literal.number(text if "e" in text else text + "e0")
         key = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-        special = exp.Literal.string(self.dialect.float_specials[key])
-        return exp.Cast(this=special, to=self._value_type("float"))
+        return self.dialect.float_special(key, self._value_type("float"))
 
     def _index_type(self, size: int) -> exp.DataType:
         name = self.dialect.index_type if size < WIDE_INDEX else self.dialect.wide_index_type
@@ -439,6 +485,12 @@ def _join_rest(
     return select
 
 
+def _magnitude(n: int) -> str:
+    """A large integer, briefly: ``_magnitude(2**127) == '1.7e+38'``."""
+    digits = len(str(n))
+    return str(n) if digits < 16 else f"{int(str(n)[:2]) / 10:.1f}e+{digits - 1}"
+
+
 def _nonempty() -> exp.Expression:
     return exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))
 
@@ -453,8 +505,8 @@ def table_ref(name: str) -> exp.Table:
     )
 
 
-def _renamed(rel: Relation, name: str, rows: CooArray | None = None) -> Relation:
-    return Relation(name, rel.axes, rel.values, rel.kind, rows)
+def _renamed(rel: Relation, name: str) -> Relation:
+    return Relation(name, rel.axes, rel.values, rel.kind, bound=rel.bound)
 
 
 def create_table_as(name: str, query: exp.Query, temporary: bool = True) -> exp.Create:

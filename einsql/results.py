@@ -1,34 +1,36 @@
-"""Results: rows of ``i0, i1, ..., val`` become a dense array or a COO array.
+"""Results: columns ``i0, i1, ..., val`` become a dense array or a COO array.
 
->>> import pyarrow as pa
->>> rows = pa.table({"i0": [1], "val": [2.5]})
+>>> rows = {"i0": np.array([1]), "val": np.array([2.5])}
 >>> to_dense(to_coo(rows, (3,), np.dtype("float64"))).tolist()
 [0.0, 2.5, 0.0]
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from einsql.errors import ExactnessError
 from einsql.operands import CooArray
 
 
-def to_coo(rows: pa.Table, shape: tuple[int, ...], dtype: np.dtype[Any]) -> CooArray:
+def to_coo(
+    rows: Mapping[str, np.ndarray], shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> CooArray:
     """The result rows as a COO array with values of ``dtype``, in database order.
 
     Integer sums are exact in the database; see ``_exact_integers`` for how they
     become ``dtype``.
     """
     rank = len(shape)
-    columns = rows.column_names
-    coords = np.empty((rows.num_rows, rank), dtype=np.int64)
-    for k, name in enumerate(columns[:rank]):
-        coords[:, k] = rows.column(name).to_numpy()
-    values = _values(rows, columns[rank:], dtype)
+    columns = list(rows.values())
+    count = len(columns[0]) if columns else 0
+    coords = np.empty((count, rank), dtype=np.int64)
+    for k, column in enumerate(columns[:rank]):
+        coords[:, k] = column
+    values = _values(columns[rank:], dtype)
     keep = values != 0
     if keep.all():
         return CooArray(coords, values, shape)
@@ -41,33 +43,39 @@ def to_dense(coo: CooArray) -> Any:
     return dense[()] if dense.ndim == 0 else dense
 
 
-def _values(rows: pa.Table, names: list[str], dtype: np.dtype[Any]) -> np.ndarray:
+def _values(columns: list[np.ndarray], dtype: np.dtype[Any]) -> np.ndarray:
     if dtype.kind == "c":
-        re, im = (_column(rows, n, np.dtype("float64")) for n in names)
+        re, im = (np.asarray(c, dtype=np.float64) for c in columns)
         return (re + 1j * im).astype(dtype)
-    return _column(rows, names[0], dtype)
-
-
-def _column(rows: pa.Table, name: str, dtype: np.dtype[Any]) -> np.ndarray:
-    column = rows.column(name).combine_chunks() if rows.num_rows else rows.column(name)
     if dtype.kind in "iu":
-        return _exact_integers(column, dtype)
-    array = np.asarray(column.to_numpy(zero_copy_only=False))
-    return array.astype(dtype)
+        return _exact_integers(columns[0], dtype)
+    return np.asarray(columns[0]).astype(dtype)
 
 
-def _exact_integers(column: Any, dtype: np.dtype[Any]) -> np.ndarray:
+def _exact_integers(column: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     """Integer values of ``dtype`` from exact database sums.
 
     A narrower dtype than int64 wraps around as NumPy's einsum does (the true sum
     modulo 2**bits is exactly NumPy's answer); int64 sums that do not fit come
     back exact, as Python ints in an object array.
+
+    >>> _exact_integers(np.array([2**64 + 3], dtype=object), np.dtype("int8")).tolist()
+    [3]
+
+    Raises:
+        ExactnessError: the database returned floats (SQLite does on overflow).
+
     """
-    try:
-        wide = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        exact = [int(v) for v in column.to_pylist()]
-        if dtype.itemsize < 8:
-            return np.array([v % 2**64 for v in exact], dtype=np.uint64).astype(dtype)
-        return np.array(exact, dtype=object)
-    return np.asarray(wide).astype(dtype)
+    if column.dtype.kind in "ib":
+        return column.astype(dtype)
+    if column.dtype.kind == "f":
+        raise ExactnessError(
+            "an integer result overflowed the database's 64-bit integers and came back "
+            "as floating point; use a float dtype, or postgres, whose numeric holds any size"
+        )
+    exact = [int(v) for v in column]
+    if all(-(2**63) <= v < 2**63 for v in exact):
+        return np.array(exact, dtype=np.int64).astype(dtype)
+    if dtype.itemsize < 8:
+        return np.array([v % 2**64 for v in exact], dtype=np.uint64).astype(dtype)
+    return np.array(exact, dtype=object)

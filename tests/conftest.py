@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -65,17 +67,123 @@ def assert_matches(result: Any, expected: Any) -> None:
         np.testing.assert_allclose(result, expected, rtol=rtol, atol=rtol * scale)
 
 
+#: The databases every backend-parametrized test runs on.
+BACKENDS = ["duckdb", "postgres", "sqlite"]
+
+
+def postgres_url() -> str | None:
+    """The test server's URL; None when there is none (an error where one is required)."""
+    url = os.environ.get("EINSQL_TEST_POSTGRES")
+    if url is None and os.environ.get("EINSQL_REQUIRE_POSTGRES"):
+        raise RuntimeError("EINSQL_REQUIRE_POSTGRES is set but EINSQL_TEST_POSTGRES is not")
+    return url
+
+
+class Database:
+    """A test database: its connection and what the tests need to look inside it.
+
+    The connections are shared by the whole suite, so einsql must leave each as
+    it found it: no tables of its own and no open transaction.
+    """
+
+    def __init__(self, name: str, con: Any) -> None:
+        self.name = name
+        self.con = con
+
+    def execute(self, *statements: str) -> None:
+        """Run statements and commit them."""
+        for statement in statements:
+            self.con.execute(statement)
+        if self.name != "duckdb":
+            self.con.commit()
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """All rows of a query (its transaction, if any, is ended)."""
+        if self.name == "duckdb":
+            return self.con.sql(sql).fetchall()
+        rows = list(self.con.execute(sql).fetchall())
+        self.con.rollback()
+        return rows
+
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on the connection."""
+        if self.name == "postgres":
+            from psycopg.pq import TransactionStatus
+
+            return self.con.info.transaction_status != TransactionStatus.IDLE
+        if self.name == "sqlite":
+            return bool(self.con.in_transaction)
+        return False
+
+    def leftovers(self) -> list[str]:
+        """Tables einsql made and did not remove, and an open transaction if any."""
+        found = ["<open transaction>"] if self.in_transaction() else []
+        query = {
+            "duckdb": "SELECT table_name FROM information_schema.tables",
+            "postgres": "SELECT relname FROM pg_class",
+            "sqlite": "SELECT name FROM sqlite_schema UNION ALL "
+            "SELECT name FROM temp.sqlite_schema",
+        }[self.name]
+        return found + [r[0] for r in self.rows(query) if "einsql" in r[0]]
+
+    def drop(self, *names: str) -> None:
+        """Drop tables the test made."""
+        self.execute(*[f'DROP TABLE IF EXISTS "{name}"' for name in names])
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def open_database(name: str) -> Any:
+    """A new connection to a test database of backend ``name`` (skips without PostgreSQL)."""
+    if name == "duckdb":
+        return duckdb.connect()
+    if name == "sqlite":
+        return sqlite3.connect(":memory:")
+    url = postgres_url()
+    if url is None:
+        pytest.skip("no PostgreSQL server: set EINSQL_TEST_POSTGRES or run scripts/test")
+    import psycopg
+
+    return psycopg.connect(url)
+
+
 @pytest.fixture(scope="session")
-def duck() -> Iterator[duckdb.DuckDBPyConnection]:
-    """One DuckDB connection shared by the suite (einsql must leave it clean)."""
-    con = duckdb.connect()
-    yield con
-    con.close()
+def databases() -> Iterator[dict[str, Database]]:
+    """One connection per backend, opened on first use and closed at the end."""
+    opened: dict[str, Database] = {}
+    yield opened
+    for database in opened.values():
+        database.con.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, databases: dict[str, Database]) -> Database:
+    """Each test database in turn; ``notimpl`` markers name a backend's real limits.
+
+    ``@pytest.mark.notimpl(["sqlite"], raises=SomeError, reason=...)`` makes the
+    test a strict xfail there, so a limit that goes away is noticed.
+    """
+    name = request.param
+    marker = request.node.get_closest_marker("notimpl")
+    if marker is not None and name in marker.args[0]:
+        reason = marker.kwargs.get("reason", "")
+        raises = marker.kwargs.get("raises")
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason, raises=raises))
+    if name not in databases:
+        databases[name] = Database(name, open_database(name))
+    return databases[name]
+
+
+@pytest.fixture()
+def duck(databases: dict[str, Database]) -> duckdb.DuckDBPyConnection:
+    """The shared DuckDB connection (for tests about DuckDB itself)."""
+    if "duckdb" not in databases:
+        databases["duckdb"] = Database("duckdb", duckdb.connect())
+    con: duckdb.DuckDBPyConnection = databases["duckdb"].con
+    return con
 
 
 def leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Names einsql created in ``con`` and did not remove."""
-    rows = con.sql(
-        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%einsql%'"
-    ).fetchall()
-    return [r[0] for r in rows]
+    """Names einsql created in a DuckDB connection and did not remove."""
+    return Database("duckdb", con).leftovers()

@@ -1,39 +1,137 @@
-"""The interface every driver implements."""
+"""The interface every driver implements, and the run loop they share."""
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlglot import exp
+
+from einsql.errors import ExactnessError
+from einsql.lower import create_table_as, drop_table, table_ref
+from einsql.operands import axis_columns, value_columns, value_kind
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from einsql.dialect import Dialect
     from einsql.lower import Program, Relation
     from einsql.operands import CooArray, Table
 
+#: Result columns by name, axes first, as NumPy arrays (object arrays for huge integers).
+Rows = dict[str, np.ndarray]
+
+#: How databases report an integer that does not fit its type.
+_OVERFLOW = re.compile(r"overflow|out of range", re.IGNORECASE)
+
 
 class Driver(ABC):
-    """Loads operands into a database, runs programs, fetches rows, cleans up."""
+    """Loads operands into a database, runs programs, fetches rows, cleans up.
+
+    A driver works on one connection for one einsum (or one session). It
+    creates only names starting with ``prefix`` and removes them on ``close``;
+    it closes the connection only if it opened it.
+    """
 
     dialect: Dialect
     """The dialect whose SQL this driver runs."""
 
     prefix: str
-    """A unique prefix for the names this driver creates (registered and temporary tables)."""
+    """A unique prefix for the names this driver creates (loaded and temporary tables)."""
+
+    con: Any
+    """The database connection (the DB-API or native connection object)."""
 
     @abstractmethod
     def load(self, coo: CooArray, kind: str) -> Relation:
         """Make ``coo`` readable by SQL with values of ``kind``; return where it is."""
 
     @abstractmethod
-    def run(self, program: Program, into: str | None = None) -> pa.Table | None:
-        """Run ``program``; return its rows, or store them as table ``into``."""
+    def execute(self, sql: str) -> None:
+        """Run one statement that returns no rows."""
 
     @abstractmethod
-    def fetch(self, table: Table) -> pa.Table:
-        """All rows of an existing table, as ``i0, ..., val`` columns."""
+    def query(self, sql: str) -> Rows:
+        """Run one query; return its columns."""
 
     @abstractmethod
-    def close(self) -> None:
-        """Drop what this driver made, and close the connection if it opened it."""
+    def close(self, error: BaseException | None = None) -> None:
+        """Drop what this driver made, end its transaction, close an owned connection.
+
+        Args:
+            error: the exception that ended the work, if any (the transaction
+                is then rolled back rather than committed).
+
+        """
+
+    def discard(self, names: Sequence[str]) -> None:
+        """Drop the temporary tables ``names`` after a failed statement."""
+        for name in names:
+            self.execute(self.sql(drop_table(name)))
+
+    def run(self, program: Program, into: str | None = None) -> Rows | None:
+        """Run ``program``; return its rows, or store them as table ``into``.
+
+        The program's temporary tables are dropped whatever happens; an integer
+        overflow in the database becomes an :class:`einsql.ExactnessError`.
+        """
+        try:
+            for statement in program.setup:
+                self.execute(self.sql(statement))
+            rows = None
+            if into is not None:
+                create = create_table_as(into, program.query.copy(), temporary=False)
+                self.execute(self.sql(create))
+            else:
+                rows = self.query(self.sql(program.query))
+        except Exception as error:
+            self.discard(program.temporaries)  # the setup may have stopped anywhere
+            if _OVERFLOW.search(str(error)):
+                raise ExactnessError(
+                    f"an integer result does not fit {self.dialect.name}'s exact integer "
+                    f"types ({error}); use a float dtype, or postgres, whose numeric "
+                    "holds any size"
+                ) from error
+            raise
+        for statement in program.teardown:
+            self.execute(self.sql(statement))
+        return rows
+
+    def fetch(self, table: Table) -> Rows:
+        """All rows of ``table`` with its columns renamed to the convention."""
+        names = axis_columns(table.ndim)
+        columns = [exp.column(c).as_(n) for c, n in zip(table.axes, names)]
+        kind = value_kind(np.dtype(table.dtype), f"table {table.name!r}")
+        columns += [exp.column(c).as_(n) for c, n in zip(table.values, value_columns(kind))]
+        return self.query(self.sql(exp.select(*columns).from_(table_ref(table.name))))
+
+    def sql(self, tree: exp.Expr) -> str:
+        """``tree`` as one line of this driver's SQL."""
+        return self.dialect.render(tree, pretty=False)
+
+
+def column_array(values: Sequence[Any]) -> np.ndarray:
+    """A column of Python values (from a DB-API cursor) as a NumPy array.
+
+    NULL, which is how SQLite returns NaN, becomes NaN; integers too large for
+    int64 (and ``Decimal`` sums) stay exact in an object array.
+
+    >>> column_array([1.5, None]).tolist(), column_array([2**70]).dtype
+    ([1.5, nan], dtype('O'))
+    """
+    array = np.array(values)
+    if array.dtype == object and any(v is None for v in values):
+        return np.array(values, dtype=np.float64)
+    return array
+
+
+def rows_from_tuples(names: Sequence[str], tuples: Sequence[Sequence[Any]]) -> Rows:
+    """DB-API result tuples as columns.
+
+    >>> rows_from_tuples(["i0", "val"], [(0, 2.5), (3, 1.0)])["val"].tolist()
+    [2.5, 1.0]
+    """
+    if not tuples:
+        return {name: np.empty(0, dtype=object) for name in names}
+    return {name: column_array(column) for name, column in zip(names, zip(*tuples))}

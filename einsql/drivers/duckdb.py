@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 
 from einsql.dialect import load_dialect
-from einsql.drivers.base import Driver
+from einsql.drivers.base import Driver, Rows
 from einsql.errors import OptionError
-from einsql.lower import WIDE_INDEX, Program, Relation, create_table_as, drop_table, table_ref
-from einsql.operands import CooArray, Table, axis_columns, value_columns, value_kind
+from einsql.lower import WIDE_INDEX, Relation
+from einsql.operands import CooArray, axis_columns, value_columns
 
 _VALUE_DTYPES = {"bool": np.bool_, "int": np.int64, "float": np.float64}
 
@@ -51,40 +51,18 @@ class DuckDBDriver(Driver):
         self.registered.append(name)
         return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
 
-    def run(self, program: Program, into: str | None = None) -> pa.Table | None:
-        """Run the program; its temporary tables are dropped whatever happens."""
-        try:
-            for statement in program.setup:
-                self.con.execute(self._sql(statement))
-            rows = None
-            if into is not None:
-                create = create_table_as(into, program.query.copy(), temporary=False)
-                self.con.execute(self._sql(create))
-            else:
-                rows = _fetch_arrow(self.con.sql(self._sql(program.query)))
-        except BaseException:
-            for name in program.temporaries:  # the setup may have stopped anywhere
-                self.con.execute(self._sql(drop_table(name)))
-            raise
-        for statement in program.teardown:
-            self.con.execute(self._sql(statement))
-        return rows
+    def execute(self, sql: str) -> None:
+        """Run one statement."""
+        self.con.execute(sql)
 
-    def _sql(self, tree: Any) -> str:
-        return self.dialect.render(tree, pretty=False)
+    def query(self, sql: str) -> Rows:
+        """Run one query; its Arrow columns become NumPy arrays."""
+        relation = self.con.sql(sql)
+        fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # DuckDB >= 1.4
+        table: pa.Table = fetch()
+        return {name: _numpy_column(table.column(name)) for name in table.column_names}
 
-    def fetch(self, table: Table) -> pa.Table:
-        """All rows of ``table`` with its columns renamed to the convention."""
-        from sqlglot import exp
-
-        names = axis_columns(table.ndim)
-        columns = [exp.column(c).as_(n) for c, n in zip(table.axes, names)]
-        kind = value_kind(np.dtype(table.dtype), f"table {table.name!r}")
-        columns += [exp.column(c).as_(n) for c, n in zip(table.values, value_columns(kind))]
-        query = exp.select(*columns).from_(table_ref(table.name))
-        return _fetch_arrow(self.con.sql(self._sql(query)))
-
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
         """Unregister the loaded operands; close the connection if this driver opened it."""
         try:
             for name in self.registered:
@@ -114,7 +92,8 @@ def arrow_table(coo: CooArray, kind: str) -> pa.Table:
     return pa.table(columns)
 
 
-def _fetch_arrow(relation: Any) -> pa.Table:
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # DuckDB >= 1.4 / older
-    table: pa.Table = fetch()
-    return table
+def _numpy_column(column: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow column as NumPy; ``HUGEINT`` sums (decimals) as exact Python ints."""
+    if pa.types.is_decimal(column.type):
+        return np.array([int(v) for v in column.to_pylist()], dtype=object)
+    return np.asarray(column.to_numpy())

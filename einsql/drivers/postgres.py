@@ -1,0 +1,167 @@
+"""The PostgreSQL driver, on psycopg 3.
+
+Operands are loaded into temporary tables with binary ``COPY``, the payload built
+by NumPy in one pass (measured: ``executemany`` took 32 s for 1e6 rows), and
+each loaded table is ``ANALYZE``d: without statistics the planner guesses row
+counts and a 100-table join ran 15.5 s instead of 0.02 s.
+
+Everything a driver does runs in one transaction block of psycopg
+(``Connection.transaction()``): a new transaction, or a savepoint inside one the
+caller has open. It commits (or releases) when the work succeeds and rolls back
+when it fails, so no transaction einsql started is left open or aborted, and a
+caller's open transaction stays usable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from sqlglot import exp
+
+from einsql.dialect import load_dialect
+from einsql.drivers.base import Driver, Rows, rows_from_tuples
+from einsql.errors import OptionError
+from einsql.lower import WIDE_INDEX, Relation, table_ref
+from einsql.operands import CooArray, axis_columns, value_columns
+
+#: Big-endian NumPy types of PostgreSQL's binary format, by SQL type.
+_BINARY = {"INT": ">i4", "BIGINT": ">i8", "DOUBLE PRECISION": ">f8", "BOOLEAN": "?"}
+
+#: Rows per ``COPY`` chunk: bounds the memory of the binary payload.
+_CHUNK = 1 << 20
+
+
+def connect(con: Any) -> PostgresDriver:
+    """A driver on a psycopg 3 connection (PostgreSQL needs a connection or URL)."""
+    import psycopg
+
+    if isinstance(con, psycopg.Connection):
+        return PostgresDriver(con, owned=False)
+    raise OptionError(
+        "the postgres backend needs a psycopg 3 connection or a postgresql:// URL, "
+        f"got {type(con).__name__}"
+    )
+
+
+class PostgresDriver(Driver):
+    """Runs einsql programs on one psycopg connection, inside one transaction block."""
+
+    def __init__(self, con: Any, owned: bool) -> None:
+        from psycopg.pq import TransactionStatus
+
+        if con.info.transaction_status == TransactionStatus.INERROR:
+            raise OptionError(
+                "the connection's transaction has failed; roll it back before using einsql"
+            )
+        self.con = con
+        self.owned = owned
+        self.dialect = load_dialect("postgres")
+        self.prefix = f"__einsql_{secrets.token_hex(4)}_"
+        self.loaded: list[str] = []
+        self.transaction = con.transaction()
+        self.transaction.__enter__()
+
+    def load(self, coo: CooArray, kind: str) -> Relation:
+        """Copy ``coo`` into a new temporary table and ``ANALYZE`` it."""
+        from psycopg import sql
+
+        name = f"{self.prefix}a{len(self.loaded)}"
+        columns = _load_columns(coo, kind)
+        definitions = [
+            exp.ColumnDef(this=exp.to_identifier(c), kind=self.dialect.parse_type(t))
+            for c, (t, _) in columns.items()
+        ]
+        create = exp.Create(
+            this=exp.Schema(this=table_ref(name), expressions=definitions),
+            kind="TABLE",
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        self.execute(self.sql(create))
+        self.loaded.append(name)
+        copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(name))
+        with self.con.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for chunk in _binary_copy(list(columns.values()), coo.nnz):
+                copy.write(chunk)
+        self.execute(self.sql(exp.Analyze(tables=[table_ref(name)])))
+        return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
+
+    def execute(self, sql: str) -> None:
+        """Run one statement."""
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> Rows:
+        """Run one query; return its columns (``numeric`` sums as exact ints)."""
+        with self.con.cursor() as cursor:
+            cursor.execute(sql)
+            names = [column.name for column in cursor.description or ()]
+            return rows_from_tuples(names, cursor.fetchall())
+
+    def discard(self, names: Any) -> None:
+        """Nothing to do: the failed transaction block is rolled back on close."""
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Drop loaded tables, commit or roll back, close the connection if owned."""
+        try:
+            if error is None:
+                for name in self.loaded:
+                    self.execute(self.sql(exp.Drop(tables=[table_ref(name)], kind="TABLE")))
+        except BaseException as failure:
+            self._end(failure)
+            raise
+        self._end(error)
+
+    def _end(self, error: BaseException | None) -> None:
+        """Leave the transaction block (rolled back on error); close an owned connection."""
+        self.loaded.clear()
+        try:
+            if error is None:
+                self.transaction.__exit__(None, None, None)
+            else:
+                self.transaction.__exit__(type(error), error, error.__traceback__)
+        finally:
+            if self.owned:
+                self.con.close()
+
+
+def _load_columns(coo: CooArray, kind: str) -> dict[str, tuple[str, np.ndarray]]:
+    """Column name -> (SQL type, values) of the table holding ``coo``."""
+    columns: dict[str, tuple[str, np.ndarray]] = {}
+    for k, (name, size) in enumerate(zip(axis_columns(len(coo.shape)), coo.shape)):
+        columns[name] = ("INT" if size < WIDE_INDEX else "BIGINT", coo.coords[:, k])
+    if kind == "complex":
+        values = coo.values.astype(np.complex128)
+        columns["val_re"] = ("DOUBLE PRECISION", values.real)
+        columns["val_im"] = ("DOUBLE PRECISION", values.imag)
+    else:
+        sql_type = {"bool": "BOOLEAN", "int": "BIGINT", "float": "DOUBLE PRECISION"}[kind]
+        columns["val"] = (sql_type, coo.values)
+    return columns
+
+
+def _binary_copy(columns: list[tuple[str, np.ndarray]], count: int) -> Iterator[bytes]:
+    """PostgreSQL's binary ``COPY`` format for these columns, in chunks.
+
+    A header, then per row a 16-bit field count and per field a 32-bit length
+    and the big-endian value, then a trailer of -1.
+
+    >>> payload = b"".join(_binary_copy([("INT", np.array([7]))], 1))
+    >>> payload[19:].hex(" "), len(payload)
+    ('00 01 00 00 00 04 00 00 00 07 ff ff', 31)
+    """
+    fields = [("count", ">i2")]
+    for k, (sql_type, _) in enumerate(columns):
+        fields += [(f"length{k}", ">i4"), (f"value{k}", _BINARY[sql_type])]
+    record = np.dtype(fields)
+    yield b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+    for start in range(0, count, _CHUNK):
+        stop = min(start + _CHUNK, count)
+        rows = np.empty(stop - start, dtype=record)
+        rows["count"] = len(columns)
+        for k, (_, values) in enumerate(columns):
+            rows[f"length{k}"] = record[f"value{k}"].itemsize
+            rows[f"value{k}"] = values[start:stop]
+        yield rows.tobytes()
+    yield b"\xff\xff"

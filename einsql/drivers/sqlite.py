@@ -1,0 +1,124 @@
+"""The SQLite driver, on the standard library's ``sqlite3``.
+
+Operands are inserted into temporary tables with ``executemany`` (SQLite is in
+process, so there is no faster path than its own insert loop). All work runs
+inside a ``SAVEPOINT``, released on success and rolled back on failure: on a
+connection with no open transaction that is a transaction of its own, and inside
+a caller's transaction it nests, so einsql never commits or aborts the caller's
+work.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from typing import Any
+
+import numpy as np
+from sqlglot import exp
+
+from einsql.dialect import load_dialect
+from einsql.drivers.base import Driver, Rows, rows_from_tuples
+from einsql.errors import OptionError
+from einsql.lower import Relation, table_ref
+from einsql.operands import CooArray, axis_columns, value_columns
+
+#: The first SQLite with ``AS MATERIALIZED`` common table expressions.
+MINIMUM_VERSION = (3, 35, 0)
+
+
+def connect(con: Any) -> SQLiteDriver:
+    """A driver on ``con``: None opens an in-memory database that the driver owns."""
+    if sqlite3.sqlite_version_info < MINIMUM_VERSION:
+        raise OptionError(
+            f"einsql needs SQLite {'.'.join(map(str, MINIMUM_VERSION))} or later; "
+            f"this Python has {sqlite3.sqlite_version}"
+        )
+    if con is None:
+        return SQLiteDriver(sqlite3.connect(":memory:"), owned=True)
+    if isinstance(con, sqlite3.Connection):
+        return SQLiteDriver(con, owned=False)
+    raise OptionError(f"the sqlite backend needs a sqlite3 connection, got {type(con).__name__}")
+
+
+class SQLiteDriver(Driver):
+    """Runs einsql programs on one ``sqlite3`` connection, inside one savepoint."""
+
+    def __init__(self, con: sqlite3.Connection, owned: bool) -> None:
+        self.con = con
+        self.owned = owned
+        self.dialect = load_dialect("sqlite")
+        self.prefix = f"__einsql_{secrets.token_hex(4)}_"
+        self.savepoint = f"{self.prefix}work"
+        self.loaded: list[str] = []
+        self.execute(self.sql(exp.Command(this="SAVEPOINT", expression=self._savepoint())))
+
+    def _savepoint(self) -> exp.Expression:
+        return exp.to_identifier(self.savepoint, quoted=True)
+
+    def load(self, coo: CooArray, kind: str) -> Relation:
+        """Insert ``coo`` into a new temporary table."""
+        name = f"{self.prefix}a{len(self.loaded)}"
+        axes, values = axis_columns(len(coo.shape)), value_columns(kind)
+        definitions = [
+            exp.ColumnDef(this=exp.to_identifier(c), kind=self.dialect.parse_type(t))
+            for c, t in [*((a, "INTEGER") for a in axes), *((v, _SQL_TYPE[kind]) for v in values)]
+        ]
+        create = exp.Create(
+            this=exp.Schema(this=table_ref(name), expressions=definitions),
+            kind="TABLE",
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        self.execute(self.sql(create))
+        self.loaded.append(name)
+        placeholders = exp.tuple_(*[exp.Placeholder() for _ in (*axes, *values)])
+        insert = exp.insert(exp.Values(expressions=[placeholders]), table_ref(name))
+        self.con.executemany(self.sql(insert), zip(*_python_columns(coo, kind)))
+        return Relation(name, axes, values, kind)
+
+    def execute(self, sql: str) -> None:
+        """Run one statement."""
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> Rows:
+        """Run one query; return its columns (NULL, SQLite's NaN, as NaN)."""
+        cursor = self.con.execute(sql)
+        names = [column[0] for column in cursor.description or ()]
+        return rows_from_tuples(names, cursor.fetchall())
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Drop loaded tables, release or roll back the savepoint, close if owned."""
+        try:
+            if error is None:
+                for name in self.loaded:
+                    self.execute(self.sql(exp.Drop(tables=[table_ref(name)], kind="TABLE")))
+        except BaseException as failure:
+            self._end(failure)
+            raise
+        self._end(error)
+
+    def _end(self, error: BaseException | None) -> None:
+        """Release the savepoint (rolled back first on error); close an owned connection."""
+        self.loaded.clear()
+        try:
+            if error is not None:
+                rollback = exp.Rollback(savepoint=self._savepoint())
+                self.execute(self.sql(rollback))
+            release = exp.Command(this="RELEASE", expression=self._savepoint())
+            self.execute(self.sql(release))
+        finally:
+            if self.owned:
+                self.con.close()
+
+
+_SQL_TYPE = {"bool": "INTEGER", "int": "INTEGER", "float": "REAL", "complex": "REAL"}
+
+
+def _python_columns(coo: CooArray, kind: str) -> list[list[Any]]:
+    """The columns of ``coo`` as lists of Python numbers, for ``executemany``."""
+    columns: list[list[Any]] = [coo.coords[:, k].tolist() for k in range(len(coo.shape))]
+    if kind == "complex":
+        values = coo.values.astype(np.complex128)
+        return [*columns, values.real.tolist(), values.imag.tolist()]
+    cast = {"bool": np.int64, "int": np.int64, "float": np.float64}[kind]
+    return [*columns, coo.values.astype(cast).tolist()]
