@@ -35,6 +35,7 @@ class SQLite(Dialect):
         "complex": "REAL",
     }
     nan_is_null = True
+    values_column_aliases = False
     exact_int_types = ((INT64_MAX, "INTEGER"),)
     recursive_aggregates = False
 
@@ -42,7 +43,8 @@ class SQLite(Dialect):
         """NaN is NULL; the infinities are literals too large for a double."""
         if key == "nan":
             return exp.Cast(this=exp.null(), to=float_type)
-        return exp.Literal.number("9e999" if key == "inf" else "-9e999")
+        infinity = exp.Literal.number("9e999")
+        return infinity if key == "inf" else exp.Neg(this=infinity)
 
     def is_finite(self, value: exp.Expression) -> exp.Expr:
         """``x - x = 0``, which is NULL for NaN (NULL) and ``inf - inf``: so false then."""
@@ -61,7 +63,8 @@ SELECT "v" FROM "r") AS "r"
             .from_(alias)
             .where(exp.LT(this=v.copy(), expression=exp.Literal.number(size - 1)))
         )
-        body = exp.union(exp.select(exp.Literal.number(0)), step, distinct=False)
+        seed = exp.select(exp.Literal.number(0))
+        body = exp.union(seed if size else seed.where(exp.false()), step, distinct=False)
         series = exp.select("v").from_(alias).with_(f"{alias}(v)", as_=body, recursive=True)
         return exp.Subquery(this=series, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 

@@ -10,21 +10,32 @@ array([[1., 0.],
 from __future__ import annotations
 
 from einsql.api import compile_program, einsum, plan, prepare, to_sql
-from einsql.errors import EinsqlError, OperandError, OptionError, ShapeError, SubscriptError
+from einsql.errors import (
+    EinsqlError,
+    ExactnessError,
+    OperandError,
+    OptionError,
+    ShapeError,
+    SubscriptError,
+)
 from einsql.operands import CooArray, Table
 from einsql.planner import Plan, Step
+from einsql.session import Session, connect
 
 __all__ = [
     "CooArray",
     "EinsqlError",
+    "ExactnessError",
     "OperandError",
     "OptionError",
     "Plan",
+    "Session",
     "ShapeError",
     "Step",
     "SubscriptError",
     "Table",
     "compile_program",
+    "connect",
     "einsum",
     "plan",
     "prepare",

@@ -138,7 +138,7 @@ def einsum(
             raise OptionError("into= needs a database backend, not the NumPy reference")
         coo = _run_reference(prepared, con)
     else:
-        check_names(prepared, into, load_dialect(backend or backend_of(con)))
+        check_names(prepared, into, load_dialect(backend_of(con, backend)))
         with open_driver(con, backend) as driver:
             coo = _run_sql(prepared, driver, into, staged, _nonfinite(prepared, nonfinite))
         if into is not None:

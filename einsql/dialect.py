@@ -81,6 +81,9 @@ class Dialect:
     max_identifier_bytes: int | None = None
     """The longest identifier in UTF-8 bytes; longer names are an error (None: no limit)."""
 
+    values_column_aliases: bool = True
+    """A ``VALUES`` list names its columns in its alias (``AS v(a, b)``); else column1, ...."""
+
     executable: bool = True
     """einsql has a driver for this database and its test suite runs the SQL."""
 

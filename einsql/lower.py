@@ -408,15 +408,15 @@ class _Lowering:
             ]
             return exp.select(*nulls).where(exp.false(), copy=False)
         rows = [exp.tuple_(*lits) for lits in self._literal_rows(coo, rel.kind)]
-        values = exp.Values(
-            expressions=rows,
-            alias=exp.TableAlias(
-                this=exp.to_identifier("v"), columns=[exp.to_identifier(c) for c in names]
-            ),
-        )
+        named = self.dialect.values_column_aliases
+        sources = names if named else [f"column{k + 1}" for k in range(len(names))]
+        alias = exp.TableAlias(this=exp.to_identifier("v"))
+        if named:
+            alias.set("columns", [exp.to_identifier(c) for c in names])
+        values = exp.Values(expressions=rows, alias=alias)
         casts = [
-            exp.Cast(this=exp.column(c, table="v"), to=t).as_(c, copy=False)
-            for t, c in zip(types, names)
+            exp.Cast(this=exp.column(source, table="v"), to=t).as_(c, copy=False)
+            for t, source, c in zip(types, sources, names)
         ]
         return exp.select(*casts).from_(values, copy=False)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pytest
 
@@ -39,13 +41,12 @@ CASES = [
 
 
 @pytest.mark.parametrize(("args", "error", "words"), CASES, ids=[c[2] for c in CASES])
-def test_bad_input_is_named(args, error, words, duck) -> None:
-    before = duck.sql("SELECT count(*) FROM duckdb_views()").fetchall()
+def test_bad_input_is_named(args, error, words, db) -> None:
     with pytest.raises(error) as info:
-        einsql.einsum(*args, con=duck)
+        einsql.einsum(*args, con=db.con)
     assert words in str(info.value)
     assert isinstance(info.value, einsql.EinsqlError) and isinstance(info.value, ValueError)
-    assert duck.sql("SELECT count(*) FROM duckdb_views()").fetchall() == before
+    assert db.leftovers() == []
 
 
 @pytest.mark.parametrize(
@@ -84,14 +85,34 @@ def test_into_needs_a_database_backend(duck) -> None:
         einsql.einsum("i->i", np.ones(2), backend="numpy", con=duck, into="t")
 
 
-def test_a_connection_of_another_kind_is_named() -> None:
-    import sqlite3
-
+def test_a_backend_that_does_not_match_the_connection_is_named() -> None:
     con = sqlite3.connect(":memory:")
-    with pytest.raises(einsql.OptionError, match="needs a duckdb connection, got Connection"):
-        einsql.einsum("i->", np.ones(2), con=con)
-    with pytest.raises(
-        einsql.OptionError, match=r"no driver for connections of type sqlite3\.Connection"
-    ):
-        einsql.einsum("i->", einsql.Table("t", (2,)), backend="numpy", con=con)
+    with pytest.raises(einsql.OptionError, match="backend='duckdb' does not match a sqlite"):
+        einsql.einsum("i->", np.ones(2), con=con, backend="duckdb")
     con.close()
+
+
+@pytest.mark.parametrize(
+    ("con", "words"),
+    [
+        (object(), r"no driver for connections of type builtins\.object"),
+        ("mysql://localhost/db", r"cannot open 'mysql://localhost/db': use a URL starting with"),
+        ("just a name", "cannot open 'just a name'"),
+    ],
+)
+def test_unknown_connections_are_named(con, words) -> None:
+    with pytest.raises(einsql.OptionError, match=words):
+        einsql.einsum("i->", np.ones(2), con=con)
+    with pytest.raises(einsql.OptionError, match=words):
+        einsql.einsum("i->", einsql.Table("t", (2,)), backend="numpy", con=con)
+
+
+def test_postgres_needs_a_connection() -> None:
+    with pytest.raises(einsql.OptionError, match="postgres backend needs con="):
+        einsql.einsum("i->", np.ones(2), backend="postgres")
+
+
+def test_text_dialects_do_not_run() -> None:
+    assert "SUM" in einsql.to_sql("i->", np.ones(2), dialect="trino")
+    with pytest.raises(einsql.OptionError, match="unknown backend 'trino'"):
+        einsql.einsum("i->", np.ones(2), backend="trino")

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import opt_einsum
 import pytest
-from conftest import assert_matches, leftovers, random_operand
+from conftest import assert_matches, random_operand
 
 import einsql
 from einsql.api import prepare
@@ -39,12 +39,12 @@ def random_network(num_operands: int, seed: int) -> tuple[str, list[tuple[int, .
 
 @pytest.mark.parametrize("num_operands", [20, 35, 60])
 @pytest.mark.parametrize("seed", range(3))
-def test_random_network_matches_opt_einsum(num_operands, seed, duck) -> None:
+def test_random_network_matches_opt_einsum(num_operands, seed, db) -> None:
     equation, shapes = random_network(num_operands, seed)
     rng = np.random.default_rng(seed)
     arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
     expected = opt_einsum.contract(equation, *arrays)
-    assert_matches(einsql.einsum(equation, *arrays, con=duck), expected)
+    assert_matches(einsql.einsum(equation, *arrays, con=db.con), expected)
     assert_matches(einsql.einsum(equation, *arrays, backend="numpy"), expected)
     terms = equation.split("->")[0].split(",")
     assert any(sum(c in t for t in terms) >= 3 for c in set("".join(terms)))  # a hyperedge
@@ -52,35 +52,35 @@ def test_random_network_matches_opt_einsum(num_operands, seed, duck) -> None:
 
 
 @pytest.mark.parametrize("optimize", ["greedy", "dp", "random-greedy", "branch-2"])
-def test_strategies_give_the_same_answer(optimize, duck) -> None:
+def test_strategies_give_the_same_answer(optimize, db) -> None:
     equation, shapes = random_network(12, 4)
     rng = np.random.default_rng(4)
     arrays = [random_operand(s, "int64", 0.7, rng) for s in shapes]
     expected = opt_einsum.contract(equation, *arrays)
-    assert_matches(einsql.einsum(equation, *arrays, con=duck, optimize=optimize), expected)
+    assert_matches(einsql.einsum(equation, *arrays, con=db.con, optimize=optimize), expected)
 
 
-def test_explicit_path_is_followed(duck) -> None:
+def test_explicit_path_is_followed(db) -> None:
     rng = np.random.default_rng(6)
     arrays = [random_operand((3, 3), "float64", 0.8, rng) for _ in range(4)]
     path = [(2, 3), (0, 2), (0, 1)]
     plan = einsql.plan("ab,bc,cd,de->ae", *arrays, optimize=path)
     assert [step.equation for step in plan.steps] == ["cd,de->ce", "ab,ce->abce", "bc,abce->ae"]
-    result = einsql.einsum("ab,bc,cd,de->ae", *arrays, con=duck, optimize=path)
+    result = einsql.einsum("ab,bc,cd,de->ae", *arrays, con=db.con, optimize=path)
     assert_matches(result, arrays[0] @ arrays[1] @ arrays[2] @ arrays[3])
 
 
-def test_a_path_entry_of_three_operands_is_split_into_binary_steps(duck) -> None:
+def test_a_path_entry_of_three_operands_is_split_into_binary_steps(db) -> None:
     rng = np.random.default_rng(8)
     arrays = [random_operand((3, 3), "float64", 0.8, rng) for _ in range(3)]
     plan = einsql.plan("ab,bc,cd->ad", *arrays, optimize=[(0, 1, 2)])
     assert [len(step.args) for step in plan.steps] == [2, 2]
-    result = einsql.einsum("ab,bc,cd->ad", *arrays, con=duck, optimize=[(0, 1, 2)])
+    result = einsql.einsum("ab,bc,cd->ad", *arrays, con=db.con, optimize=[(0, 1, 2)])
     assert_matches(result, arrays[0] @ arrays[1] @ arrays[2])
 
 
 @pytest.mark.slow
-def test_a_thousand_operands_run_staged_on_duckdb(duck) -> None:
+def test_a_thousand_operands_run_staged(db) -> None:
     num = 1000
     symbols = [opt_einsum.get_symbol(k) for k in range(num + 1)]
     equation = (
@@ -90,20 +90,20 @@ def test_a_thousand_operands_run_staged_on_duckdb(duck) -> None:
     arrays = [random_operand((2, 2), "float64", 0.9, rng) * 0.9 for _ in range(num)]
     plan = einsql.plan(equation, *arrays)
     assert len(plan.steps) == num - 1
-    result = einsql.einsum(equation, *arrays, con=duck)
+    result = einsql.einsum(equation, *arrays, con=db.con)
     assert_matches(result, opt_einsum.contract(equation, *arrays))
-    assert leftovers(duck) == []
+    assert db.leftovers() == []
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 7])
-def test_staged_groups_of_any_size_give_the_same_answer(limit, duck) -> None:
+def test_staged_groups_of_any_size_give_the_same_answer(limit, db) -> None:
     equation, shapes = random_network(40, 5)
     rng = np.random.default_rng(5)
     arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
-    dialect = copy.copy(load_dialect("duckdb"))
+    dialect = copy.copy(load_dialect(db.name))
     dialect.max_statement_steps = limit
     prepared = prepare([equation, *arrays], optimize="greedy")
-    with open_driver("duckdb", duck) as driver:
+    with open_driver(db.con) as driver:
         relations = [driver.load(op, "float") for op in prepared.operands]
         program = lower(prepared.plan, relations, "float", dialect, prefix=driver.prefix)
         creates = [s for s in program.setup if s.key == "create"]
@@ -111,4 +111,4 @@ def test_staged_groups_of_any_size_give_the_same_answer(limit, duck) -> None:
         rows = driver.run(program)
     result = to_dense(to_coo(rows, prepared.plan.equation.shape, np.dtype("float64")))
     assert_matches(result, opt_einsum.contract(equation, *arrays))
-    assert leftovers(duck) == []
+    assert db.leftovers() == []

@@ -54,25 +54,25 @@ def _consistent(equation: str, arrays: list[np.ndarray]) -> bool:
 
 @SETTINGS
 @given(einsum_cases())
-def test_generated_einsums_match_numpy(duck, case) -> None:
+def test_generated_einsums_match_numpy(db, case) -> None:
     equation, arrays = case
     if not _consistent(equation, arrays):  # e.g. a diagonal over axes of different sizes
         try:
-            einsql.einsum(equation, *arrays, con=duck)
+            einsql.einsum(equation, *arrays, con=db.con)
         except einsql.EinsqlError:
             return
         raise AssertionError(f"numpy rejects {equation} but einsql accepted it")
-    assert_matches(einsql.einsum(equation, *arrays, con=duck), np.einsum(equation, *arrays))
+    assert_matches(einsql.einsum(equation, *arrays, con=db.con), np.einsum(equation, *arrays))
 
 
 @SETTINGS
 @given(einsum_cases())
-def test_to_sql_text_runs_pasted_and_matches(duck, case) -> None:
+def test_to_sql_text_runs_pasted_and_matches(db, case) -> None:
     equation, arrays = case
     if not _consistent(equation, arrays):
         return
     expected = np.asarray(np.einsum(equation, *arrays))
-    rows = duck.sql(einsql.to_sql(equation, *arrays).rstrip(";")).fetchall()
+    rows = db.rows(einsql.to_sql(equation, *arrays, dialect=db.name).rstrip(";"))
     dense = np.zeros(expected.shape, dtype=expected.dtype)
     for row in rows:
         dense[tuple(row[:-1])] = row[-1]

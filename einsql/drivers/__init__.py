@@ -57,9 +57,19 @@ class Resolved:
     release: Any = None
 
 
-def backend_of(con: Any) -> str:
-    """The backend that runs SQL on ``con`` (a connection, engine, URL or None)."""
-    return _classify(con)[0]
+def backend_of(con: Any, backend: str | None = None) -> str:
+    """The backend that runs SQL on ``con`` (a connection, engine, URL or None).
+
+    Nothing is opened. Raises as :func:`resolve` does.
+    """
+    return _checked(con, backend)[0]
+
+
+def _checked(con: Any, backend: str | None) -> tuple[str, Any]:
+    found, opener = _classify(con, backend)
+    if backend is not None and backend != found:
+        raise OptionError(f"backend={backend!r} does not match a {found} connection")
+    return found, opener
 
 
 def resolve(con: Any, backend: str | None = None) -> Resolved:
@@ -78,10 +88,7 @@ def resolve(con: Any, backend: str | None = None) -> Resolved:
             backend that does not match the connection.
 
     """
-    found, opener = _classify(con, backend)
-    if backend is not None and backend != found:
-        raise OptionError(f"backend={backend!r} does not match a {found} connection")
-    resolved: Resolved = opener()
+    resolved: Resolved = _checked(con, backend)[1]()
     return resolved
 
 

@@ -1,0 +1,16 @@
+WITH "t0" AS MATERIALIZED (
+  SELECT
+    "x0"."i0" AS "i0",
+    SUM(CAST("x1"."val" AS DOUBLE PRECISION) * "x0"."val_re") AS "val_re",
+    SUM(CAST("x1"."val" AS DOUBLE PRECISION) * "x0"."val_im") AS "val_im"
+  FROM "z" AS "x0"
+  JOIN "n" AS "x1"
+    ON "x0"."i1" = "x1"."i0"
+  GROUP BY
+    "x0"."i0"
+)
+SELECT
+  "t0"."i0" AS "i0",
+  "t0"."val_re" AS "val_re",
+  "t0"."val_im" AS "val_im"
+FROM "t0" AS "t0";

@@ -1,0 +1,14 @@
+WITH "t0" AS MATERIALIZED (
+  SELECT
+    "x0"."src" AS "i0",
+    SUM("x0"."weight" * "x1"."val") AS "val"
+  FROM "edges" AS "x0"
+  JOIN "rank" AS "x1"
+    ON "x0"."dst" = "x1"."i0"
+  GROUP BY
+    "x0"."src"
+)
+SELECT
+  "t0"."i0" AS "i0",
+  "t0"."val" AS "val"
+FROM "t0" AS "t0";

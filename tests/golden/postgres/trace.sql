@@ -1,0 +1,12 @@
+WITH "t0" AS MATERIALIZED (
+  SELECT
+    SUM("x0"."val") AS "val"
+  FROM "a" AS "x0"
+  WHERE
+    "x0"."i0" = "x0"."i1"
+  HAVING
+    COUNT(*) > 0
+)
+SELECT
+  "t0"."val" AS "val"
+FROM "t0" AS "t0";

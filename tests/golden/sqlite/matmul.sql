@@ -1,0 +1,17 @@
+WITH "t0" AS MATERIALIZED (
+  SELECT
+    "x0"."i0" AS "i0",
+    "x1"."i1" AS "i1",
+    SUM("x0"."val" * "x1"."val") AS "val"
+  FROM "a" AS "x0"
+  JOIN "b" AS "x1"
+    ON "x0"."i1" = "x1"."i0"
+  GROUP BY
+    "x0"."i0",
+    "x1"."i1"
+)
+SELECT
+  "t0"."i0" AS "i0",
+  "t0"."i1" AS "i1",
+  "t0"."val" AS "val"
+FROM "t0" AS "t0";

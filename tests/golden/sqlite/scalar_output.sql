@@ -1,0 +1,12 @@
+WITH "t0" AS MATERIALIZED (
+  SELECT
+    SUM("x0"."val" * "x1"."val") AS "val"
+  FROM "x" AS "x0"
+  JOIN "y" AS "x1"
+    ON "x0"."i0" = "x1"."i0"
+  HAVING
+    COUNT(*) > 0
+)
+SELECT
+  "t0"."val" AS "val"
+FROM "t0" AS "t0";
