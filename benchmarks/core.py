@@ -141,7 +141,7 @@ def bench_materialized(n: int, nnz: int, repeat: int) -> list[dict[str, Any]]:
 
 def run_with(dialect: Any, equation: str, operands: list[Any], path: Any) -> None:
     prepared = prepare([equation, *operands], optimize=path)
-    with open_driver("duckdb") as driver:
+    with open_driver(None, "duckdb") as driver:
         relations = [driver.load(op, "float") for op in prepared.operands]  # type: ignore[arg-type]
         program = lower(prepared.plan, relations, "float", dialect, prefix=driver.prefix)
         driver.con.execute(f"CREATE TABLE bench_out AS {dialect.render(program.query)}")  # type: ignore[attr-defined]

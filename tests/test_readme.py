@@ -14,11 +14,13 @@ def code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def test_the_python_tour_runs() -> None:
+def test_the_python_tour_runs(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the tour writes a SQLite file
     (tour,) = [b for b in code_blocks("python") if "einsql" in b]
     namespace: dict[str, object] = {}
     exec(compile(tour, "README tour", "exec"), namespace)
-    assert {"a", "b", "g", "two_hops"} <= namespace.keys()
+    assert {"a", "b", "g", "two_hops", "squared"} <= namespace.keys()
+    assert (tmp_path / "tour.db").exists()
 
 
 def test_the_first_command_runs_an_einsum_on_duckdb() -> None:
