@@ -14,7 +14,6 @@ import argparse
 import csv
 import os
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import duckdb
