@@ -11,7 +11,6 @@ print as a table and go to ``benchmarks/results/backends.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sqlite3
 from typing import Any
@@ -20,7 +19,7 @@ import duckdb
 import numpy as np
 import psycopg
 import scipy.sparse as sp
-from core import RESULTS, median_time, row
+from core import median_time, report, row
 
 import einsql
 from einsql.drivers import open_driver
@@ -83,15 +82,7 @@ def main() -> None:
     ]
     for con in cons.values():
         con.close()
-    RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "backends.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
-    print("  ".join(k.ljust(w) for k, w in widths.items()))
-    for r in rows:
-        print("  ".join(str(r[k]).ljust(w) for k, w in widths.items()))
+    report(rows, "backends.csv")
 
 
 if __name__ == "__main__":

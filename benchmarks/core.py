@@ -173,8 +173,13 @@ def main() -> None:
         *bench_long_plan(1000 // scale, args.repeat),
         *bench_materialized(20_000 // scale, 10**5 // scale**2, args.repeat),
     ]
+    report(rows, "core.csv")
+
+
+def report(rows: list[dict[str, Any]], filename: str) -> None:
+    """Print ``rows`` as a table and write them to ``benchmarks/results/filename``."""
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "core.csv", "w", newline="") as f:
+    with open(RESULTS / filename, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

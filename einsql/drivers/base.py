@@ -111,6 +111,48 @@ class Driver(ABC):
         return self.dialect.render(tree, pretty=False)
 
 
+class TemporaryTableDriver(Driver):
+    """A driver that loads operands into temporary tables inside one transaction block.
+
+    ``close`` drops the loaded tables after success (a rollback removes them
+    after a failure) and then calls ``end`` to commit or roll back.
+    """
+
+    loaded: list[str]
+    """The temporary tables holding loaded operands."""
+
+    @abstractmethod
+    def end(self, error: BaseException | None) -> None:
+        """Commit (or, after ``error``, roll back) the block; close an owned connection."""
+
+    def create_temporary(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
+        """``CREATE TEMPORARY TABLE name (column type, ...)``, remembered for cleanup."""
+        definitions = [
+            exp.ColumnDef(this=exp.to_identifier(c), kind=self.dialect.parse_type(t))
+            for c, t in columns
+        ]
+        create = exp.Create(
+            this=exp.Schema(this=table_ref(name), expressions=definitions),
+            kind="TABLE",
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        self.execute(self.sql(create))
+        self.loaded.append(name)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Drop the loaded tables, then end the transaction block."""
+        try:
+            if error is None:
+                for name in self.loaded:
+                    self.execute(self.sql(exp.Drop(tables=[table_ref(name)], kind="TABLE")))
+        except BaseException as failure:
+            self.loaded.clear()
+            self.end(failure)
+            raise
+        self.loaded.clear()
+        self.end(error)
+
+
 def column_array(values: Sequence[Any]) -> np.ndarray:
     """A column of Python values (from a DB-API cursor) as a NumPy array.
 

@@ -22,7 +22,7 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.dialect import load_dialect
-from einsql.drivers.base import Driver, Rows, rows_from_tuples
+from einsql.drivers.base import Rows, TemporaryTableDriver, rows_from_tuples
 from einsql.errors import OptionError
 from einsql.lower import WIDE_INDEX, Relation, table_ref
 from einsql.operands import CooArray, axis_columns, value_columns
@@ -46,7 +46,7 @@ def connect(con: Any) -> PostgresDriver:
     )
 
 
-class PostgresDriver(Driver):
+class PostgresDriver(TemporaryTableDriver):
     """Runs einsql programs on one psycopg connection, inside one transaction block."""
 
     def __init__(self, con: Any, owned: bool) -> None:
@@ -70,17 +70,7 @@ class PostgresDriver(Driver):
 
         name = f"{self.prefix}a{len(self.loaded)}"
         columns = _load_columns(coo, kind)
-        definitions = [
-            exp.ColumnDef(this=exp.to_identifier(c), kind=self.dialect.parse_type(t))
-            for c, (t, _) in columns.items()
-        ]
-        create = exp.Create(
-            this=exp.Schema(this=table_ref(name), expressions=definitions),
-            kind="TABLE",
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
-        self.execute(self.sql(create))
-        self.loaded.append(name)
+        self.create_temporary(name, [(c, t) for c, (t, _) in columns.items()])
         copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(name))
         with self.con.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for chunk in _binary_copy(list(columns.values()), coo.nnz):
@@ -102,20 +92,8 @@ class PostgresDriver(Driver):
     def discard(self, names: Any) -> None:
         """Nothing to do: the failed transaction block is rolled back on close."""
 
-    def close(self, error: BaseException | None = None) -> None:
-        """Drop loaded tables, commit or roll back, close the connection if owned."""
-        try:
-            if error is None:
-                for name in self.loaded:
-                    self.execute(self.sql(exp.Drop(tables=[table_ref(name)], kind="TABLE")))
-        except BaseException as failure:
-            self._end(failure)
-            raise
-        self._end(error)
-
-    def _end(self, error: BaseException | None) -> None:
+    def end(self, error: BaseException | None) -> None:
         """Leave the transaction block (rolled back on error); close an owned connection."""
-        self.loaded.clear()
         try:
             if error is None:
                 self.transaction.__exit__(None, None, None)

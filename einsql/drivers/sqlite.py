@@ -18,7 +18,7 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.dialect import load_dialect
-from einsql.drivers.base import Driver, Rows, rows_from_tuples
+from einsql.drivers.base import Rows, TemporaryTableDriver, rows_from_tuples
 from einsql.errors import OptionError
 from einsql.lower import Relation, table_ref
 from einsql.operands import CooArray, axis_columns, value_columns
@@ -41,7 +41,7 @@ def connect(con: Any) -> SQLiteDriver:
     raise OptionError(f"the sqlite backend needs a sqlite3 connection, got {type(con).__name__}")
 
 
-class SQLiteDriver(Driver):
+class SQLiteDriver(TemporaryTableDriver):
     """Runs einsql programs on one ``sqlite3`` connection, inside one savepoint."""
 
     def __init__(self, con: sqlite3.Connection, owned: bool) -> None:
@@ -60,17 +60,8 @@ class SQLiteDriver(Driver):
         """Insert ``coo`` into a new temporary table."""
         name = f"{self.prefix}a{len(self.loaded)}"
         axes, values = axis_columns(len(coo.shape)), value_columns(kind)
-        definitions = [
-            exp.ColumnDef(this=exp.to_identifier(c), kind=self.dialect.parse_type(t))
-            for c, t in [*((a, "INTEGER") for a in axes), *((v, _SQL_TYPE[kind]) for v in values)]
-        ]
-        create = exp.Create(
-            this=exp.Schema(this=table_ref(name), expressions=definitions),
-            kind="TABLE",
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
-        self.execute(self.sql(create))
-        self.loaded.append(name)
+        columns = [*((a, "INTEGER") for a in axes), *((v, _SQL_TYPE[kind]) for v in values)]
+        self.create_temporary(name, columns)
         placeholders = exp.tuple_(*[exp.Placeholder() for _ in (*axes, *values)])
         insert = exp.insert(exp.Values(expressions=[placeholders]), table_ref(name))
         self.con.executemany(self.sql(insert), zip(*_python_columns(coo, kind)))
@@ -86,20 +77,8 @@ class SQLiteDriver(Driver):
         names = [column[0] for column in cursor.description or ()]
         return rows_from_tuples(names, cursor.fetchall())
 
-    def close(self, error: BaseException | None = None) -> None:
-        """Drop loaded tables, release or roll back the savepoint, close if owned."""
-        try:
-            if error is None:
-                for name in self.loaded:
-                    self.execute(self.sql(exp.Drop(tables=[table_ref(name)], kind="TABLE")))
-        except BaseException as failure:
-            self._end(failure)
-            raise
-        self._end(error)
-
-    def _end(self, error: BaseException | None) -> None:
+    def end(self, error: BaseException | None) -> None:
         """Release the savepoint (rolled back first on error); close an owned connection."""
-        self.loaded.clear()
         try:
             if error is not None:
                 rollback = exp.Rollback(savepoint=self._savepoint())
