@@ -10,6 +10,7 @@ array([[1., 0.],
 from __future__ import annotations
 
 from einsql.api import compile_program, einsum, plan, prepare, to_sql
+from einsql.calculus import GradCheck, check_grad, grad, hessian, jacobian
 from einsql.errors import (
     EinsqlError,
     ExactnessError,
@@ -18,6 +19,24 @@ from einsql.errors import (
     ShapeError,
     SubscriptError,
 )
+from einsql.evaluate import evaluate
+from einsql.expr import (
+    Expr,
+    const,
+    cos,
+    exp,
+    log,
+    log1p,
+    relu,
+    sigmoid,
+    sin,
+    softplus,
+    sqrt,
+    tanh,
+    var,
+)
+from einsql.expr import abs_ as abs
+from einsql.expr import sum_ as sum
 from einsql.operands import CooArray, Table
 from einsql.planner import Plan, Step
 from einsql.session import Session, connect
@@ -26,6 +45,8 @@ __all__ = [
     "CooArray",
     "EinsqlError",
     "ExactnessError",
+    "Expr",
+    "GradCheck",
     "OperandError",
     "OptionError",
     "Plan",
@@ -34,12 +55,31 @@ __all__ = [
     "Step",
     "SubscriptError",
     "Table",
+    "abs",
+    "check_grad",
     "compile_program",
     "connect",
+    "const",
+    "cos",
     "einsum",
+    "evaluate",
+    "exp",
+    "grad",
+    "hessian",
+    "jacobian",
+    "log",
+    "log1p",
     "plan",
     "prepare",
+    "relu",
+    "sigmoid",
+    "sin",
+    "softplus",
+    "sqrt",
+    "sum",
+    "tanh",
     "to_sql",
+    "var",
 ]
 
 __version__ = "0.1.0"

@@ -27,6 +27,8 @@ from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
 from einsql.errors import OptionError, SubscriptError
+from einsql.expr import Expr
+from einsql.expr import einsum as expr_einsum
 from einsql.lower import Program, Relation, lower
 from einsql.operands import (
     CooArray,
@@ -119,7 +121,8 @@ def einsum(
             this is True.
 
     Returns:
-        The result in the requested form.
+        The result in the requested form; with a symbolic operand (an
+        :func:`einsql.var` or any expression), an expression instead.
 
     >>> import scipy.sparse as sp
     >>> m = sp.random(50, 50, density=0.1, random_state=0, format="csr")
@@ -127,6 +130,8 @@ def einsum(
     True
 
     """
+    if any(isinstance(op, Expr) for op in operands):
+        return _symbolic_einsum(operands)
     prepared = prepare(operands, optimize)
     if out not in OUTPUTS:
         raise OptionError(f"unknown out={out!r}; use one of {', '.join(OUTPUTS)}")
@@ -214,6 +219,12 @@ def plan(*operands: Any, optimize: Any = "auto") -> Plan:
     t1    kl,ik->il  a2 t0   80     10
     """
     return prepare(operands, optimize).plan
+
+
+def _symbolic_einsum(args: Sequence[Any]) -> Expr:
+    """An einsum over expressions is an expression (evaluated later, anywhere)."""
+    subscripts, operands = _split_args(args)
+    return expr_einsum(subscripts, *operands)
 
 
 def _split_args(args: Sequence[Any]) -> tuple[str, list[Any]]:

@@ -1,0 +1,238 @@
+"""Derivatives of tensor expressions, in reverse mode, as tensor expressions again.
+
+Following "A Simple and Efficient Tensor Calculus" (Laue, Mitterreiter, Giesen;
+AAAI 2020), the derivative of an einsum with respect to one operand is the
+einsum of the incoming derivative with the other operands, so every rule here
+builds einsum and elementwise nodes, and derivatives lower to SQL like any
+expression. The incoming derivative of a node carries the shape of the function
+being differentiated in front (``O + node.shape``): empty for a gradient, the
+function's shape for a Jacobian, whose seed is the identity written as an
+einsum with a repeated output label (``"ab->abab"``), never a dense tensor.
+
+>>> import numpy as np
+>>> from einsql.expr import var, einsum
+>>> x = var("x", (3,))
+>>> A = var("A", (3, 3))
+>>> print(grad(einsum("i,ij,j->", x, A, x), x))
+((A[ab] x[b] -> [a]) + (x[a] A[ab] -> [b]))
+>>> hessian(einsum("i,ij,j->", x, A, x), x).shape
+(3, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from einsql.errors import OperandError, ShapeError
+from einsql.expr import (
+    Einsum,
+    Elementwise,
+    Expr,
+    Var,
+    const,
+    cos,
+    elementwise,
+    fresh_labels,
+    log,
+    make_einsum,
+    sigmoid,
+    sign,
+    sin,
+    unary,
+    walk,
+    zeros,
+)
+
+
+def grad(f: Expr, x: Var) -> Expr:
+    """The gradient of the scalar ``f`` with respect to ``x`` (shape of ``x``).
+
+    Raises:
+        ShapeError: ``f`` is not a scalar (use ``jacobian``).
+
+    """
+    if f.ndim != 0:
+        raise ShapeError(
+            f"grad needs a scalar function, this one has shape {f.shape}; use jacobian"
+        )
+    return _reverse(f, _checked_var(x), const(1.0))
+
+
+def jacobian(f: Expr, x: Var) -> Expr:
+    """The Jacobian of ``f`` with respect to ``x``, of shape ``f.shape + x.shape``."""
+    if f.ndim == 0:
+        return grad(f, x)
+    labels = fresh_labels(f.ndim, "")
+    identity = make_einsum([labels], labels + labels, [const(np.ones(f.shape))])
+    return _reverse(f, _checked_var(x), identity)
+
+
+def hessian(f: Expr, x: Var) -> Expr:
+    """The Hessian of the scalar ``f`` with respect to ``x``: ``jacobian(grad(f, x), x)``."""
+    return jacobian(grad(f, x), x)
+
+
+def _checked_var(x: Any) -> Var:
+    if not isinstance(x, Var):
+        raise OperandError(f"derivatives are taken with respect to a variable, not {x!r}")
+    return x
+
+
+def _reverse(f: Expr, x: Var, seed: Expr) -> Expr:
+    """Accumulate adjoints from ``f`` back to ``x``; each has shape ``O + node.shape``."""
+    outer = seed.ndim - f.ndim
+    order = walk(f)
+    depends: dict[int, bool] = {}
+    for node in order:
+        depends[id(node)] = node is x or any(depends[id(c)] for c in node.children)
+    adjoints: dict[int, Expr] = {id(f): seed}
+    for node in reversed(order):
+        bar = adjoints.get(id(node))
+        if bar is None or node is x or not depends[id(node)]:
+            continue
+        for child, contribution in _pullback(node, bar, outer):
+            if depends[id(child)]:
+                previous = adjoints.get(id(child))
+                adjoints[id(child)] = contribution if previous is None else previous + contribution
+    return adjoints.get(id(x), zeros(seed.shape[:outer] + x.shape))
+
+
+def _pullback(node: Expr, bar: Expr, outer: int) -> Iterator[tuple[Expr, Expr]]:
+    if isinstance(node, Einsum):
+        yield from _einsum_pullback(node, bar, outer)
+    elif isinstance(node, Elementwise) and len(node.operands) == 1:
+        (a,) = node.operands
+        yield a, _UNARY_RULES[node.fn](bar, a, node)
+    elif isinstance(node, Elementwise):
+        a, b = node.operands
+        for operand, contribution in zip((a, b), _BINARY_RULES[node.fn](bar, a, b, node)):
+            yield operand, unbroadcast(contribution, operand.shape, outer)
+
+
+def _einsum_pullback(node: Einsum, bar: Expr, outer: int) -> Iterator[tuple[Expr, Expr]]:
+    """d/d operand k: the incoming adjoint times every other operand, onto k's labels.
+
+    Labels of operand k found nowhere else were summed in k alone: the adjoint
+    is constant along them, which a vector of ones says. A label repeated in k
+    (a diagonal) repeats in the output, which puts the values on the diagonal.
+    """
+    used = "".join(node.inputs) + node.output
+    front = fresh_labels(outer, used)
+    for k, (labels, operand) in enumerate(zip(node.inputs, node.operands)):
+        others = [(lb, op) for j, (lb, op) in enumerate(zip(node.inputs, node.operands)) if j != k]
+        available = set(node.output).union(*[set(lb) for lb, _ in others])
+        missing = list(dict.fromkeys(c for c in labels if c not in available))
+        ones = [const(np.ones(operand.shape[labels.index(c)])) for c in missing]
+        inputs = [front + node.output, *(lb for lb, _ in others), *missing]
+        yield operand, make_einsum(inputs, front + labels, [bar, *(op for _, op in others), *ones])
+
+
+def unbroadcast(adjoint: Expr, shape: tuple[int, ...], outer: int) -> Expr:
+    """Sum an adjoint over the axes its operand was broadcast along, back to ``shape``."""
+    full = adjoint.shape[outer:]
+    if full == shape:
+        return adjoint
+    labels = fresh_labels(adjoint.ndim, "")
+    front, rest = labels[:outer], labels[outer:]
+    aligned = rest[len(rest) - len(shape) :]
+    output, extra_inputs, extra = front, [], []
+    spare = iter(fresh_labels(len(shape), labels))
+    for label, size, full_size in zip(aligned, shape, full[len(full) - len(shape) :]):
+        if size == full_size:
+            output += label
+        else:  # a size-1 axis that was stretched: sum it, keep an axis of size 1
+            one = next(spare)
+            output += one
+            extra_inputs.append(one)
+            extra.append(const(np.ones(1)))
+    return make_einsum([labels, *extra_inputs], output, [adjoint, *extra])
+
+
+Rule = Callable[[Expr, Expr, Expr], Expr]
+
+_UNARY_RULES: dict[str, Rule] = {
+    "neg": lambda bar, a, y: -bar,
+    "exp": lambda bar, a, y: bar * y,
+    "log": lambda bar, a, y: bar / a,
+    "log1p": lambda bar, a, y: bar / (1.0 + a),
+    "sqrt": lambda bar, a, y: bar * (0.5 / y),
+    "abs": lambda bar, a, y: bar * sign(a),
+    "sin": lambda bar, a, y: bar * cos(a),
+    "cos": lambda bar, a, y: -(bar * sin(a)),
+    "tanh": lambda bar, a, y: bar * (1.0 - y * y),
+    "sigmoid": lambda bar, a, y: bar * (y * (1.0 - y)),
+    "relu": lambda bar, a, y: bar * unary("step", a),
+    "softplus": lambda bar, a, y: bar * sigmoid(a),
+    "sign": lambda bar, a, y: zeros(bar.shape),
+    "step": lambda bar, a, y: zeros(bar.shape),
+}
+
+_BINARY_RULES: dict[str, Callable[[Expr, Expr, Expr, Expr], tuple[Expr, Expr]]] = {
+    "add": lambda bar, a, b, y: (bar, bar),
+    "sub": lambda bar, a, b, y: (bar, -bar),
+    "mul": lambda bar, a, b, y: (bar * b, bar * a),
+    "div": lambda bar, a, b, y: (bar / b, -(bar * y / b)),
+    "pow": lambda bar, a, b, y: (
+        bar * (b * elementwise("pow", a, b - 1.0)),
+        bar * (log(a) * y),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """A derivative compared with central finite differences.
+
+    Attributes:
+        ok: whether they agree within the tolerances.
+        max_error: the largest absolute difference.
+        analytic: the derivative einsql computed (NumPy reference).
+        numeric: the finite-difference estimate.
+
+    """
+
+    ok: bool
+    max_error: float
+    analytic: np.ndarray
+    numeric: np.ndarray
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def check_grad(
+    f: Expr,
+    x: Var,
+    values: dict[str, Any],
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+) -> GradCheck:
+    """Compare ``jacobian(f, x)`` (``grad`` for a scalar) with central differences.
+
+    Both run on the NumPy reference. ``values`` gives every variable of ``f``.
+
+    >>> from einsql.expr import var, einsum, exp
+    >>> x = var("x", (3,))
+    >>> bool(check_grad(einsum("i->", exp(x) * x), x, {"x": np.array([0.1, -0.3, 2.0])}))
+    True
+    """
+    from einsql.evaluate import evaluate
+
+    point = np.array(values[x.name], dtype=np.float64)
+    analytic = np.asarray(evaluate(jacobian(f, x), values, backend="numpy"))
+    numeric = np.zeros(f.shape + x.shape)
+    for index in np.ndindex(*x.shape):
+        shifted = []
+        for delta in (eps, -eps):
+            moved = point.copy()
+            moved[index] += delta
+            shifted.append(np.asarray(evaluate(f, {**values, x.name: moved}, backend="numpy")))
+        numeric[(..., *index)] = (shifted[0] - shifted[1]) / (2 * eps)
+    error = float(np.max(np.abs(analytic - numeric), initial=0.0))
+    ok = bool(np.allclose(analytic, numeric, rtol=rtol, atol=atol))
+    return GradCheck(ok, error, analytic, numeric)

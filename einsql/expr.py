@@ -1,0 +1,545 @@
+"""Tensor expressions: variables, constants, einsums and elementwise functions.
+
+An expression is a DAG of frozen nodes. Nodes are interned: building the same
+expression twice gives the same object, so shared subexpressions are computed
+once. Constructors simplify as they build (constants fold, zeros and ones
+vanish, an einsum of einsums becomes one einsum, an identity einsum is its
+operand), so derivatives stay small.
+
+>>> x = var("x", (3,))
+>>> A = var("A", (2, 3))
+>>> y = einsum("ij,j->i", A, x)
+>>> print(y)
+(A[ab] x[b] -> [a])
+>>> print(sum_(exp(y) + 1.0))
+((exp((A[ab] x[b] -> [a])) + 1.0)[a] -> [])
+>>> y is einsum("ij,j->i", A, x)
+True
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from opt_einsum import get_symbol
+
+from einsql.equation import parse
+from einsql.errors import OperandError, ShapeError
+
+#: Elementwise functions of one argument, and their value at zero.
+UNARY = {
+    "neg": 0.0,
+    "exp": 1.0,
+    "log": -math.inf,
+    "log1p": 0.0,
+    "sqrt": 0.0,
+    "abs": 0.0,
+    "sin": 0.0,
+    "cos": 1.0,
+    "tanh": 0.0,
+    "sigmoid": 0.5,
+    "relu": 0.0,
+    "softplus": math.log(2.0),
+    "sign": 0.0,
+    "step": 0.0,
+}
+
+#: Elementwise functions of two arguments (NumPy broadcasting).
+BINARY = ("add", "sub", "mul", "div", "pow")
+
+#: NumPy implementations of every elementwise function, for folding and the reference.
+NUMPY: dict[str, Callable[..., np.ndarray]] = {
+    "neg": np.negative,
+    "exp": np.exp,
+    "log": np.log,
+    "log1p": np.log1p,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tanh": np.tanh,
+    "sigmoid": lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),
+    "relu": lambda a: np.maximum(a, 0.0),
+    "softplus": lambda a: np.logaddexp(0.0, a),
+    "sign": np.sign,
+    "step": lambda a: (a > 0).astype(np.float64),
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "pow": np.power,
+}
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+_INTERNED: weakref.WeakValueDictionary[tuple[Any, ...], Expr] = weakref.WeakValueDictionary()
+
+
+@dataclass(frozen=True, eq=False)
+class Expr:
+    """A tensor expression of a fixed shape (float64 values)."""
+
+    shape: tuple[int, ...]
+    key: tuple[Any, ...] = field(repr=False)
+    __array_priority__: ClassVar[float] = 1000.0  # ndarray @ Expr defers to Expr
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes."""
+        return len(self.shape)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        """The operands of this node."""
+        return ()
+
+    def __add__(self, other: Any) -> Expr:
+        return elementwise("add", self, other)
+
+    def __radd__(self, other: Any) -> Expr:
+        return elementwise("add", other, self)
+
+    def __sub__(self, other: Any) -> Expr:
+        return elementwise("sub", self, other)
+
+    def __rsub__(self, other: Any) -> Expr:
+        return elementwise("sub", other, self)
+
+    def __mul__(self, other: Any) -> Expr:
+        return elementwise("mul", self, other)
+
+    def __rmul__(self, other: Any) -> Expr:
+        return elementwise("mul", other, self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return elementwise("div", self, other)
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return elementwise("div", other, self)
+
+    def __pow__(self, other: Any) -> Expr:
+        return elementwise("pow", self, other)
+
+    def __neg__(self) -> Expr:
+        return unary("neg", self)
+
+    def __repr__(self) -> str:
+        return f"<einsql expression {self} of shape {self.shape}>"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Var(Expr):
+    """A named input tensor, given a value at evaluation."""
+
+    name: str = ""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Const(Expr):
+    """A constant tensor."""
+
+    value: np.ndarray = field(default_factory=lambda: np.zeros(()))
+
+    def __str__(self) -> str:
+        if self.value.ndim == 0:
+            return repr(float(self.value))
+        if _uniform(self.value) is not None:
+            return f"{float(self.value.flat[0])!r}{list(self.shape)}"
+        return f"const{list(self.shape)}"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Einsum(Expr):
+    """An Einstein summation over operand expressions (labels as in NumPy)."""
+
+    inputs: tuple[str, ...] = ()
+    output: str = ""
+    operands: tuple[Expr, ...] = ()
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        """The operands."""
+        return self.operands
+
+    @property
+    def subscripts(self) -> str:
+        """The equation, ``"ab,b->a"``."""
+        return ",".join(self.inputs) + "->" + self.output
+
+    def __str__(self) -> str:
+        terms = " ".join(f"{op}[{labels}]" for op, labels in zip(self.operands, self.inputs))
+        return f"({terms} -> [{self.output}])"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Elementwise(Expr):
+    """An elementwise function of one or two operands, broadcasting as NumPy does."""
+
+    fn: str = ""
+    operands: tuple[Expr, ...] = ()
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        """The operands."""
+        return self.operands
+
+    def __str__(self) -> str:
+        if self.fn in _SYMBOLS:
+            left, right = self.operands
+            return f"({left} {_SYMBOLS[self.fn]} {right})"
+        if self.fn == "neg":
+            return f"-{self.operands[0]}"
+        return f"{self.fn}({self.operands[0]})"
+
+
+def _intern(cls: type[Expr], shape: tuple[int, ...], key: tuple[Any, ...], **fields: Any) -> Any:
+    found = _INTERNED.get(key)
+    if found is None:
+        found = cls(shape=shape, key=key, **fields)
+        _INTERNED[key] = found
+    return found
+
+
+def var(name: str, shape: Sequence[int]) -> Var:
+    """A symbolic tensor called ``name``.
+
+    >>> var("w", (3,)).shape
+    (3,)
+    """
+    dims = tuple(int(n) for n in shape)
+    if not name or any(n < 0 for n in dims):
+        raise OperandError("a variable needs a name and a shape of non-negative integers")
+    result: Var = _intern(Var, dims, ("var", name, dims), name=name)
+    return result
+
+
+def const(value: Any) -> Const:
+    """A constant tensor (stored as float64).
+
+    >>> print(const(2) * const([1.0, 3.0]))
+    const[2]
+    """
+    array = np.array(value, dtype=np.float64)
+    array.setflags(write=False)
+    key = ("const", array.shape, array.tobytes())
+    result: Const = _intern(Const, array.shape, key, value=array)
+    return result
+
+
+def as_expr(value: Any) -> Expr:
+    """An expression as it is; anything array-like as a constant."""
+    return value if isinstance(value, Expr) else const(value)
+
+
+def zeros(shape: Sequence[int]) -> Const:
+    """The all-zero constant of ``shape``."""
+    return const(np.zeros(tuple(shape)))
+
+
+def is_zero(expr: Expr) -> bool:
+    """Whether ``expr`` is a constant of zeros."""
+    return isinstance(expr, Const) and not expr.value.any()
+
+
+def _uniform(value: np.ndarray) -> float | None:
+    """The single value of an array that holds one value everywhere, else None."""
+    if value.size and (value == value.flat[0]).all():
+        return float(value.flat[0])
+    return None
+
+
+def _is_ones(expr: Expr) -> bool:
+    return isinstance(expr, Const) and _uniform(expr.value) == 1.0
+
+
+def _is_scalar_const(expr: Expr, number: float) -> bool:
+    return isinstance(expr, Const) and expr.value.ndim == 0 and float(expr.value) == number
+
+
+# --- elementwise ---------------------------------------------------------------------
+
+
+def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy's broadcast shape.
+
+    Raises:
+        ShapeError: the shapes do not broadcast.
+
+    """
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"shapes {', '.join(map(str, shapes))} do not broadcast") from None
+
+
+def unary(fn: str, operand: Any) -> Expr:
+    """``fn(operand)`` elementwise (``fn`` a key of ``UNARY``)."""
+    a = as_expr(operand)
+    if isinstance(a, Const):
+        with np.errstate(all="ignore"):
+            return const(NUMPY[fn](a.value))
+    if fn == "neg" and isinstance(a, Elementwise) and a.fn == "neg":
+        return a.operands[0]
+    result: Expr = _intern(Elementwise, a.shape, ("map", fn, a.key), fn=fn, operands=(a,))
+    return result
+
+
+def elementwise(fn: str, left: Any, right: Any) -> Expr:
+    """``left fn right`` elementwise with broadcasting (``fn`` one of ``BINARY``)."""
+    a, b = as_expr(left), as_expr(right)
+    shape = broadcast_shape(a.shape, b.shape)
+    simpler = _simplify_binary(fn, a, b, shape)
+    if simpler is not None:
+        return simpler
+    key = ("map", fn, a.key, b.key)
+    result: Expr = _intern(Elementwise, shape, key, fn=fn, operands=(a, b))
+    return result
+
+
+def _simplify_binary(fn: str, a: Expr, b: Expr, shape: tuple[int, ...]) -> Expr | None:
+    """Fold constants and drop additive zeros and multiplicative ones."""
+    if isinstance(a, Const) and isinstance(b, Const):
+        with np.errstate(all="ignore"):
+            return const(NUMPY[fn](a.value, b.value))
+    if fn in ("add", "sub") and is_zero(b) and a.shape == shape:
+        return a
+    if fn == "add" and is_zero(a) and b.shape == shape:
+        return b
+    if fn == "sub" and is_zero(a) and b.shape == shape:
+        return unary("neg", b)
+    if fn == "mul" and (is_zero(a) or is_zero(b)):
+        return zeros(shape)
+    if fn in ("mul", "div") and _is_ones(b) and a.shape == shape:
+        return a
+    if fn == "mul" and _is_ones(a) and b.shape == shape:
+        return b
+    if fn == "pow" and _is_scalar_const(b, 1.0):
+        return a
+    return None
+
+
+# --- einsum --------------------------------------------------------------------------
+
+
+def einsum(subscripts: str, *operands: Any) -> Expr:
+    """An einsum expression (NumPy's subscripts; a repeated output label fills a diagonal).
+
+    >>> print(einsum("ii->", var("M", (3, 3))))
+    (M[aa] -> [])
+    """
+    exprs = [as_expr(op) for op in operands]
+    equation = parse(subscripts, [e.shape for e in exprs])
+    return make_einsum(list(equation.inputs), equation.output, exprs)
+
+
+def make_einsum(inputs: Sequence[str], output: str, operands: Sequence[Expr]) -> Expr:
+    """An einsum node from normalized labels, simplified.
+
+    Inner einsums are merged into this one, zero operands make a zero result,
+    scalar constants move out as a factor, and an einsum that only renames its
+    single operand's axes in order is that operand.
+    """
+    sizes = _label_sizes(inputs, operands)
+    shape = tuple(sizes[label] for label in output)
+    if any(is_zero(op) for op in operands):
+        return zeros(shape)
+    inputs, output, operands = _merge_inner(list(inputs), output, list(operands))
+    inputs, operands = _drop_redundant_ones(inputs, operands)
+    scale = 1.0
+    kept = [(labels, op) for labels, op in zip(inputs, operands)]
+    for labels, op in list(kept):
+        if isinstance(op, Const) and op.value.ndim == 0 and len(kept) > 1:
+            scale *= float(op.value)
+            kept.remove((labels, op))
+    inputs, operands = [k[0] for k in kept], [k[1] for k in kept]
+    if len(operands) == 1 and inputs[0] == output and len(set(output)) == len(output):
+        result = operands[0]
+    elif all(isinstance(op, Const) for op in operands) and len(set(output)) == len(output):
+        values = [op.value for op in operands if isinstance(op, Const)]
+        result = const(_fold_einsum(inputs, output, values))
+    else:
+        canonical, out = _canonical(inputs, output)
+        key = ("einsum", tuple(canonical), out, tuple(op.key for op in operands))
+        result = _intern(
+            Einsum, shape, key, inputs=tuple(canonical), output=out, operands=tuple(operands)
+        )
+    return result if scale == 1.0 else elementwise("mul", const(scale), result)
+
+
+def _label_sizes(inputs: Sequence[str], operands: Sequence[Expr]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for labels, op in zip(inputs, operands):
+        if len(labels) != op.ndim:
+            raise ShapeError(f"labels {labels!r} do not fit an operand of shape {op.shape}")
+        for label, size in zip(labels, op.shape):
+            if sizes.setdefault(label, size) != size:
+                raise ShapeError(f"label {label!r} has sizes {sizes[label]} and {size}")
+    return sizes
+
+
+def _canonical(inputs: Sequence[str], output: str) -> tuple[list[str], str]:
+    """Relabel in order of first appearance, so equal einsums have equal keys."""
+    names: dict[str, str] = {}
+    for label in "".join(inputs) + output:
+        names.setdefault(label, get_symbol(len(names)))
+    return ["".join(names[c] for c in labels) for labels in inputs], "".join(
+        names[c] for c in output
+    )
+
+
+def fresh_labels(count: int, used: str) -> str:
+    """``count`` labels not in ``used``."""
+    taken, found, k = set(used), list[str](), 0
+    while len(found) < count:
+        symbol = get_symbol(k)
+        if symbol not in taken:
+            found.append(symbol)
+        k += 1
+    return "".join(found)
+
+
+def _merge_inner(
+    inputs: list[str], output: str, operands: list[Expr]
+) -> tuple[list[str], str, list[Expr]]:
+    """Replace einsum operands by their own operands, relabeled into this einsum."""
+    while any(isinstance(op, Einsum) for op in operands):
+        k = next(k for k, op in enumerate(operands) if isinstance(op, Einsum))
+        inner = operands[k]
+        assert isinstance(inner, Einsum)
+        find = _label_classes(zip(inputs[k], inner.output))
+        rename = {c: find(("o", c))[1] for c in set("".join(inputs) + output)}
+        inputs = ["".join(rename[c] for c in labels) for labels in inputs]
+        output = "".join(rename[c] for c in output)
+        used = "".join(inputs) + output
+        summed_inner = sorted(set("".join(inner.inputs)) - set(inner.output))
+        mapping = dict(zip(summed_inner, fresh_labels(len(summed_inner), used)))
+        mapping.update({c: find(("i", c))[1] for c in inner.output})
+        relabeled = ["".join(mapping[c] for c in labels) for labels in inner.inputs]
+        inputs = inputs[:k] + relabeled + inputs[k + 1 :]
+        operands = operands[:k] + list(inner.operands) + operands[k + 1 :]
+    return inputs, output, operands
+
+
+def _label_classes(pairs: Iterable[tuple[str, str]]) -> Callable[[tuple[str, str]], Any]:
+    """Join each (outer label, inner output label) pair into one index class.
+
+    Paired labels are one index (an inner result is zero off such diagonals).
+    Every class holds an outer label, which names it: ``find(("o", c))[1]``.
+    """
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(item: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(item, item) != item:
+            item = parent[item]
+        return item
+
+    for outer, inner in pairs:
+        a, b = find(("o", outer)), find(("i", inner))
+        if a != b:  # keep an outer label as the root, to name the class
+            root, child = (a, b) if a[0] == "o" else (b, a)
+            parent[child] = root
+    return find
+
+
+def _drop_redundant_ones(inputs: list[str], operands: list[Expr]) -> tuple[list[str], list[Expr]]:
+    """Drop all-ones constants whose labels all occur in another operand (a no-op factor)."""
+    k = 0
+    while k < len(operands) and len(operands) > 1:
+        op, labels = operands[k], inputs[k]
+        others = set("".join(inputs[:k] + inputs[k + 1 :]))
+        if (
+            isinstance(op, Const)
+            and op.value.ndim > 0
+            and _uniform(op.value) == 1.0
+            and len(set(labels)) == len(labels)
+            and set(labels) <= others
+        ):
+            inputs, operands = inputs[:k] + inputs[k + 1 :], operands[:k] + operands[k + 1 :]
+        else:
+            k += 1
+    return inputs, operands
+
+
+def _fold_einsum(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    from einsql.equation import Equation
+    from einsql.planner import make_plan
+    from einsql.reference import evaluate
+
+    sizes: dict[str, int] = {}
+    for labels, array in zip(inputs, arrays):
+        sizes.update(zip(labels, array.shape))
+    equation = Equation(tuple(inputs), output, tuple(sizes.items()))
+    return evaluate(make_plan(equation), list(arrays))
+
+
+# --- the functions users call --------------------------------------------------------
+
+
+def sum_(expr: Any, axis: int | Sequence[int] | None = None) -> Expr:
+    """The sum of ``expr`` over ``axis`` (all axes by default), as an einsum.
+
+    >>> sum_(var("x", (2, 3)), axis=0).shape
+    (3,)
+    """
+    a = as_expr(expr)
+    labels = fresh_labels(a.ndim, "")
+    axes = range(a.ndim) if axis is None else [axis] if isinstance(axis, int) else axis
+    drop = {int(k) % max(a.ndim, 1) for k in axes}
+    return make_einsum([labels], "".join(c for k, c in enumerate(labels) if k not in drop), [a])
+
+
+def _unary_function(fn: str) -> Callable[[Any], Expr]:
+    def apply(x: Any) -> Expr:
+        return unary(fn, x)
+
+    apply.__name__ = fn
+    apply.__doc__ = f"``{fn}`` of an expression, elementwise (f(0) = {UNARY[fn]:.4g})."
+    return apply
+
+
+exp = _unary_function("exp")
+log = _unary_function("log")
+log1p = _unary_function("log1p")
+sqrt = _unary_function("sqrt")
+abs_ = _unary_function("abs")
+sin = _unary_function("sin")
+cos = _unary_function("cos")
+tanh = _unary_function("tanh")
+sigmoid = _unary_function("sigmoid")
+relu = _unary_function("relu")
+softplus = _unary_function("softplus")
+sign = _unary_function("sign")
+
+
+def variables(expr: Expr) -> dict[str, Var]:
+    """The variables an expression reads, by name."""
+    found: dict[str, Var] = {}
+    for node in walk(expr):
+        if isinstance(node, Var):
+            found[node.name] = node
+    return found
+
+
+def walk(expr: Expr) -> list[Expr]:
+    """Every node of ``expr`` once, operands before the nodes that use them."""
+    order: list[Expr] = []
+    seen: set[int] = set()
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node.children) if id(child) not in seen)
+    return order
