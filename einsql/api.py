@@ -26,9 +26,10 @@ from einsql.dialect import Dialect, load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
-from einsql.errors import OptionError, SubscriptError
-from einsql.expr import Expr
+from einsql.errors import OperandError, OptionError, SubscriptError
+from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
+from einsql.expr_lower import lower_expression
 from einsql.lower import Program, Relation, lower
 from einsql.operands import (
     CooArray,
@@ -158,6 +159,7 @@ def to_sql(
     optimize: Any = "auto",
     staged: bool | None = None,
     nonfinite: bool | None = None,
+    tables: dict[str, Table] | None = None,
 ) -> str:
     """The SQL text of an einsum, to paste into a database.
 
@@ -168,6 +170,10 @@ def to_sql(
     ``dialect`` is one of ``duckdb``, ``postgres`` and ``sqlite``, which the
     test suite runs, or one of sqlglot's ``trino``, ``spark``, ``bigquery`` and
     ``snowflake``, written as text only and not executed by the test suite.
+
+    ``to_sql(expr)`` writes one statement for an expression (a derivative too):
+    each variable reads the table named after it in the COO convention, or the
+    :class:`einsql.Table` that ``tables`` maps its name to.
 
     >>> print(to_sql("i,i->", Table("x", (3,)), Table("y", (3,))))
     WITH "t0" AS MATERIALIZED (
@@ -183,6 +189,8 @@ def to_sql(
       "t0"."val" AS "val"
     FROM "t0" AS "t0";
     """
+    if operands and isinstance(operands[0], Expr):
+        return _expression_sql(operands, dialect, optimize, tables)
     program = compile_program(operands, dialect, optimize, staged, nonfinite)
     return program.render(load_dialect(dialect))
 
@@ -219,6 +227,22 @@ def plan(*operands: Any, optimize: Any = "auto") -> Plan:
     t1    kl,ik->il  a2 t0   80     10
     """
     return prepare(operands, optimize).plan
+
+
+def _expression_sql(
+    args: Sequence[Any], dialect: str, optimize: Any, tables: dict[str, Table] | None
+) -> str:
+    if len(args) != 1:
+        raise OptionError("to_sql takes one expression; put arrays in it with einsql.const")
+    expr, target = args[0], load_dialect(dialect)
+    relations = {}
+    for name, node in variables(expr).items():
+        table = (tables or {}).get(name, Table(name, node.shape))
+        if table.shape != node.shape:
+            raise OperandError(f"variable {name!r} has shape {node.shape}, table {table.shape}")
+        target.check_identifier(table.name, f"the table of variable {name!r}")
+        relations[name] = Relation(table.name, table.axes, table.values[:1], "float")
+    return lower_expression(expr, relations, target, optimize).render(target)
 
 
 def _symbolic_einsum(args: Sequence[Any]) -> Expr:

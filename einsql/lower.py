@@ -150,6 +150,7 @@ class _Lowering:
         kind: str,
         dialect: Dialect,
         nonfinite: bool,
+        names: Sequence[str] | None = None,
     ) -> None:
         n = plan.num_operands
         self.plan = plan
@@ -160,9 +161,14 @@ class _Lowering:
         self.product_types: dict[int, exp.DataType | None] = {}
         for s, step in enumerate(plan.steps):
             bound = self._plan_integers(step, n + s)
+            name = names[s] if names is not None else f"t{s}"
             self.relations[n + s] = Relation(
-                f"t{s}", axis_columns(len(step.output)), value_columns(kind), kind, bound=bound
+                name, axis_columns(len(step.output)), value_columns(kind), kind, bound=bound
             )
+
+    def step_query(self, s: int) -> exp.Query:
+        """The query of step ``s``."""
+        return self._step_select(self.plan.steps[s], self.plan.num_operands + s)
 
     def _plan_integers(self, step: Step, value: int) -> int | None:
         """Bound the magnitude of an integer step; pick a wider type for its product if needed.
@@ -437,15 +443,31 @@ class _Lowering:
         return [self._float_literal(float(value))]
 
     def _float_literal(self, x: float) -> exp.Expression:
-        if math.isfinite(x):
-            text = repr(x)
-            return exp.Literal.number(text if "e" in text else text + "e0")
-        key = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-        return self.dialect.float_special(key, self._value_type("float"))
+        return float_literal(x, self.dialect)
 
     def _index_type(self, size: int) -> exp.DataType:
         name = self.dialect.index_type if size < WIDE_INDEX else self.dialect.wide_index_type
         return self.dialect.parse_type(name)
+
+
+def float_literal(x: float, dialect: Dialect) -> exp.Expression:
+    """A double literal: ``2.5e0``, or the dialect's spelling of NaN and the infinities."""
+    if math.isfinite(x):
+        text = repr(x)
+        return exp.Literal.number(text if "e" in text else text + "e0")
+    key = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return dialect.float_special(key, dialect.parse_type(dialect.value_types["float"]))
+
+
+def lower_steps(
+    plan: Plan, relations: Sequence[Relation], kind: str, dialect: Dialect, names: Sequence[str]
+) -> list[tuple[str, exp.Query]]:
+    """The steps of ``plan`` as named queries, to be CTEs of a larger statement.
+
+    Step ``s`` is called ``names[s]``; the last one holds the result.
+    """
+    lowering = _Lowering(plan, relations, kind, dialect, False, names)
+    return [(names[s], lowering.step_query(s)) for s in range(len(plan.steps))]
 
 
 def _complex_mul(

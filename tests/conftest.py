@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -187,3 +189,25 @@ def duck(databases: dict[str, Database]) -> duckdb.DuckDBPyConnection:
 def leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Names einsql created in a DuckDB connection and did not remove."""
     return Database("duckdb", con).leftovers()
+
+
+@pytest.fixture()
+def pg_url() -> str:
+    """The test PostgreSQL server's URL (the test skips without one, outside CI)."""
+    url = postgres_url()
+    if url is None:
+        pytest.skip("no PostgreSQL server: set EINSQL_TEST_POSTGRES or run scripts/test")
+    return url
+
+
+def psql_rows(url: str, script: str) -> list[list[str]]:
+    psql = shutil.which("psql")
+    assert psql is not None, "psql is needed to check pasted SQL"
+    done = subprocess.run(
+        [psql, "-X", "-q", "-A", "-t", "-F", ",", "-v", "ON_ERROR_STOP=1", url],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line.split(",") for line in done.stdout.splitlines() if line]

@@ -6,8 +6,11 @@ import zlib
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from conftest import psql_rows
 from expressions import SCALAR, TENSOR
 
+import einsql
 import einsql.expr as ex
 from einsql.calculus import check_grad, grad, hessian, jacobian
 from einsql.evaluate import evaluate
@@ -98,4 +101,85 @@ def test_gradient_needs_a_scalar_and_a_variable() -> None:
         grad(ex.sum_(x), ex.exp(x))  # type: ignore[arg-type]
 
 
-import einsql  # noqa: E402  (used by the error tests above)
+# --- in the databases ------------------------------------------------------------------
+
+
+def derivatives(f: ex.Expr, x: ex.Var) -> dict[str, ex.Expr]:
+    if f.ndim:
+        return {"f": f, "jacobian": jacobian(f, x)}
+    return {"f": f, "grad": grad(f, x), "hessian": hessian(f, x)}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR) + sorted(TENSOR))
+def test_expressions_and_derivatives_evaluate_in_the_database(name, db) -> None:
+    f, x, values = {**SCALAR, **TENSOR}[name](rng_for(name))
+    for which, expr in derivatives(f, x).items():
+        expected = np.asarray(evaluate(expr, values, backend="numpy"))
+        result = np.asarray(einsql.evaluate(expr, values, con=db.con))
+        assert result.shape == expected.shape, which
+        np.testing.assert_allclose(result, expected, rtol=1e-8, atol=1e-10, err_msg=which)
+    assert db.leftovers() == []
+
+
+def test_functions_with_f0_nonzero_fill_the_missing_rows(db) -> None:
+    a = sp.random(30, 20, density=0.05, random_state=4, format="csr")
+    A = ex.var("A", a.shape)
+    for fn in (ex.exp, ex.cos, ex.sigmoid, ex.softplus, lambda t: t + 1.5):
+        expected = np.sum(evaluate(fn(A), {"A": a.toarray()}, backend="numpy"))
+        assert np.isclose(einsql.evaluate(einsql.sum(fn(A)), {"A": a}, con=db.con), expected)
+    assert np.isclose(
+        einsql.evaluate(einsql.sum(ex.exp(A)), {"A": a}, con=db.con), np.exp(a.toarray()).sum()
+    )
+
+
+def test_functions_with_f0_zero_stay_sparse(db) -> None:
+    a = sp.random(30, 20, density=0.05, random_state=5, format="csr")
+    A = ex.var("A", a.shape)
+    sql = einsql.to_sql(ex.sin(A) * 2.0, dialect=db.name)
+    assert "GENERATE_SERIES" not in sql.upper() and "RECURSIVE" not in sql.upper()
+    dense = einsql.to_sql(ex.cos(A), dialect=db.name).upper()
+    assert "GENERATE_SERIES" in dense or "RECURSIVE" in dense
+    result = einsql.evaluate(ex.sin(A) * 2.0, {"A": a}, con=db.con)
+    np.testing.assert_allclose(result, np.sin(a.toarray()) * 2.0)
+
+
+def test_variables_can_be_tables(db) -> None:
+    rng = np.random.default_rng(8)
+    X, w = rng.standard_normal((50, 4)), rng.standard_normal(4)
+    table = einsql.einsum("ij->ij", X, con=db.con, into="design")
+    try:
+        Xv, wv = ex.var("X", (50, 4)), ex.var("w", (4,))
+        f = ex.sum_(ex.softplus(ex.einsum("ij,j->i", Xv, wv)))
+        values = {"X": table, "w": w}
+        expected = evaluate(grad(f, wv), {"X": X, "w": w}, backend="numpy")
+        np.testing.assert_allclose(einsql.evaluate(grad(f, wv), values, con=db.con), expected)
+    finally:
+        db.drop("design")
+
+
+def test_evaluate_names_missing_and_misshapen_values(db) -> None:
+    x = ex.var("x", (3,))
+    with pytest.raises(einsql.OperandError, match="no value for variable 'x'"):
+        einsql.evaluate(ex.exp(x), {}, con=db.con)
+    with pytest.raises(einsql.OperandError, match=r"has shape \(3,\), its value \(4,\)"):
+        einsql.evaluate(ex.exp(x), {"x": np.ones(4)}, con=db.con)
+    assert db.leftovers() == []
+
+
+def test_gradient_sql_pasted_into_psql(pg_url) -> None:
+    f, w, values = SCALAR["logistic"](rng_for("logistic"))
+    import psycopg
+
+    with psycopg.connect(pg_url) as con:
+        for name, value in values.items():
+            einsql.einsum("...->...", np.asarray(value), con=con, into=name)
+    try:
+        rows = psql_rows(pg_url, einsql.to_sql(grad(f, w), dialect="postgres"))
+        result = np.zeros(w.shape)
+        for i, v in rows:
+            result[int(i)] = float(v)
+        np.testing.assert_allclose(result, evaluate(grad(f, w), values, backend="numpy"))
+    finally:
+        with psycopg.connect(pg_url) as con:
+            for name in values:
+                con.execute(f'DROP TABLE "{name}"')

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import subprocess
 from functools import reduce
 
 import duckdb
 import numpy as np
 import pytest
 import sqlalchemy
-from conftest import Database, assert_matches, open_database, postgres_url, random_operand
+from conftest import (
+    Database,
+    assert_matches,
+    open_database,
+    postgres_url,
+    psql_rows,
+    random_operand,
+)
 
 import einsql
 
@@ -21,14 +26,6 @@ B = np.arange(12.0).reshape(3, 4) - 5
 
 def matmul(con, **options):
     return einsql.einsum("ij,jk->ik", A, B, con=con, **options)
-
-
-@pytest.fixture()
-def pg_url() -> str:
-    url = postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL server: set EINSQL_TEST_POSTGRES or run scripts/test")
-    return url
 
 
 def pg_connections(url: str) -> int:
@@ -275,19 +272,6 @@ def test_the_exactness_error_comes_before_the_database(db) -> None:
 
 
 # --- SQL pasted into psql -------------------------------------------------------------
-
-
-def psql_rows(url: str, script: str) -> list[list[str]]:
-    psql = shutil.which("psql")
-    assert psql is not None, "psql is needed to check pasted SQL"
-    done = subprocess.run(
-        [psql, "-X", "-q", "-A", "-t", "-F", ",", "-v", "ON_ERROR_STOP=1", url],
-        input=script,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [line.split(",") for line in done.stdout.splitlines() if line]
 
 
 @pytest.mark.parametrize("staged", [False, True])

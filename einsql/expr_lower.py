@@ -1,0 +1,463 @@
+"""Lower tensor expressions to SQL: one CTE per node, einsums through their plans.
+
+Every node of the expression DAG becomes a relation in the COO convention
+(``i0, i1, ..., val``), computed once however often it is used:
+
+* a variable is a table (loaded, or named by the caller);
+* a constant is a typed ``VALUES`` list, or, when it holds one value
+  everywhere, a generated range of each axis;
+* an einsum is planned like any einsum and lowered step by step;
+* an elementwise function keeps the result sparse where it can: a product
+  joins (zero times anything is zero), a sum unions, and a function with
+  f(0) = 0 maps the stored rows only. Everything else (``exp``, ``cos``,
+  ``sigmoid``, adding a constant, division) is computed over the full index
+  range, generated per axis, because missing rows are zeros that become f(0).
+
+Functions are written with guards so that every database gives NumPy's answer
+where NumPy gives inf or NaN (PostgreSQL raises on ``ln(0)`` or ``exp(1000)``).
+
+>>> from einsql.expr import var, einsum, exp
+>>> from einsql.dialect import load_dialect
+>>> x = var("x", (3,))
+>>> program = lower_expression(einsum("i->", exp(x)), {"x": table_relation("x", 1)},
+...                            load_dialect("duckdb"))
+>>> "EXP" in program.render(load_dialect("duckdb"))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sqlglot import exp
+
+from einsql.dialect import Dialect
+from einsql.equation import Equation
+from einsql.expr import UNARY, Const, Einsum, Elementwise, Expr, Var, _uniform, walk
+from einsql.lower import Program, Relation, float_literal, lower_steps, table_ref
+from einsql.operands import axis_columns, from_dense
+from einsql.planner import make_plan
+
+#: Functions that keep a sparse operand sparse (f(0) = 0), mapped over stored rows.
+SPARSE_UNARY = frozenset(fn for fn, at_zero in UNARY.items() if at_zero == 0.0)
+
+
+def table_relation(name: str, ndim: int) -> Relation:
+    """A COO table ``name`` with ``ndim`` axes, in the convention."""
+    return Relation(name, axis_columns(ndim), ("val",), "float")
+
+
+def lower_expression(
+    expr: Expr, variables: dict[str, Relation], dialect: Dialect, optimize: str = "auto"
+) -> Program:
+    """One statement computing ``expr`` from the variables' relations.
+
+    Args:
+        expr: the expression.
+        variables: a relation for each variable, by name.
+        dialect: the target dialect.
+        optimize: the path strategy for every einsum node.
+
+    Returns:
+        The program; its query returns ``i0, ..., val`` rows of the result.
+
+    """
+    builder = _Builder(dialect, optimize)
+    for node in walk(expr):
+        builder.add(node, variables)
+    result = builder.relations[id(expr)]
+    alias = "r"
+    columns = [exp.column(c, table=alias).as_(f"i{k}") for k, c in enumerate(result.axes)]
+    columns.append(exp.column(result.values[0], table=alias).as_("val"))
+    query = exp.select(*columns).from_(table_ref(result.name).as_(alias))
+    for name, body in builder.ctes:
+        query = query.with_(name, as_=body, materialized=dialect.materialize_steps or None)
+    return Program((), query)
+
+
+class _Builder:
+    def __init__(self, dialect: Dialect, optimize: str) -> None:
+        self.dialect = dialect
+        self.optimize = optimize
+        self.relations: dict[int, Relation] = {}
+        self.ctes: list[tuple[str, exp.Query]] = []
+
+    def add(self, node: Expr, variables: dict[str, Relation]) -> None:
+        name = f"e{len(self.relations)}"
+        if isinstance(node, Var):
+            self.relations[id(node)] = variables[node.name]
+            return
+        if isinstance(node, Einsum):
+            self.relations[id(node)] = self._einsum(node, name)
+            return
+        if isinstance(node, Const):
+            body = self._constant(node)
+        else:
+            assert isinstance(node, Elementwise)
+            body = self._elementwise(node)
+        self.ctes.append((name, body))
+        self.relations[id(node)] = table_relation(name, node.ndim)
+
+    def _einsum(self, node: Einsum, name: str) -> Relation:
+        sizes: dict[str, int] = {}
+        for labels, operand in zip(node.inputs, node.operands):
+            sizes.update(zip(labels, operand.shape))
+        equation = Equation(node.inputs, node.output, tuple(sizes.items()))
+        plan = make_plan(equation, self.optimize)
+        names = [f"{name}_{s}" for s in range(len(plan.steps))]
+        relations = [self.relations[id(op)] for op in node.operands]
+        self.ctes += lower_steps(plan, relations, "float", self.dialect, names)
+        return table_relation(names[-1], node.ndim)
+
+    # --- constants ---------------------------------------------------------------------
+
+    def _constant(self, node: Const) -> exp.Query:
+        value = _uniform(node.value)
+        if value is not None and node.ndim > 0:
+            keys, source = self._full_range(node.shape)
+            literal = float_literal(value, self.dialect)
+            return source.select(*keys, literal.as_("val"), copy=False)
+        coo = from_dense(node.value, 0)
+        if coo.nnz == 0:
+            return self._empty(node.ndim)
+        rows = [
+            exp.tuple_(*[exp.Literal.number(int(i)) for i in index], float_literal(v, self.dialect))
+            for index, v in zip(coo.coords.tolist(), coo.values.tolist())
+        ]
+        return self._values_query(node.ndim, rows)
+
+    def _values_query(self, ndim: int, rows: list[exp.Tuple]) -> exp.Query:
+        names = [*axis_columns(ndim), "val"]
+        named = self.dialect.values_column_aliases
+        alias = exp.TableAlias(this=exp.to_identifier("v"))
+        if named:
+            alias.set("columns", [exp.to_identifier(c) for c in names])
+        sources = names if named else [f"column{k + 1}" for k in range(len(names))]
+        types = [self._index_type()] * ndim + [self._float_type()]
+        columns = [
+            exp.Cast(this=exp.column(source, table="v"), to=t).as_(c)
+            for source, t, c in zip(sources, types, names)
+        ]
+        return exp.select(*columns).from_(exp.Values(expressions=rows, alias=alias))
+
+    def _empty(self, ndim: int) -> exp.Query:
+        names = [*axis_columns(ndim), "val"]
+        types = [self._index_type()] * ndim + [self._float_type()]
+        nulls = [exp.Cast(this=exp.null(), to=t).as_(c) for t, c in zip(types, names)]
+        return exp.select(*nulls).where(exp.false())
+
+    def _index_type(self) -> exp.DataType:
+        return self.dialect.parse_type(self.dialect.index_type)
+
+    def _float_type(self) -> exp.DataType:
+        return self.dialect.parse_type(self.dialect.value_types["float"])
+
+    # --- elementwise -------------------------------------------------------------------
+
+    def _elementwise(self, node: Elementwise) -> exp.Query:
+        operands = [self.relations[id(op)] for op in node.operands]
+        shapes = [op.shape for op in node.operands]
+        scalar = _scalar_constant(node.operands[-1]) if len(operands) == 2 else None
+        if scalar is not None and node.operands[0].shape == node.shape:
+            if node.fn == "mul" or (node.fn == "div" and scalar != 0):
+                return self._map_rows(node, operands[0], self._num(scalar))
+            if node.fn == "pow" and scalar > 0:
+                return self._map_rows(node, operands[0], self._num(scalar))
+        if node.fn == "mul":
+            return self._product(node, operands, shapes)
+        if node.fn in ("add", "sub"):
+            return self._sum(node, operands, shapes)
+        if len(operands) == 1 and node.fn in SPARSE_UNARY:
+            return self._map_rows(node, operands[0])
+        return self._dense(node, operands, shapes)
+
+    def _product(
+        self, node: Elementwise, operands: list[Relation], shapes: list[tuple[int, ...]]
+    ) -> exp.Query:
+        """Rows present in both operands (broadcast axes do not join)."""
+        aliases = ["a", "b"]
+        keys: list[exp.Expr | None] = [None] * node.ndim
+        conditions: list[exp.Expr] = []
+        for alias, relation, shape in zip(aliases, operands, shapes):
+            for axis, column in _aligned_axes(node.shape, shape, relation):
+                col = exp.column(column, table=alias)
+                first = keys[axis]
+                if first is None:
+                    keys[axis] = col
+                else:
+                    conditions.append(exp.EQ(this=first.copy(), expression=col))
+        value = exp.Mul(
+            this=exp.column(operands[0].values[0], table="a"),
+            expression=exp.column(operands[1].values[0], table="b"),
+        )
+        select = exp.select(*_key_columns(keys), value.as_("val")).from_(
+            table_ref(operands[0].name).as_("a")
+        )
+        on = exp.and_(*conditions) if conditions else None
+        join = table_ref(operands[1].name).as_("b")
+        return select.join(join, on=on) if on is not None else select.join(join, join_type="cross")
+
+    def _sum(
+        self, node: Elementwise, operands: list[Relation], shapes: list[tuple[int, ...]]
+    ) -> exp.Query:
+        """Both operands' rows, each stretched over the axes it is broadcast along, summed."""
+        parts = []
+        for k, (relation, shape) in enumerate(zip(operands, shapes)):
+            keys, source = self._stretched(relation, shape, node.shape, "s")
+            value: exp.Expr = exp.column(relation.values[0], table="s")
+            if k == 1 and node.fn == "sub":
+                value = exp.Neg(this=value)
+            parts.append(source.select(*keys, value.as_("val"), copy=False))
+        union = exp.union(parts[0], parts[1], distinct=False)
+        keys_out = [exp.column(f"i{k}", table="u") for k in range(node.ndim)]
+        total = self.dialect.sum_values(exp.column("val", table="u"))
+        select = exp.select(*[k.as_(k.name) for k in keys_out], total.as_("val")).from_(
+            exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u")))
+        )
+        if keys_out:
+            return select.group_by(*[k.copy() for k in keys_out])
+        nonempty = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))
+        return select.having(nonempty)
+
+    def _map_rows(
+        self, node: Elementwise, operand: Relation, scalar: exp.Expr | None = None
+    ) -> exp.Query:
+        """``fn`` of the stored rows only (f(0) = 0), with a constant second argument if any."""
+        args = [exp.column(operand.values[0], table="a")] + ([scalar] if scalar is not None else [])
+        keys = [exp.column(c, table="a").as_(f"i{k}") for k, c in enumerate(operand.axes)]
+        return exp.select(*keys, self._apply(node.fn, args).as_("val")).from_(
+            table_ref(operand.name).as_("a")
+        )
+
+    def _dense(
+        self, node: Elementwise, operands: list[Relation], shapes: list[tuple[int, ...]]
+    ) -> exp.Query:
+        """Every index of the result: missing rows of an operand are zeros.
+
+        An inner query lists each index with the operands' values (0 where a
+        row is missing); the function applies outside, on plain columns.
+        """
+        keys, select = self._full_range(node.shape)
+        columns = []
+        for k, (relation, shape) in enumerate(zip(operands, shapes)):
+            alias = f"a{k}"
+            conditions = [
+                exp.EQ(this=exp.column(column, table=alias), expression=keys[axis].this.copy())
+                for axis, column in _aligned_axes(node.shape, shape, relation)
+            ]
+            on = exp.and_(*conditions) if conditions else exp.true()
+            select = select.join(table_ref(relation.name).as_(alias), on=on, join_type="left")
+            columns.append(self._present_or_zero(relation, alias).as_(f"x{k}"))
+        inner = select.select(*keys, *columns, copy=False)
+        args = [exp.column(f"x{k}", table="d") for k in range(len(operands))]
+        outer_keys = [exp.column(f"i{k}", table="d").as_(f"i{k}") for k in range(node.ndim)]
+        return exp.select(*outer_keys, self._apply(node.fn, args).as_("val")).from_(
+            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("d")))
+        )
+
+    def _present_or_zero(self, relation: Relation, alias: str) -> exp.Expr:
+        """The value of a left-joined row, or 0 where there is none.
+
+        Presence is read from an axis column, not the value: on SQLite a NaN
+        value is NULL.
+        """
+        value = exp.column(relation.values[0], table=alias)
+        if not relation.axes:
+            return exp.Coalesce(this=value, expressions=[float_literal(0.0, self.dialect)])
+        missing = exp.Is(this=exp.column(relation.axes[0], table=alias), expression=exp.null())
+        return exp.Case(ifs=[exp.If(this=missing, true=float_literal(0.0, self.dialect))]).else_(
+            value
+        )
+
+    # --- index ranges ------------------------------------------------------------------
+
+    def _full_range(self, shape: tuple[int, ...]) -> tuple[list[exp.Expr], exp.Select]:
+        """``SELECT`` from the cross product of each axis' index range (one row if 0-d)."""
+        select = exp.select().from_(
+            exp.Subquery(
+                this=exp.select(exp.Literal.number(0).as_("z")),
+                alias=exp.TableAlias(this=exp.to_identifier("one")),
+            )
+        )
+        keys = []
+        for k, size in enumerate(shape):
+            select = select.join(self.dialect.index_range(size, f"r{k}"), join_type="cross")
+            keys.append(exp.column("v", table=f"r{k}").as_(f"i{k}"))
+        return keys, select
+
+    def _stretched(
+        self, relation: Relation, shape: tuple[int, ...], full: tuple[int, ...], alias: str
+    ) -> tuple[list[exp.Expr], exp.Select]:
+        """The rows of ``relation`` repeated along the axes it is broadcast over."""
+        select = exp.select().from_(table_ref(relation.name).as_(alias))
+        columns = dict(_aligned_axes(full, shape, relation))
+        keys = []
+        for axis, size in enumerate(full):
+            if axis in columns:
+                keys.append(exp.column(columns[axis], table=alias).as_(f"i{axis}"))
+            else:
+                select = select.join(self.dialect.index_range(size, f"r{axis}"), join_type="cross")
+                keys.append(exp.column("v", table=f"r{axis}").as_(f"i{axis}"))
+        return keys, select
+
+    # --- functions ---------------------------------------------------------------------
+
+    def _apply(self, fn: str, args: Sequence[exp.Expr]) -> exp.Expr:
+        rule = _FUNCTIONS[fn]
+        return rule(self, *args)
+
+    def _num(self, x: float) -> exp.Expr:
+        return float_literal(x, self.dialect)
+
+    def _case(self, pairs: Sequence[tuple[exp.Expr, exp.Expr]], default: exp.Expr) -> exp.Expr:
+        case = exp.Case(ifs=[exp.If(this=c, true=v) for c, v in pairs])
+        return case.else_(default)
+
+    def _exp(self, x: exp.Expr) -> exp.Expr:
+        """``exp`` that saturates as IEEE does (PostgreSQL raises on over- and underflow)."""
+        return self._case(
+            [
+                (exp.GT(this=x.copy(), expression=self._num(709.782712893384)), self._num(np.inf)),
+                (exp.LT(this=x.copy(), expression=self._num(-745.0)), self._num(0.0)),
+            ],
+            exp.Exp(this=x.copy()),
+        )
+
+    def _ln(self, x: exp.Expr) -> exp.Expr:
+        return self._case(
+            [
+                (exp.GT(this=x.copy(), expression=self._num(0.0)), exp.Ln(this=x.copy())),
+                (exp.EQ(this=x.copy(), expression=self._num(0.0)), self._num(-np.inf)),
+            ],
+            self._num(np.nan),
+        )
+
+    def _log1p(self, x: exp.Expr) -> exp.Expr:
+        """``ln(1 + x)``, by its series near 0 where ``1 + x`` would lose digits."""
+        series = x.copy()
+        for power in (2, 3, 4):
+            raised = _binary(exp.Pow, x.copy(), exp.Literal.number(power))
+            term = _binary(exp.Div, raised, self._num(float(power)))
+            series = _binary(exp.Sub if power % 2 == 0 else exp.Add, series, term)
+        small = exp.LT(this=exp.Abs(this=x.copy()), expression=self._num(1e-4))
+        return self._case([(small, series)], self._ln(_binary(exp.Add, self._num(1.0), x)))
+
+    def _div(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        zero = self._num(0.0)
+        by_zero = self._case(
+            [
+                (exp.GT(this=a.copy(), expression=zero.copy()), self._num(np.inf)),
+                (exp.LT(this=a.copy(), expression=zero.copy()), self._num(-np.inf)),
+            ],
+            self._num(np.nan),
+        )
+        quotient = _binary(exp.Div, a.copy(), b.copy())
+        return self._case([(exp.EQ(this=b.copy(), expression=zero), by_zero)], quotient)
+
+    def _pow(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        zero = self._num(0.0)
+        fractional = exp.NEQ(this=b.copy(), expression=exp.Floor(this=b.copy()))
+        negative_base = exp.and_(exp.LT(this=a.copy(), expression=zero.copy()), fractional)
+        zero_base = exp.and_(
+            exp.EQ(this=a.copy(), expression=zero.copy()),
+            exp.LT(this=b.copy(), expression=zero.copy()),
+        )
+        return self._case(
+            [(negative_base, self._num(np.nan)), (zero_base, self._num(np.inf))],
+            _binary(exp.Pow, a.copy(), b.copy()),
+        )
+
+    def _positive(self, x: exp.Expr) -> exp.Expr:
+        return exp.GT(this=x.copy(), expression=self._num(0.0))
+
+    def _sigmoid(self, x: exp.Expr) -> exp.Expr:
+        one = self._num(1.0)
+        negative_tail = self._exp(exp.Neg(this=_wrap(x.copy())))
+        positive_tail = self._exp(x.copy())
+        return self._case(
+            [
+                (
+                    exp.GTE(this=x.copy(), expression=self._num(0.0)),
+                    _binary(exp.Div, one, _binary(exp.Add, one.copy(), negative_tail)),
+                )
+            ],
+            _binary(exp.Div, positive_tail, _binary(exp.Add, one.copy(), positive_tail.copy())),
+        )
+
+    def _softplus(self, x: exp.Expr) -> exp.Expr:
+        tail = self._log1p(self._exp(exp.Neg(this=exp.Abs(this=x.copy()))))
+        relu = self._case([(self._positive(x), x.copy())], self._num(0.0))
+        return _binary(exp.Add, relu, tail)
+
+
+Function = Callable[..., exp.Expr]
+
+_FUNCTIONS: dict[str, Function] = {
+    "neg": lambda b, x: exp.Neg(this=_wrap(x)),
+    "exp": lambda b, x: b._exp(x),
+    "log": lambda b, x: b._ln(x),
+    "log1p": lambda b, x: b._log1p(x),
+    "sqrt": lambda b, x: b._case(
+        [(exp.GTE(this=x.copy(), expression=b._num(0.0)), exp.Sqrt(this=x.copy()))],
+        b._num(np.nan),
+    ),
+    "abs": lambda b, x: exp.Abs(this=x),
+    "sin": lambda b, x: exp.Anonymous(this="SIN", expressions=[x]),
+    "cos": lambda b, x: exp.Anonymous(this="COS", expressions=[x]),
+    "tanh": lambda b, x: exp.Anonymous(this="TANH", expressions=[x]),
+    "sigmoid": lambda b, x: b._sigmoid(x),
+    "relu": lambda b, x: b._case([(b._positive(x), x.copy())], b._num(0.0)),
+    "softplus": lambda b, x: b._softplus(x),
+    "sign": lambda b, x: b._case(
+        [
+            (b._positive(x), b._num(1.0)),
+            (exp.LT(this=x.copy(), expression=b._num(0.0)), b._num(-1.0)),
+        ],
+        b._num(0.0),
+    ),
+    "step": lambda b, x: b._case([(b._positive(x), b._num(1.0))], b._num(0.0)),
+    "add": lambda b, x, y: _binary(exp.Add, x, y),
+    "sub": lambda b, x, y: _binary(exp.Sub, x, y),
+    "mul": lambda b, x, y: _binary(exp.Mul, x, y),
+    "div": lambda b, x, y: b._div(x, y),
+    "pow": lambda b, x, y: b._pow(x, y),
+}
+
+
+def _wrap(x: exp.Expr) -> exp.Expr:
+    """``x`` in parentheses unless it is a column, literal or function call."""
+    if isinstance(x, (exp.Column, exp.Literal, exp.Paren, exp.Func, exp.Case)):
+        return x
+    return exp.Paren(this=x)
+
+
+def _binary(kind: type[exp.Binary], a: exp.Expr, b: exp.Expr) -> exp.Expr:
+    """``a op b`` with both sides parenthesized as needed (sqlglot does not add them)."""
+    return kind(this=_wrap(a), expression=_wrap(b))
+
+
+def _aligned_axes(
+    full: tuple[int, ...], shape: tuple[int, ...], relation: Relation
+) -> list[tuple[int, str]]:
+    """(result axis, operand column) for the operand axes that are not broadcast."""
+    offset = len(full) - len(shape)
+    return [
+        (offset + k, column)
+        for k, (column, size) in enumerate(zip(relation.axes, shape))
+        if size == full[offset + k]
+    ]
+
+
+def _key_columns(keys: list[exp.Expr | None]) -> list[exp.Expr]:
+    """Output index columns; an axis no operand holds has size 1: its index is 0."""
+    return [
+        (key.copy() if key is not None else exp.Literal.number(0)).as_(f"i{k}")
+        for k, key in enumerate(keys)
+    ]
+
+
+def _scalar_constant(expr: Expr) -> float | None:
+    if isinstance(expr, Const) and expr.value.ndim == 0:
+        return float(expr.value)
+    return None
