@@ -16,11 +16,18 @@ def code_blocks(language: str) -> list[str]:
 
 def test_the_python_tour_runs(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # the tour writes a SQLite file
-    (tour,) = [b for b in code_blocks("python") if "einsql" in b]
+    tour = code_blocks("python")[0]
     namespace: dict[str, object] = {}
     exec(compile(tour, "README tour", "exec"), namespace)
     assert {"a", "b", "g", "two_hops", "squared"} <= namespace.keys()
     assert (tmp_path / "tour.db").exists()
+
+
+def test_the_gradient_example_runs_and_matches_numpy() -> None:
+    example = code_blocks("python")[1]
+    namespace: dict[str, object] = {}
+    exec(compile(example, "README gradient", "exec"), namespace)  # it asserts np.allclose
+    assert {"g", "expected", "gradient"} <= namespace.keys()
 
 
 def test_the_first_command_runs_an_einsum_on_duckdb() -> None:
