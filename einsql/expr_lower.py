@@ -35,7 +35,7 @@ from sqlglot import exp
 from einsql.dialect import Dialect
 from einsql.equation import Equation
 from einsql.expr import UNARY, Const, Einsum, Elementwise, Expr, Var, _uniform, walk
-from einsql.lower import Program, Relation, float_literal, lower_steps, table_ref
+from einsql.lower import Program, Relation, float_literal, lower_steps, table_ref, values_query
 from einsql.operands import axis_columns, from_dense
 from einsql.planner import make_plan
 
@@ -118,40 +118,10 @@ class _Builder:
             keys, source = self._full_range(node.shape)
             literal = float_literal(value, self.dialect)
             return source.select(*keys, literal.as_("val"), copy=False)
-        coo = from_dense(node.value, 0)
-        if coo.nnz == 0:
-            return self._empty(node.ndim)
-        rows = [
-            exp.tuple_(*[exp.Literal.number(int(i)) for i in index], float_literal(v, self.dialect))
-            for index, v in zip(coo.coords.tolist(), coo.values.tolist())
-        ]
-        return self._values_query(node.ndim, rows)
-
-    def _values_query(self, ndim: int, rows: list[exp.Tuple]) -> exp.Query:
-        names = [*axis_columns(ndim), "val"]
-        named = self.dialect.values_column_aliases
-        alias = exp.TableAlias(this=exp.to_identifier("v"))
-        if named:
-            alias.set("columns", [exp.to_identifier(c) for c in names])
-        sources = names if named else [f"column{k + 1}" for k in range(len(names))]
-        types = [self._index_type()] * ndim + [self._float_type()]
-        columns = [
-            exp.Cast(this=exp.column(source, table="v"), to=t).as_(c)
-            for source, t, c in zip(sources, types, names)
-        ]
-        return exp.select(*columns).from_(exp.Values(expressions=rows, alias=alias))
-
-    def _empty(self, ndim: int) -> exp.Query:
-        names = [*axis_columns(ndim), "val"]
-        types = [self._index_type()] * ndim + [self._float_type()]
-        nulls = [exp.Cast(this=exp.null(), to=t).as_(c) for t, c in zip(types, names)]
-        return exp.select(*nulls).where(exp.false())
-
-    def _index_type(self) -> exp.DataType:
-        return self.dialect.parse_type(self.dialect.index_type)
-
-    def _float_type(self) -> exp.DataType:
-        return self.dialect.parse_type(self.dialect.value_types["float"])
+        relation = Relation(
+            "c", axis_columns(node.ndim), ("val",), "float", rows=from_dense(node.value, 0)
+        )
+        return values_query(relation, self.dialect)
 
     # --- elementwise -------------------------------------------------------------------
 

@@ -403,51 +403,55 @@ class _Lowering:
         return self.dialect.parse_type(self.dialect.value_types[kind])
 
     def _values_select(self, rel: Relation, k: int) -> exp.Select:
-        assert rel.rows is not None
-        coo = rel.rows
-        types = [self._index_type(n) for n in coo.shape]
-        types += [self._value_type(rel.kind) for _ in rel.values]
-        names = [*rel.axes, *rel.values]
-        if coo.nnz == 0:
-            nulls = [
-                exp.Cast(this=exp.null(), to=t).as_(c, copy=False) for t, c in zip(types, names)
-            ]
-            return exp.select(*nulls).where(exp.false(), copy=False)
-        rows = [exp.tuple_(*lits) for lits in self._literal_rows(coo, rel.kind)]
-        named = self.dialect.values_column_aliases
-        sources = names if named else [f"column{k + 1}" for k in range(len(names))]
-        alias = exp.TableAlias(this=exp.to_identifier("v"))
-        if named:
-            alias.set("columns", [exp.to_identifier(c) for c in names])
-        values = exp.Values(expressions=rows, alias=alias)
-        casts = [
-            exp.Cast(this=exp.column(source, table="v"), to=t).as_(c, copy=False)
-            for t, source, c in zip(types, sources, names)
-        ]
-        return exp.select(*casts).from_(values, copy=False)
-
-    def _literal_rows(self, coo: CooArray, kind: str) -> list[list[exp.Expression]]:
-        return [
-            [exp.Literal.number(int(i)) for i in index] + self._value_literals(value, kind)
-            for index, value in zip(coo.coords.tolist(), coo.values.tolist())
-        ]
-
-    def _value_literals(self, value: Any, kind: str) -> list[exp.Expression]:
-        if kind == "bool":
-            return [exp.true() if value else exp.false()]
-        if kind == "int":
-            return [exp.Literal.number(int(value))]
-        if kind == "complex":
-            z = complex(value)
-            return [self._float_literal(z.real), self._float_literal(z.imag)]
-        return [self._float_literal(float(value))]
+        return values_query(rel, self.dialect)
 
     def _float_literal(self, x: float) -> exp.Expression:
         return float_literal(x, self.dialect)
 
-    def _index_type(self, size: int) -> exp.DataType:
-        name = self.dialect.index_type if size < WIDE_INDEX else self.dialect.wide_index_type
-        return self.dialect.parse_type(name)
+
+def values_query(rel: Relation, dialect: Dialect) -> exp.Select:
+    """``rel.rows`` as a typed ``VALUES`` list with the relation's column names."""
+    assert rel.rows is not None
+    coo = rel.rows
+    types = [_index_type(n, dialect) for n in coo.shape]
+    types += [dialect.parse_type(dialect.value_types[rel.kind]) for _ in rel.values]
+    names = [*rel.axes, *rel.values]
+    if coo.nnz == 0:
+        nulls = [exp.Cast(this=exp.null(), to=t).as_(c, copy=False) for t, c in zip(types, names)]
+        return exp.select(*nulls).where(exp.false(), copy=False)
+    rows = [
+        exp.tuple_(
+            *[exp.Literal.number(int(i)) for i in index], *_value_literals(value, rel.kind, dialect)
+        )
+        for index, value in zip(coo.coords.tolist(), coo.values.tolist())
+    ]
+    named = dialect.values_column_aliases
+    sources = names if named else [f"column{k + 1}" for k in range(len(names))]
+    alias = exp.TableAlias(this=exp.to_identifier("v"))
+    if named:
+        alias.set("columns", [exp.to_identifier(c) for c in names])
+    values = exp.Values(expressions=rows, alias=alias)
+    casts = [
+        exp.Cast(this=exp.column(source, table="v"), to=t).as_(c, copy=False)
+        for t, source, c in zip(types, sources, names)
+    ]
+    return exp.select(*casts).from_(values, copy=False)
+
+
+def _value_literals(value: Any, kind: str, dialect: Dialect) -> list[exp.Expression]:
+    if kind == "bool":
+        return [exp.true() if value else exp.false()]
+    if kind == "int":
+        return [exp.Literal.number(int(value))]
+    if kind == "complex":
+        z = complex(value)
+        return [float_literal(z.real, dialect), float_literal(z.imag, dialect)]
+    return [float_literal(float(value), dialect)]
+
+
+def _index_type(size: int, dialect: Dialect) -> exp.DataType:
+    name = dialect.index_type if size < WIDE_INDEX else dialect.wide_index_type
+    return dialect.parse_type(name)
 
 
 def float_literal(x: float, dialect: Dialect) -> exp.Expression:
