@@ -126,10 +126,13 @@ class _Builder:
     # --- elementwise -------------------------------------------------------------------
 
     def _elementwise(self, node: Elementwise) -> exp.Query:
-        operands = [self.relations[id(op)] for op in node.operands]
-        shapes = [op.shape for op in node.operands]
-        scalar = _scalar_constant(node.operands[-1]) if len(operands) == 2 else None
-        if scalar is not None and node.operands[0].shape == node.shape:
+        nodes = list(node.operands)
+        if node.fn == "mul" and _scalar_constant(nodes[0]) is not None:
+            nodes.reverse()  # c * x is x * c: a map over x's rows
+        operands = [self.relations[id(op)] for op in nodes]
+        shapes = [op.shape for op in nodes]
+        scalar = _scalar_constant(nodes[-1]) if len(nodes) == 2 else None
+        if scalar is not None and nodes[0].shape == node.shape:
             if node.fn == "mul" or (node.fn == "div" and scalar != 0):
                 return self._map_rows(node, operands[0], self._num(scalar))
             if node.fn == "pow" and scalar > 0:
