@@ -1,0 +1,187 @@
+"""The command line: every subcommand, its --help examples as written, and its errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import scipy.sparse as sp
+
+import einsql
+from einsql.cli import EXAMPLES
+
+A = np.arange(12.0).reshape(3, 4) - 4
+B = sp.random(4, 2, density=0.5, random_state=1, format="csr")
+
+
+def einsql_cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "einsql", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    """Files and a database the examples name."""
+    np.save(tmp_path / "a.npy", A)
+    sp.save_npz(tmp_path / "b.npz", B)
+    np.save(tmp_path / "m.npy", np.arange(9.0).reshape(3, 3))
+    coo = sp.coo_matrix(A)
+    np.savetxt(
+        tmp_path / "a.csv",
+        np.column_stack([coo.row, coo.col, coo.data]),
+        delimiter=",",
+        header="i0,i1,val",
+        comments="",
+        fmt=["%d", "%d", "%.17g"],
+    )
+    b = B.tocoo()
+    pq.write_table(pa.table({"i0": b.row, "i1": b.col, "val": b.data}), tmp_path / "b.parquet")
+    con = duckdb.connect(str(tmp_path / "data.db"))
+    einsql.einsum("ij->ij", A, con=con, into="a")
+    einsql.einsum("ij->ij", B, con=con, into="b")
+    con.close()
+    return tmp_path
+
+
+def help_examples() -> list[str]:
+    text = EXAMPLES.replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines()[1:] if line.strip()]
+
+
+@pytest.mark.parametrize("example", help_examples())
+def test_help_examples_run_as_written(example, workdir) -> None:
+    done = subprocess.run(
+        ["bash", "-c", example], cwd=workdir, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout or "wrote" in done.stderr
+
+
+def test_run_writes_every_format_and_matches_numpy(workdir) -> None:
+    expected = A @ B.toarray()
+    for out in ("c.npy", "c.csv", "c.parquet"):
+        done = einsql_cli("run", "ij,jk->ik", "a.npy", "b.npz", "--out", out, cwd=workdir)
+        assert done.returncode == 0, done.stderr
+        assert f"wrote {out}" in done.stderr and done.stdout == ""
+    np.testing.assert_allclose(np.load(workdir / "c.npy"), expected)
+    for name in ("c.csv:3x2", "c.parquet:3x2"):
+        back = einsql_cli("run", "ij->ij", name, "--out", "back.npy", cwd=workdir)
+        assert back.returncode == 0, back.stderr
+        np.testing.assert_allclose(np.load(workdir / "back.npy"), expected)
+
+
+def test_run_reads_coo_files_on_every_backend(workdir) -> None:
+    for backend in ("duckdb", "sqlite", "numpy"):
+        done = einsql_cli(
+            "run", "ij,jk->", "a.csv:3x4", "b.parquet:4x2", "--backend", backend, cwd=workdir
+        )
+        assert done.returncode == 0, done.stderr
+        assert np.isclose(float(done.stdout), (A @ B.toarray()).sum())
+
+
+def test_equation_from_standard_input(workdir) -> None:
+    done = einsql_cli("run", "-", "m.npy", cwd=workdir, stdin="ii->\n")
+    assert done.returncode == 0 and float(done.stdout) == 12.0
+
+
+def test_sql_is_what_to_sql_prints(workdir) -> None:
+    done = einsql_cli(
+        "sql",
+        "ij,jk->ik",
+        "--table",
+        "a:3x4",
+        "--table",
+        "b:4x2",
+        "--dialect",
+        "sqlite",
+        cwd=workdir,
+    )
+    tables = [einsql.Table("a", (3, 4)), einsql.Table("b", (4, 2))]
+    assert done.stdout == einsql.to_sql("ij,jk->ik", *tables, dialect="sqlite") + "\n"
+
+
+def test_sql_reads_shapes_from_the_database(workdir) -> None:
+    done = einsql_cli(
+        "sql",
+        "ij,jk->ik",
+        "--table",
+        "a",
+        "--table",
+        "b",
+        "--con",
+        "duckdb:///data.db",
+        cwd=workdir,
+    )
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(workdir / "data.db"))
+    rows = con.sql(done.stdout.rstrip().rstrip(";")).fetchall()
+    con.close()
+    dense = np.zeros((3, 2))
+    for i, j, v in rows:
+        dense[i, j] = v
+    np.testing.assert_allclose(dense, A @ B.toarray())
+
+
+def test_grad_prints_the_derivative_its_hessian_and_its_sql(workdir) -> None:
+    args = ["grad", "einsum('i,ij,j->', x, A, x)", "--var", "x:3", "--var", "A:3x3", "--wrt", "x"]
+    assert einsql_cli(*args, cwd=workdir).stdout.strip() == (
+        "((A[ab] x[b] -> [a]) + (x[a] A[ab] -> [b]))"
+    )
+    assert einsql_cli(*args, "--hessian", cwd=workdir).stdout.strip() == "((A[ab] -> [ba]) + A)"
+    sql = einsql_cli(*args, "--sql", "--dialect", "postgres", cwd=workdir).stdout
+    assert sql.startswith("WITH") and 'FROM "A"' in sql
+
+
+def test_explain_prints_the_plan(workdir) -> None:
+    done = einsql_cli(
+        "explain",
+        "ij,jk,kl->il",
+        "--table",
+        "a:10x20",
+        "--table",
+        "b:20x30",
+        "--table",
+        "c:30x5",
+        cwd=workdir,
+    )
+    assert done.stdout.splitlines()[1].split() == ["step", "equation", "inputs", "flops", "size"]
+    assert "jk,kl->jl" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+        (["sql", "ij,jk->ik", "--table", "a:3x4"], 2, "2 operand(s) but 1 --table"),
+        (["sql", "ij->", "--table", "a:3y4"], 2, "cannot read the shape in 'a:3y4'"),
+        (["sql", "ij->", "--table", "a"], 2, "give NAME:SHAPE or --con"),
+        (["sql", "ij,jk->ik", "--table", "a:3x4", "--table", "b:5x2"], 2, "label 'j' has size"),
+        (["sql", "ij->", "--table", "nope", "--con", "duckdb://"], 1, "nope"),
+        (["run", "ij->", "a.txt"], 2, "einsql reads .npy, .npz, .csv, .parquet files"),
+        (["run", "ij->", "missing.npy"], 2, "no such file: 'missing.npy'"),
+        (["run", "ij->", "a.csv:2x2"], 2, "has an index outside its shape (2, 2)"),
+        (["run", "ij->", "a.npy", "--backend", "oracle"], 2, "unknown backend 'oracle'"),
+        (["grad", "sum(x", "--var", "x:3", "--wrt", "x"], 2, "cannot read the expression"),
+        (["grad", "sum(x)", "--var", "x:3", "--wrt", "y"], 2, "--wrt 'y' is not a --var"),
+        (["grad", "exp(x)", "--var", "x:3", "--wrt", "x", "--hessian"], 2, "scalar function"),
+        (["grad", "__import__('os')", "--var", "x:3", "--wrt", "x"], 2, "cannot read"),
+        (["grad", "sum(x)", "--var", "3:3", "--wrt", "x"], 2, "cannot read --var '3:3'"),
+    ],
+)
+def test_errors_are_one_line_with_a_status(args, status, message, workdir) -> None:
+    done = einsql_cli(*args, cwd=workdir)
+    assert done.returncode == status, done.stderr
+    assert message in done.stderr and done.stderr.count("\n") <= 2
+    assert done.stdout == ""
