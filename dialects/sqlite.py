@@ -36,6 +36,7 @@ class SQLite(Dialect):
     }
     nan_is_null = True
     values_column_aliases = False
+    explain_analyze = "EXPLAIN QUERY PLAN"  # SQLite has no EXPLAIN ANALYZE: a plan, no timings
     exact_int_types = ((INT64_MAX, "INTEGER"),)
     recursive_aggregates = False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from einsql.api import compile_program, einsum, plan, prepare, to_sql
 from einsql.calculus import GradCheck, check_grad, grad, hessian, jacobian
+from einsql.display import SQL
 from einsql.errors import (
     EinsqlError,
     ExactnessError,
@@ -20,6 +21,7 @@ from einsql.errors import (
     SubscriptError,
 )
 from einsql.evaluate import evaluate
+from einsql.explain import Explanation, StepRun, explain
 from einsql.expr import (
     Expr,
     const,
@@ -42,9 +44,11 @@ from einsql.planner import Plan, Step
 from einsql.session import Session, connect
 
 __all__ = [
+    "SQL",
     "CooArray",
     "EinsqlError",
     "ExactnessError",
+    "Explanation",
     "Expr",
     "GradCheck",
     "OperandError",
@@ -53,6 +57,7 @@ __all__ = [
     "Session",
     "ShapeError",
     "Step",
+    "StepRun",
     "SubscriptError",
     "Table",
     "abs",
@@ -64,6 +69,7 @@ __all__ = [
     "einsum",
     "evaluate",
     "exp",
+    "explain",
     "grad",
     "hessian",
     "jacobian",

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from einsql.dialect import Dialect, load_dialect
+from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
@@ -192,7 +193,7 @@ def to_sql(
     if operands and isinstance(operands[0], Expr):
         return _expression_sql(operands, dialect, optimize, tables)
     program = compile_program(operands, dialect, optimize, staged, nonfinite)
-    return program.render(load_dialect(dialect))
+    return SQL(program.render(load_dialect(dialect)))
 
 
 def compile_program(
@@ -242,7 +243,7 @@ def _expression_sql(
             raise OperandError(f"variable {name!r} has shape {node.shape}, table {table.shape}")
         target.check_identifier(table.name, f"the table of variable {name!r}")
         relations[name] = Relation(table.name, table.axes, table.values[:1], "float")
-    return lower_expression(expr, relations, target, optimize).render(target)
+    return SQL(lower_expression(expr, relations, target, optimize).render(target))
 
 
 def _symbolic_einsum(args: Sequence[Any]) -> Expr:
@@ -284,7 +285,7 @@ def check_names(prepared: Prepared, into: str | None, dialect: Dialect) -> None:
 def _run_sql(
     prepared: Prepared, driver: Driver, into: str | None, staged: bool | None, nonfinite: bool
 ) -> CooArray | None:
-    relations = [_load(driver, op, prepared.kind) for op in prepared.operands]
+    relations = load_relations(driver, prepared)
     program = lower(
         prepared.plan,
         relations,
@@ -298,6 +299,11 @@ def _run_sql(
     if rows is None:
         return None
     return to_coo(rows, prepared.plan.equation.shape, prepared.dtype)
+
+
+def load_relations(driver: Driver, prepared: Prepared) -> list[Relation]:
+    """Load every array operand through ``driver``; tables are read where they are."""
+    return [_load(driver, op, prepared.kind) for op in prepared.operands]
 
 
 def _load(driver: Driver, operand: Operand, kind: str) -> Relation:

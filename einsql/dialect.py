@@ -84,6 +84,9 @@ class Dialect:
     values_column_aliases: bool = True
     """A ``VALUES`` list names its columns in its alias (``AS v(a, b)``); else column1, ...."""
 
+    explain_analyze: str = "EXPLAIN ANALYZE"
+    """The command that runs a query and reports the database's plan with timings."""
+
     executable: bool = True
     """einsql has a driver for this database and its test suite runs the SQL."""
 

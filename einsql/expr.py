@@ -130,6 +130,9 @@ class Expr:
     def __repr__(self) -> str:
         return f"<einsql expression {self} of shape {self.shape}>"
 
+    def _repr_latex_(self) -> str:
+        return f"${latex(self)}$"
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Var(Expr):
@@ -516,6 +519,64 @@ sigmoid = _unary_function("sigmoid")
 relu = _unary_function("relu")
 softplus = _unary_function("softplus")
 sign = _unary_function("sign")
+
+
+_LATEX_UNARY = {
+    "exp": r"\exp",
+    "log": r"\log",
+    "sin": r"\sin",
+    "cos": r"\cos",
+    "tanh": r"\tanh",
+    "sigmoid": r"\sigma",
+    "log1p": r"\operatorname{log1p}",
+    "relu": r"\operatorname{relu}",
+    "softplus": r"\operatorname{softplus}",
+    "sign": r"\operatorname{sign}",
+    "step": r"\operatorname{step}",
+}
+
+
+def latex(expr: Expr) -> str:
+    r"""The expression in LaTeX, einsums written as sums over their summed labels.
+
+    >>> x, A = var("x", (3,)), var("A", (2, 3))
+    >>> latex(exp(einsum("ij,j->i", A, x)))
+    '\\exp\\left(\\sum_{b} A_{ab} x_{b}\\right)'
+    """
+    if isinstance(expr, Var):
+        return expr.name.replace("_", r"\_")
+    if isinstance(expr, Const):
+        return str(expr)
+    if isinstance(expr, Einsum):
+        summed = "".join(sorted(set("".join(expr.inputs)) - set(expr.output)))
+        terms = " ".join(
+            f"{_latex_operand(op)}_{{{labels}}}" for op, labels in zip(expr.operands, expr.inputs)
+        )
+        return (f"\\sum_{{{summed}}} " if summed else "") + terms
+    assert isinstance(expr, Elementwise)
+    args = [latex(op) for op in expr.operands]
+    if expr.fn == "neg":
+        return f"-\\left({args[0]}\\right)"
+    if expr.fn == "sqrt":
+        return f"\\sqrt{{{args[0]}}}"
+    if expr.fn == "abs":
+        return f"\\left|{args[0]}\\right|"
+    if expr.fn in _LATEX_UNARY:
+        return f"{_LATEX_UNARY[expr.fn]}\\left({args[0]}\\right)"
+    a, b = args
+    forms = {
+        "add": f"{a} + {b}",
+        "sub": f"{a} - \\left({b}\\right)",
+        "mul": f"\\left({a}\\right) \\odot \\left({b}\\right)",
+        "div": f"\\frac{{{a}}}{{{b}}}",
+        "pow": f"\\left({a}\\right)^{{{b}}}",
+    }
+    return forms[expr.fn]
+
+
+def _latex_operand(expr: Expr) -> str:
+    text = latex(expr)
+    return text if isinstance(expr, Var) else f"\\left({text}\\right)"
 
 
 def variables(expr: Expr) -> dict[str, Var]:

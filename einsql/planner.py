@@ -26,6 +26,7 @@ from typing import Any
 
 import opt_einsum
 
+from einsql.display import html_table, markdown_table, text_table
 from einsql.equation import Equation
 from einsql.errors import OptionError
 
@@ -98,15 +99,27 @@ class Plan:
         n = self.num_operands
         return f"a{value}" if value < n else f"t{value - n}"
 
-    def __str__(self) -> str:
-        rows = [("step", "equation", "inputs", "flops", "size")]
+    def rows(self) -> list[tuple[str, ...]]:
+        """The steps as table rows (the first is the header): equation, inputs, FLOPs, size."""
+        rows: list[tuple[str, ...]] = [("step", "equation", "inputs", "flops", "size")]
         for s, step in enumerate(self.steps):
             inputs = " ".join(self.name(a) for a in step.args)
             rows.append((f"t{s}", step.equation, inputs, f"{step.flops:,}", f"{step.size:,}"))
-        widths = [max(len(row[c]) for row in rows) for c in range(5)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-        header = f"einsum {self.equation} ({self.optimize}, {self.flops:,} flops)"
-        return "\n".join([header, *lines])
+        return rows
+
+    @property
+    def title(self) -> str:
+        """One line naming the equation, the strategy and the total FLOPs."""
+        return f"einsum {self.equation} ({self.optimize}, {self.flops:,} flops)"
+
+    def __str__(self) -> str:
+        return self.title + "\n" + text_table(self.rows())
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.title}**\n\n" + markdown_table(self.rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(self.rows(), self.title)
 
 
 def make_plan(equation: Equation, optimize: Any = "auto") -> Plan:

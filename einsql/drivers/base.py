@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlglot import exp
 
+from einsql.display import Progress
 from einsql.errors import ExactnessError
 from einsql.lower import create_table_as, drop_table, table_ref
 from einsql.operands import axis_columns, value_columns, value_kind
@@ -76,9 +77,12 @@ class Driver(ABC):
         The program's temporary tables are dropped whatever happens; an integer
         overflow in the database becomes an :class:`einsql.ExactnessError`.
         """
+        progress = Progress(sum(1 for s in program.setup if isinstance(s, exp.Create)))
         try:
             for statement in program.setup:
                 self.execute(self.sql(statement))
+                if isinstance(statement, exp.Create):
+                    progress.tick()
             rows = None
             if into is not None:
                 create = create_table_as(into, program.query.copy(), temporary=False)
@@ -94,6 +98,8 @@ class Driver(ABC):
                     "holds any size"
                 ) from error
             raise
+        finally:
+            progress.close()
         for statement in program.teardown:
             self.execute(self.sql(statement))
         return rows

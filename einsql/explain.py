@@ -1,0 +1,177 @@
+"""Explain an einsum: its plan, and after a run each step's actual rows and time.
+
+>>> import numpy as np
+>>> e = explain("ij,jk->ik", np.eye(3), np.ones((3, 2)), run=True)
+>>> e.steps[0].rows
+6
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from einsql.api import check_names, load_relations, prepare
+from einsql.dialect import load_dialect
+from einsql.display import Progress, html_table, markdown_table, text_table
+from einsql.drivers import backend_of, open_driver
+from einsql.drivers.base import Driver
+from einsql.lower import Program, lower, table_ref
+from einsql.planner import Plan
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """What one step did when it ran.
+
+    Attributes:
+        rows: the rows (nonzeros) it produced.
+        seconds: its wall time.
+
+    """
+
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A plan, with the measured steps of a run and the database's own analysis.
+
+    Attributes:
+        plan: the contraction plan (estimated FLOPs and dense size per step).
+        steps: one ``StepRun`` per step after ``run=True``, else empty.
+        analysis: the database's ``EXPLAIN ANALYZE`` of the single statement
+            (SQLite: ``EXPLAIN QUERY PLAN``, which has no timings), or "".
+        backend: where it ran, if it ran.
+
+    """
+
+    plan: Plan
+    steps: tuple[StepRun, ...] = ()
+    analysis: str = ""
+    backend: str = ""
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """The plan's rows with the measured ``rows`` and ``seconds`` added after a run."""
+        table = self.plan.rows()
+        if not self.steps:
+            return table
+        extended = [(*table[0], "rows", "seconds")]
+        for row, step in zip(table[1:], self.steps):
+            extended.append((*row, f"{step.rows:,}", f"{step.seconds:.4f}"))
+        return extended
+
+    @property
+    def title(self) -> str:
+        """The plan's title, and where it ran."""
+        where = f" on {self.backend}" if self.backend else ""
+        return self.plan.title + where
+
+    def __str__(self) -> str:
+        text = self.title + "\n" + text_table(self.rows())
+        return text + ("\n\n" + self.analysis if self.analysis else "")
+
+    def _repr_markdown_(self) -> str:
+        text = f"**{self.title}**\n\n" + markdown_table(self.rows())
+        return text + (f"\n\n```\n{self.analysis}\n```" if self.analysis else "")
+
+    def _repr_html_(self) -> str:
+        analysis = f"<pre>{self.analysis}</pre>" if self.analysis else ""
+        return html_table(self.rows(), self.title) + analysis
+
+
+def explain(
+    *operands: Any,
+    con: Any = None,
+    backend: str | None = None,
+    optimize: Any = "auto",
+    run: bool = False,
+    analyze: bool = False,
+) -> Explanation:
+    """The plan of an einsum; with ``run``, each step's actual rows and time.
+
+    Args:
+        *operands: as for :func:`einsql.einsum`.
+        con: the database, as for :func:`einsql.einsum`.
+        backend: as for :func:`einsql.einsum`.
+        optimize: the path strategy.
+        run: run the steps one statement each (a temporary table per step),
+            timing each and counting its rows.
+        analyze: also run the single statement under the database's
+            ``EXPLAIN ANALYZE``.
+
+    Returns:
+        The explanation: print it, or show it in a notebook.
+
+    """
+    prepared = prepare(operands, optimize)
+    if not (run or analyze):
+        return Explanation(prepared.plan)
+    check_names(prepared, None, load_dialect(backend_of(con, backend)))
+    with open_driver(con, backend) as driver:
+        relations = load_relations(driver, prepared)
+        steps: tuple[StepRun, ...] = ()
+        if run:
+            single_steps = copy.copy(driver.dialect)
+            single_steps.max_statement_steps = 1
+            staged = lower(
+                prepared.plan,
+                relations,
+                prepared.kind,
+                single_steps,
+                staged=True,
+                prefix=driver.prefix,
+                nonfinite=prepared.nonfinite,
+            )
+            steps = run_measured(driver, staged)
+        analysis = ""
+        if analyze:
+            single = lower(
+                prepared.plan,
+                relations,
+                prepared.kind,
+                driver.dialect,
+                staged=False,
+                nonfinite=prepared.nonfinite,
+            )
+            analysis = explain_analyze(driver, single)
+        return Explanation(prepared.plan, steps, analysis, driver.dialect.name)
+
+
+def run_measured(driver: Driver, program: Program) -> tuple[StepRun, ...]:
+    """Run a staged program with one table per step; time and count each step."""
+    measured = []
+    progress = Progress(sum(1 for s in program.setup if isinstance(s, exp.Create)))
+    try:
+        for statement in program.setup:
+            start = time.perf_counter()
+            driver.execute(driver.sql(statement))
+            seconds = time.perf_counter() - start
+            if isinstance(statement, exp.Create):
+                name = statement.this.name
+                count = exp.select(exp.Count(this=exp.Star())).from_(table_ref(name))
+                rows = int(next(iter(driver.query(driver.sql(count)).values()))[0])
+                measured.append(StepRun(rows, seconds))
+                progress.tick()
+    except Exception:
+        driver.discard(program.temporaries)
+        raise
+    finally:
+        progress.close()
+    for statement in program.teardown:
+        driver.execute(driver.sql(statement))
+    return tuple(measured)
+
+
+def explain_analyze(driver: Driver, program: Program) -> str:
+    """The database's own analysis of the program's single statement, as text."""
+    keyword = driver.dialect.explain_analyze
+    command = exp.Command(this=keyword, expression=exp.Literal.string(driver.sql(program.query)))
+    rows = driver.query(driver.sql(command))
+    detail = list(rows.values())[-1]  # DuckDB: (key, plan); SQLite: (id, parent, _, detail)
+    return "\n".join(str(line) for line in detail)
