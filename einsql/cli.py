@@ -30,6 +30,7 @@ examples:
   einsql grad "sum(log1p(exp(-y * einsum('ij,j->i', X, w))))" --var X:100x20 --var y:100 \\
       --var w:20 --wrt w --sql --dialect postgres
   einsql explain "ij,jk,kl->il" --table a:10x20 --table b:20x30 --table c:30x5
+  einsql explain "ij,jk->ik" --table a --table b --con duckdb:///data.db --run --analyze
 """
 
 #: The file types ``einsql run`` reads, and how each holds a tensor.
@@ -120,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _equation_argument(explain)
     _table_arguments(explain)
+    explain.add_argument(
+        "--run",
+        action="store_true",
+        help="run each step on --con: actual rows and seconds per step",
+    )
+    explain.add_argument(
+        "--analyze",
+        action="store_true",
+        help="add the database's own EXPLAIN ANALYZE (needs --con)",
+    )
     return parser
 
 
@@ -203,7 +214,19 @@ def _command_explain(args: argparse.Namespace) -> int:
     import einsql
 
     equation = _read_argument(args.equation)
-    print(einsql.plan(equation, *_tables(args, equation), optimize=args.optimize))
+    tables = _tables(args, equation)
+    if (args.run or args.analyze) and args.con is None:
+        raise OptionError("--run and --analyze run the steps in a database: give --con")
+    print(
+        einsql.explain(
+            equation,
+            *tables,
+            con=args.con,
+            optimize=args.optimize,
+            run=args.run,
+            analyze=args.analyze,
+        )
+    )
     return 0
 
 

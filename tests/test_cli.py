@@ -144,6 +144,25 @@ def test_grad_prints_the_derivative_its_hessian_and_its_sql(workdir) -> None:
     assert sql.startswith("WITH") and 'FROM "A"' in sql
 
 
+def test_explain_runs_and_measures_each_step(workdir) -> None:
+    done = einsql_cli(
+        "explain",
+        "ij,jk->ik",
+        "--table",
+        "a",
+        "--table",
+        "b",
+        "--con",
+        "duckdb:///data.db",
+        "--run",
+        cwd=workdir,
+    )
+    assert done.returncode == 0, done.stderr
+    header, step = done.stdout.splitlines()[1:3]
+    assert header.split()[-2:] == ["rows", "seconds"]
+    assert int(step.split()[-2].replace(",", "")) == np.count_nonzero(A @ B.toarray())
+
+
 def test_explain_prints_the_plan(workdir) -> None:
     done = einsql_cli(
         "explain",
@@ -178,6 +197,7 @@ def test_explain_prints_the_plan(workdir) -> None:
         (["grad", "exp(x)", "--var", "x:3", "--wrt", "x", "--hessian"], 2, "scalar function"),
         (["grad", "__import__('os')", "--var", "x:3", "--wrt", "x"], 2, "cannot read"),
         (["grad", "sum(x)", "--var", "3:3", "--wrt", "x"], 2, "cannot read --var '3:3'"),
+        (["explain", "ij->", "--table", "a:2x2", "--run"], 2, "give --con"),
     ],
 )
 def test_errors_are_one_line_with_a_status(args, status, message, workdir) -> None:
