@@ -45,6 +45,7 @@ from einsql.operands import (
 from einsql.planner import Plan, make_plan
 from einsql.reference import evaluate
 from einsql.results import to_coo, to_dense
+from einsql.semiring import SUM_PRODUCT, Semiring, get_semiring
 
 #: The result forms of ``einsum(..., out=...)``.
 OUTPUTS = ("dense", "coo")
@@ -60,6 +61,7 @@ class Prepared:
         dtype: the NumPy dtype of the result.
         kind: the value kind the SQL computes with.
         nonfinite: whether an array operand holds NaN or an infinity.
+        semiring: the semiring it computes in.
 
     """
 
@@ -68,24 +70,32 @@ class Prepared:
     dtype: np.dtype[Any]
     kind: str
     nonfinite: bool
+    semiring: Semiring = SUM_PRODUCT
 
 
-def prepare(args: Sequence[Any], optimize: Any = "auto") -> Prepared:
+def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-product") -> Prepared:
     """Parse, read operands and plan; every input error is raised here.
 
     >>> prepare(["ij,jk", np.ones((2, 3)), np.ones((3, 4), dtype=np.float32)]).dtype
     dtype('float64')
     """
+    ring = get_semiring(semiring)
     subscripts, raw = _split_args(args)
-    operands = tuple(as_operand(value, k) for k, value in enumerate(raw))
+    operands = tuple(as_operand(value, k, ring.zero) for k, value in enumerate(raw))
     equation = parse(subscripts, [op.shape for op in operands])
+    plan = make_plan(equation, optimize, ring.name)
+    if ring.kind is not None:  # the semiring fixes the values: float, or bool for or-and
+        dtype = np.dtype(np.bool_ if ring.kind == "bool" else np.float64)
+        for k, op in enumerate(operands):
+            value_kind(np.dtype(op.dtype), f"operand {k}")
+        return Prepared(plan, operands, dtype, ring.kind, False, ring)
     dtype = np.result_type(*[np.dtype(op.dtype) for op in operands])
     kind = value_kind(dtype, "the result")
     nonfinite = any(
         isinstance(op, CooArray) and op.dtype.kind in "fc" and not np.isfinite(op.values).all()
         for op in operands
     )
-    return Prepared(make_plan(equation, optimize), operands, dtype, kind, nonfinite)
+    return Prepared(plan, operands, dtype, kind, nonfinite)
 
 
 def einsum(
@@ -97,6 +107,7 @@ def einsum(
     into: str | None = None,
     staged: bool | None = None,
     nonfinite: bool | None = None,
+    semiring: str = "sum-product",
 ) -> Any:
     """Evaluate an einsum in a database (or with the NumPy reference).
 
@@ -121,6 +132,10 @@ def einsum(
             gives NaN as in NumPy. By default True when an array operand holds
             NaN or an infinity; table operands are taken to be finite unless
             this is True.
+        semiring: ``"sum-product"`` (the ordinary einsum), ``"min-plus"``,
+            ``"max-plus"``, ``"max-product"``, ``"or-and"`` or ``"log-sum-exp"``
+            (see :mod:`einsql.semiring`). Missing entries, and entries equal to
+            the semiring's zero, are that zero; a dense result has it filled in.
 
     Returns:
         The result in the requested form; with a symbolic operand (an
@@ -134,7 +149,7 @@ def einsum(
     """
     if any(isinstance(op, Expr) for op in operands):
         return _symbolic_einsum(operands)
-    prepared = prepare(operands, optimize)
+    prepared = prepare(operands, optimize, semiring)
     if out not in OUTPUTS:
         raise OptionError(f"unknown out={out!r}; use one of {', '.join(OUTPUTS)}")
     if into is not None and con is None:
@@ -151,7 +166,7 @@ def einsum(
         if into is not None:
             return Table(into, prepared.plan.equation.shape, prepared.dtype.name)
         assert coo is not None  # rows come back whenever they are not stored
-    return to_dense(coo) if out == "dense" else coo
+    return to_dense(coo, prepared.semiring.zero) if out == "dense" else coo
 
 
 def to_sql(
@@ -161,6 +176,7 @@ def to_sql(
     staged: bool | None = None,
     nonfinite: bool | None = None,
     tables: dict[str, Table] | None = None,
+    semiring: str = "sum-product",
 ) -> str:
     """The SQL text of an einsum, to paste into a database.
 
@@ -192,7 +208,7 @@ def to_sql(
     """
     if operands and isinstance(operands[0], Expr):
         return _expression_sql(operands, dialect, optimize, tables)
-    program = compile_program(operands, dialect, optimize, staged, nonfinite)
+    program = compile_program(operands, dialect, optimize, staged, nonfinite, semiring)
     return SQL(program.render(load_dialect(dialect)))
 
 
@@ -202,9 +218,10 @@ def compile_program(
     optimize: Any = "auto",
     staged: bool | None = None,
     nonfinite: bool | None = None,
+    semiring: str = "sum-product",
 ) -> Program:
     """The SQL program of an einsum as sqlglot trees, arrays inlined (see ``to_sql``)."""
-    prepared = prepare(args, optimize)
+    prepared = prepare(args, optimize, semiring)
     target = load_dialect(dialect)
     check_names(prepared, None, target)
     relations = [_inline_relation(op, k, prepared.kind) for k, op in enumerate(prepared.operands)]
@@ -218,7 +235,7 @@ def compile_program(
     )
 
 
-def plan(*operands: Any, optimize: Any = "auto") -> Plan:
+def plan(*operands: Any, optimize: Any = "auto", semiring: str = "sum-product") -> Plan:
     """The contraction plan of an einsum; ``print`` it to see each step.
 
     >>> print(plan("ij,jk,kl->il", np.ones((2, 3)), np.ones((3, 4)), np.ones((4, 5))))
@@ -227,7 +244,7 @@ def plan(*operands: Any, optimize: Any = "auto") -> Plan:
     t0    ij,jk->ik  a0 a1   48     8
     t1    kl,ik->il  a2 t0   80     10
     """
-    return prepare(operands, optimize).plan
+    return prepare(operands, optimize, semiring).plan
 
 
 def _expression_sql(
@@ -298,7 +315,7 @@ def _run_sql(
     rows = driver.run(program, into)
     if rows is None:
         return None
-    return to_coo(rows, prepared.plan.equation.shape, prepared.dtype)
+    return to_coo(rows, prepared.plan.equation.shape, prepared.dtype, prepared.semiring.zero)
 
 
 def load_relations(driver: Driver, prepared: Prepared) -> list[Relation]:
@@ -343,5 +360,6 @@ def _run_reference(prepared: Prepared, con: Any) -> CooArray:
         with open_driver(con) as driver:
             fetched = {id(t): to_coo(driver.fetch(t), t.shape, np.dtype(t.dtype)) for t in tables}
     coos = [fetched[id(op)] if isinstance(op, Table) else op for op in prepared.operands]
-    arrays = [coo.todense().astype(prepared.dtype) for coo in coos]
-    return from_dense(np.asarray(evaluate(prepared.plan, arrays)), 0)
+    zero = prepared.semiring.zero
+    arrays = [coo.todense(zero).astype(prepared.dtype) for coo in coos]
+    return from_dense(np.asarray(evaluate(prepared.plan, arrays)), 0, zero)

@@ -54,6 +54,7 @@ from einsql.dialect import INT64_MAX, Dialect
 from einsql.errors import ExactnessError
 from einsql.operands import CooArray, axis_columns, value_columns
 from einsql.planner import Plan, Step
+from einsql.semiring import get_semiring
 
 #: Axes at least this long use the dialect's wide index type.
 WIDE_INDEX = 2**31 - 1
@@ -157,6 +158,7 @@ class _Lowering:
         self.nonfinite = nonfinite
         self.kind = kind
         self.dialect = dialect
+        self.semiring = get_semiring(plan.semiring)
         self.relations: dict[int, Relation] = dict(enumerate(relations))
         self.product_types: dict[int, exp.DataType | None] = {}
         for s, step in enumerate(plan.steps):
@@ -291,7 +293,8 @@ class _Lowering:
                     first[label] = col
         keys = [first[label] for label in step.output]
         values = self._product(aliases, rels, self.product_types.get(value))
-        if step.needs_sum:
+        log_sum = step.needs_sum and self.semiring.plus == "logsumexp"
+        if step.needs_sum and not log_sum:
             values = [self._aggregate(v) for v in values]
         names = self.relations[value]
         select = exp.select(
@@ -299,6 +302,8 @@ class _Lowering:
             *[v.as_(name, copy=False) for v, name in zip(values, names.values)],
         ).from_(table_ref(rels[0].name).as_(aliases[0], copy=False), copy=False)
         select = _join_rest(select, rels[1:], aliases[1:], conditions)
+        if log_sum:
+            return self._log_sum_exp(select, names)
         if step.needs_sum:
             group = [first[label].copy() for label in dict.fromkeys(step.output)]
             select = (
@@ -382,8 +387,16 @@ class _Lowering:
         if self.kind == "complex":
             re, im = reduce(_complex_mul, factors)
             return [re, im if im is not None else exp.Literal.number(0)]
-        combine = exp.And if self.kind == "bool" else exp.Mul
-        return [reduce(lambda a, b: combine(this=a, expression=b), (f[0] for f in factors))]
+        combine: type[exp.Binary] = {"and": exp.And, "add": exp.Add, "mul": exp.Mul}[
+            self.semiring.times
+        ]
+        if self.kind == "bool":
+            combine = exp.And
+
+        def times(a: Any, b: Any) -> Any:
+            return combine(this=_parenthesized(a), expression=_parenthesized(b))
+
+        return [reduce(times, (f[0] for f in factors))]
 
     def _factor(self, alias: str, rel: Relation) -> tuple[exp.Expression, exp.Expression | None]:
         cols = [exp.column(c, table=alias) for c in rel.values]
@@ -394,7 +407,39 @@ class _Lowering:
     def _aggregate(self, value: exp.Expression) -> exp.Expression:
         if self.kind == "bool":
             return exp.LogicalOr(this=value)
+        if self.semiring.plus == "min":
+            return exp.Min(this=value)
+        if self.semiring.plus == "max":
+            return exp.Max(this=value)
         return self.dialect.sum_values(value) if self.nonfinite else exp.Sum(this=value)
+
+    def _log_sum_exp(self, terms: exp.Select, names: Relation) -> exp.Select:
+        """``m + ln(sum(exp(t - m)))`` per group, ``m`` the group's largest term (stable).
+
+        The terms get their group's maximum by a window; the guard keeps
+        PostgreSQL from raising on ``exp`` underflow.
+        """
+        keys = [exp.column(c, table="q") for c in names.axes]
+        term, top = exp.column(names.values[0], table="q"), exp.column("m", table="q")
+        window = exp.Window(
+            this=exp.Max(this=exp.column(names.values[0], table="p")),
+            partition_by=[exp.column(c, table="p") for c in names.axes],
+        )
+        with_max = exp.select(exp.Star(), window.as_("m")).from_(
+            exp.alias_(exp.Subquery(this=terms), "p"), copy=False
+        )
+        difference = exp.Sub(this=term, expression=top.copy())
+        underflow = exp.LT(this=difference.copy(), expression=float_literal(-745.0, self.dialect))
+        safe_exp = exp.Case(
+            ifs=[exp.If(this=underflow, true=float_literal(0.0, self.dialect))]
+        ).else_(exp.Exp(this=difference))
+        total = exp.Add(this=exp.Max(this=top), expression=exp.Ln(this=exp.Sum(this=safe_exp)))
+        select = exp.select(
+            *[k.copy().as_(k.name, copy=False) for k in keys], total.as_(names.values[0])
+        ).from_(exp.alias_(exp.Subquery(this=with_max), "q"), copy=False)
+        if keys:
+            return select.group_by(*[k.copy() for k in keys], copy=False)
+        return select.having(_nonempty(), copy=False)
 
     def _cast(self, value: exp.Expression, kind: str) -> exp.Expression:
         return exp.Cast(this=value, to=self._value_type(kind))
@@ -452,6 +497,13 @@ def _value_literals(value: Any, kind: str, dialect: Dialect) -> list[exp.Express
 def _index_type(size: int, dialect: Dialect) -> exp.DataType:
     name = dialect.index_type if size < WIDE_INDEX else dialect.wide_index_type
     return dialect.parse_type(name)
+
+
+def _parenthesized(value: exp.Expression) -> exp.Expression:
+    """``value``, in parentheses if it is an operation (sqlglot does not add them)."""
+    if isinstance(value, (exp.Column, exp.Literal, exp.Cast, exp.Paren, exp.Func)):
+        return value
+    return exp.Paren(this=value)
 
 
 def float_literal(x: float, dialect: Dialect) -> exp.Expression:

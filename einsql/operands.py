@@ -47,13 +47,13 @@ class CooArray:
         """The number of stored nonzeros."""
         return int(self.values.shape[0])
 
-    def todense(self) -> np.ndarray:
-        """The dense array.
+    def todense(self, fill: Any = 0) -> np.ndarray:
+        """The dense array, ``fill`` (a semiring's zero) where no entry is stored.
 
         >>> CooArray(np.array([[1]]), np.array([5.0]), (3,)).todense().tolist()
         [0.0, 5.0, 0.0]
         """
-        dense = np.zeros(self.shape, dtype=self.dtype)
+        dense = np.full(self.shape, fill, dtype=self.dtype)
         if self.shape:
             dense[tuple(self.coords.T)] = self.values
         elif self.nnz:
@@ -166,8 +166,11 @@ convert it to int64 or float64
     return kind
 
 
-def as_operand(value: Any, k: int) -> Operand:
+def as_operand(value: Any, k: int, zero: Any = 0) -> Operand:
     """Read operand ``k``: a Table, a scipy.sparse or pydata sparse array, or array-like.
+
+    Entries equal to ``zero`` (a semiring's zero; 0 for ordinary einsums) are
+    not stored; a sparse array's missing entries are that zero too.
 
     Raises:
         OperandError: ragged or non-numeric input.
@@ -176,20 +179,22 @@ def as_operand(value: Any, k: int) -> Operand:
     if isinstance(value, (Table, CooArray)):
         return value
     if _is_scipy_sparse(value):
-        return _from_scipy(value, k)
+        return _from_scipy(value, k, zero)
     if _is_pydata_sparse(value):
-        return _from_pydata(value, k)
-    return from_dense(_as_ndarray(value, k), k)
+        return _from_pydata(value, k, zero)
+    return from_dense(_as_ndarray(value, k), k, zero)
 
 
-def from_dense(array: np.ndarray, k: int) -> CooArray:
-    """The nonzeros of a dense array (NaN counts as nonzero).
+def from_dense(array: np.ndarray, k: int, zero: Any = 0) -> CooArray:
+    """The entries of a dense array that differ from ``zero`` (NaN always counts).
 
     >>> from_dense(np.float64(2.5), 0).values.tolist()
     [2.5]
+    >>> from_dense(np.array([0.0, np.inf]), 0, zero=np.inf).values.tolist()
+    [0.0]
     """
     value_kind(array.dtype, f"operand {k}")
-    mask = array != 0
+    mask = array != zero
     coords = np.argwhere(mask)
     return CooArray(coords, array[mask].reshape(-1), tuple(array.shape))
 
@@ -216,17 +221,17 @@ def _is_pydata_sparse(value: Any) -> bool:
     return module.startswith("sparse") and hasattr(value, "fill_value")
 
 
-def _from_scipy(matrix: Any, k: int) -> CooArray:
+def _from_scipy(matrix: Any, k: int, zero: Any) -> CooArray:
     coo = matrix.tocoo(copy=True)
     if not coo.has_canonical_format:
         coo.sum_duplicates()
     value_kind(coo.data.dtype, f"operand {k}")
-    keep = coo.data != 0
+    keep = coo.data != zero
     coords = np.column_stack([coo.row[keep], coo.col[keep]]).astype(np.int64)
     return CooArray(coords, coo.data[keep], tuple(int(n) for n in coo.shape))
 
 
-def _from_pydata(array: Any, k: int) -> CooArray:
+def _from_pydata(array: Any, k: int, zero: Any) -> CooArray:
     if array.fill_value != 0:
         raise OperandError(
             f"operand {k} is a sparse array with fill value {array.fill_value}; "
@@ -234,6 +239,6 @@ def _from_pydata(array: Any, k: int) -> CooArray:
         )
     coo = array.asformat("coo")
     value_kind(coo.data.dtype, f"operand {k}")
-    keep = coo.data != 0
+    keep = coo.data != zero
     coords = np.asarray(coo.coords).T[keep].astype(np.int64)
     return CooArray(coords.reshape(-1, coo.ndim), coo.data[keep], tuple(coo.shape))

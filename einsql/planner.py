@@ -29,6 +29,7 @@ import opt_einsum
 from einsql.display import html_table, markdown_table, text_table
 from einsql.equation import Equation
 from einsql.errors import OptionError
+from einsql.semiring import get_semiring
 
 #: The path strategies accepted by name; an explicit path (a list of tuples) also works.
 STRATEGIES = ("auto", "greedy", "dp", "optimal", "random-greedy", "branch-2", "branch-all")
@@ -72,12 +73,14 @@ class Plan:
         equation: the normalized equation.
         steps: the steps; the last one writes the result.
         optimize: the strategy that chose the order (or ``"explicit"``).
+        semiring: the semiring the steps compute in (see :mod:`einsql.semiring`).
 
     """
 
     equation: Equation
     steps: tuple[Step, ...]
     optimize: str
+    semiring: str = "sum-product"
 
     @property
     def num_operands(self) -> int:
@@ -110,7 +113,8 @@ class Plan:
     @property
     def title(self) -> str:
         """One line naming the equation, the strategy and the total FLOPs."""
-        return f"einsum {self.equation} ({self.optimize}, {self.flops:,} flops)"
+        semiring = "" if self.semiring == "sum-product" else f", {self.semiring}"
+        return f"einsum {self.equation} ({self.optimize}{semiring}, {self.flops:,} flops)"
 
     def __str__(self) -> str:
         return self.title + "\n" + text_table(self.rows())
@@ -122,13 +126,15 @@ class Plan:
         return html_table(self.rows(), self.title)
 
 
-def make_plan(equation: Equation, optimize: Any = "auto") -> Plan:
+def make_plan(equation: Equation, optimize: Any = "auto", semiring: str = "sum-product") -> Plan:
     """Choose the contraction order of ``equation``.
 
     Args:
         equation: the parsed equation.
         optimize: a strategy name from :data:`STRATEGIES`, or an explicit path
             (a list of tuples of operand positions, in opt_einsum's convention).
+        semiring: the semiring of the steps; every semiring einsql offers is
+            commutative, so any order (and any path strategy) is valid.
 
     Returns:
         The plan.
@@ -156,7 +162,7 @@ def make_plan(equation: Equation, optimize: Any = "auto") -> Plan:
         )
     if not builder.steps:
         builder.contract((0,))
-    return Plan(equation, tuple(builder.steps), name)
+    return Plan(equation, tuple(builder.steps), name, get_semiring(semiring).name)
 
 
 def _contraction_path(equation: Equation, optimize: Any) -> tuple[list[tuple[int, ...]], str]:

@@ -17,24 +17,63 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import reduce
 from typing import Any
 
 import numpy as np
 import opt_einsum
 
 from einsql.planner import Plan, Step
+from einsql.semiring import SUM_PRODUCT, Semiring, get_semiring
 
 #: NumPy's einsum accepts at most this many distinct labels in one call.
 NUMPY_MAX_LABELS = 52
 
 
 def evaluate(plan: Plan, arrays: Sequence[np.ndarray]) -> np.ndarray:
-    """Run ``plan`` on dense ``arrays`` (already of the result dtype)."""
+    """Run ``plan`` on dense ``arrays`` (already of the result dtype), in its semiring."""
     values = dict(enumerate(arrays))
     n = plan.num_operands
+    semiring = get_semiring(plan.semiring)
     for s, step in enumerate(plan.steps):
-        values[n + s] = run_step(step, [values.pop(a) for a in step.args])
+        args = [values.pop(a) for a in step.args]
+        if semiring is SUM_PRODUCT:
+            values[n + s] = run_step(step, args)
+        else:
+            values[n + s] = semiring_step(step, args, semiring)
     return values[plan.result]
+
+
+def semiring_step(step: Step, arrays: Sequence[np.ndarray], semiring: Semiring) -> np.ndarray:
+    """One step in another semiring: broadcast every input over all labels, combine, reduce.
+
+    >>> from einsql.semiring import SEMIRINGS
+    >>> step = Step((0, 1), ("ij", "jk"), "ik", 0, 0)
+    >>> d = np.array([[0.0, 1.0], [np.inf, 0.0]])
+    >>> semiring_step(step, [d, d], SEMIRINGS["min-plus"]).tolist()
+    [[0.0, 1.0], [inf, 0.0]]
+    """
+    labels = list(dict.fromkeys("".join(step.inputs) + step.output))
+    sizes: dict[str, int] = {}
+    aligned = []
+    for term, array in zip(step.inputs, arrays):
+        distinct = "".join(dict.fromkeys(term))
+        ordered = "".join(sorted(distinct, key=labels.index))
+        view = _einsum((term,), ordered, [array]) if term != ordered else array
+        sizes.update(zip(ordered, view.shape))
+        aligned.append(view.reshape([sizes[lb] if lb in ordered else 1 for lb in labels]))
+    product = reduce(semiring.numpy_times, aligned)
+    product = np.broadcast_to(product, [sizes[lb] for lb in labels])
+    summed = tuple(k for k, lb in enumerate(labels) if lb not in step.output)
+    kept = [lb for lb in labels if lb in step.output]
+    result = semiring.numpy_plus(product, summed) if summed else product
+    distinct_out = "".join(dict.fromkeys(step.output))
+    result = np.transpose(result, [kept.index(lb) for lb in distinct_out])
+    if distinct_out == step.output:
+        return np.array(result)  # a copy (ascontiguousarray would make a 0-d array 1-d)
+    full = np.full([sizes[lb] for lb in step.output], semiring.zero, dtype=result.dtype)
+    _einsum((step.output,), distinct_out, [full])[...] = result
+    return full
 
 
 def run_step(step: Step, arrays: Sequence[np.ndarray]) -> np.ndarray:

@@ -17,9 +17,11 @@ from einsql.operands import CooArray
 
 
 def to_coo(
-    rows: Mapping[str, np.ndarray], shape: tuple[int, ...], dtype: np.dtype[Any]
+    rows: Mapping[str, np.ndarray], shape: tuple[int, ...], dtype: np.dtype[Any], zero: Any = 0
 ) -> CooArray:
     """The result rows as a COO array with values of ``dtype``, in database order.
+
+    Values equal to ``zero`` (a semiring's zero) are dropped.
 
     Integer sums are exact in the database; see ``_exact_integers`` for how they
     become ``dtype``.
@@ -31,15 +33,15 @@ def to_coo(
     for k, column in enumerate(columns[:rank]):
         coords[:, k] = column
     values = _values(columns[rank:], dtype)
-    keep = values != 0
+    keep = values != zero
     if keep.all():
         return CooArray(coords, values, shape)
     return CooArray(coords[keep], values[keep], shape)
 
 
-def to_dense(coo: CooArray) -> Any:
+def to_dense(coo: CooArray, fill: Any = 0) -> Any:
     """The dense result, as ``numpy.einsum`` returns it (a NumPy scalar for 0-d)."""
-    dense = coo.todense()
+    dense = coo.todense(fill)
     return dense[()] if dense.ndim == 0 else dense
 
 

@@ -30,6 +30,11 @@ def test_the_gradient_example_runs_and_matches_numpy() -> None:
     assert {"g", "expected", "gradient"} <= namespace.keys()
 
 
+def test_every_other_python_example_runs() -> None:
+    for k, block in enumerate(code_blocks("python")[2:]):
+        exec(compile(block, f"README example {k + 2}", "exec"), {})  # each asserts its results
+
+
 def test_the_first_command_runs_an_einsum_on_duckdb() -> None:
     first = code_blocks("bash")[0]
     snippet = re.search(r'python -c "(.*)"', first)
