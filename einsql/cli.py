@@ -24,6 +24,7 @@ examples:
   einsql sql "ij,j->i" --table edges:9x9:src,dst:weight --table rank:9
   einsql sql "ij,jk->ik" --table a --table b --con duckdb:///data.db   # shapes from the data
   einsql run "ij,jk->ik" a.npy b.npz --out c.npy
+  einsql run "ij,jk->ik" m.npy m.npy --semiring min-plus --backend sqlite
   einsql run "ij,jk->ik" a.csv:3x4 b.parquet:4x2 --con sqlite:///work.db --out c.csv
   echo "ii->" | einsql run - m.npy --backend numpy
   einsql grad "sum((einsum('ij,j->i', A, x) - b) ** 2)" --var A:5x3 --var x:3 --var b:5 --wrt x
@@ -144,6 +145,11 @@ def _optimize_argument(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="path strategy: auto, greedy, dp, optimal, random-greedy, branch-2, branch-all",
     )
+    parser.add_argument(
+        "--semiring",
+        default="sum-product",
+        help="sum-product, min-plus, max-plus, max-product, or-and or log-sum-exp",
+    )
 
 
 def _table_arguments(parser: argparse.ArgumentParser) -> None:
@@ -205,6 +211,7 @@ def _command_sql(args: argparse.Namespace) -> int:
             dialect=dialect,
             optimize=args.optimize,
             staged=True if args.staged else None,
+            semiring=args.semiring,
         )
     )
     return 0
@@ -225,6 +232,7 @@ def _command_explain(args: argparse.Namespace) -> int:
             optimize=args.optimize,
             run=args.run,
             analyze=args.analyze,
+            semiring=args.semiring,
         )
     )
     return 0
@@ -307,7 +315,13 @@ def _command_run(args: argparse.Namespace) -> int:
     backend = args.backend
     out = "coo" if args.out and Path(args.out).suffix in (".csv", ".parquet") else "dense"
     result = einsql.einsum(
-        equation, *operands, backend=backend, con=args.con, optimize=args.optimize, out=out
+        equation,
+        *operands,
+        backend=backend,
+        con=args.con,
+        optimize=args.optimize,
+        out=out,
+        semiring=args.semiring,
     )
     if args.out is None:
         print(np.array2string(np.asarray(result), threshold=200))

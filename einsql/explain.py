@@ -92,6 +92,7 @@ def explain(
     optimize: Any = "auto",
     run: bool = False,
     analyze: bool = False,
+    semiring: str = "sum-product",
 ) -> Explanation:
     """The plan of an einsum; with ``run``, each step's actual rows and time.
 
@@ -104,12 +105,13 @@ def explain(
             timing each and counting its rows.
         analyze: also run the single statement under the database's
             ``EXPLAIN ANALYZE``.
+        semiring: as for :func:`einsql.einsum`.
 
     Returns:
         The explanation: print it, or show it in a notebook.
 
     """
-    prepared = prepare(operands, optimize)
+    prepared = prepare(operands, optimize, semiring)
     if not (run or analyze):
         return Explanation(prepared.plan)
     check_names(prepared, None, load_dialect(backend_of(con, backend)))

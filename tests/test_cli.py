@@ -91,6 +91,35 @@ def test_run_reads_coo_files_on_every_backend(workdir) -> None:
         assert np.isclose(float(done.stdout), (A @ B.toarray()).sum())
 
 
+def test_run_and_sql_in_a_semiring(workdir) -> None:
+    done = einsql_cli(
+        "run",
+        "ij,jk->ik",
+        "m.npy",
+        "m.npy",
+        "--semiring",
+        "min-plus",
+        "--out",
+        "d.npy",
+        cwd=workdir,
+    )
+    assert done.returncode == 0, done.stderr
+    m = np.arange(9.0).reshape(3, 3)  # m[0, 0] = 0 is a distance under min-plus, not missing
+    np.testing.assert_array_equal(np.load(workdir / "d.npy"), (m[:, :, None] + m[None]).min(1))
+    sql = einsql_cli(
+        "sql",
+        "ij,jk->ik",
+        "--table",
+        "a:3x3",
+        "--table",
+        "b:3x3",
+        "--semiring",
+        "or-and",
+        cwd=workdir,
+    )
+    assert "BOOL_OR" in sql.stdout
+
+
 def test_equation_from_standard_input(workdir) -> None:
     done = einsql_cli("run", "-", "m.npy", cwd=workdir, stdin="ii->\n")
     assert done.returncode == 0 and float(done.stdout) == 12.0
