@@ -58,12 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sql = commands.add_parser(
-        "sql",
-        help="print SQL over existing tables",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    sql = _subcommand(commands, "sql", "print SQL over existing tables")
     _equation_argument(sql)
     _table_arguments(sql)
     sql.add_argument(
@@ -73,12 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "target: trino, spark, bigquery, snowflake (default: the --con's, or duckdb)",
     )
     sql.add_argument("--staged", action="store_true", help="a script of staged statements")
-    run = commands.add_parser(
-        "run",
-        help="evaluate an einsum on files",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    run = _subcommand(commands, "run", "evaluate an einsum on files")
     _equation_argument(run)
     run.add_argument(
         "files",
@@ -92,12 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default=None, help="write the result to .npy, .csv or .parquet (default: print it)"
     )
     _optimize_argument(run)
-    grad = commands.add_parser(
-        "grad",
-        help="differentiate an expression",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    grad = _subcommand(commands, "grad", "differentiate an expression")
     grad.add_argument(
         "expression",
         help="a Python expression over the variables, with einsum, "
@@ -114,12 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--hessian", action="store_true", help="the Hessian instead")
     grad.add_argument("--sql", action="store_true", help="print its SQL instead")
     grad.add_argument("--dialect", default="duckdb", help="the dialect of --sql")
-    explain = commands.add_parser(
-        "explain",
-        help="print the contraction plan",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    explain = _subcommand(commands, "explain", "print the contraction plan")
     _equation_argument(explain)
     _table_arguments(explain)
     explain.add_argument(
@@ -131,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--analyze",
         action="store_true",
         help="add the database's own EXPLAIN ANALYZE (needs --con)",
+    )
+    return parser
+
+
+def _subcommand(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with the examples."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help_text,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
 
