@@ -39,7 +39,8 @@ def test_hessian_matches_finite_differences_of_the_gradient(name) -> None:
     assert check.ok, check.max_error
     hess = np.asarray(evaluate(hessian(f, x), values))
     assert hess.shape == x.shape + x.shape
-    flat = hess.reshape(x.size if hasattr(x, "size") else int(np.prod(x.shape)), -1)
+    size = int(np.prod(x.shape))
+    flat = hess.reshape(size, size)
     np.testing.assert_allclose(flat, flat.T, rtol=1e-6, atol=1e-8)  # a Hessian is symmetric
 
 
@@ -167,9 +168,9 @@ def test_evaluate_names_missing_and_misshapen_values(db) -> None:
 
 
 def test_gradient_sql_pasted_into_psql(pg_url) -> None:
-    f, w, values = SCALAR["logistic"](rng_for("logistic"))
     import psycopg
 
+    f, w, values = SCALAR["logistic"](rng_for("logistic"))
     with psycopg.connect(pg_url) as con:
         for name, value in values.items():
             einsql.einsum("...->...", np.asarray(value), con=con, into=name)
