@@ -35,7 +35,16 @@ from sqlglot import exp
 from einsql.dialect import Dialect
 from einsql.equation import Equation
 from einsql.expr import UNARY, Const, Einsum, Elementwise, Expr, Var, _uniform, walk
-from einsql.lower import Program, Relation, float_literal, lower_steps, table_ref, values_query
+from einsql.lower import (
+    Program,
+    Relation,
+    float_literal,
+    guarded_exp,
+    lower_steps,
+    parenthesized,
+    table_ref,
+    values_query,
+)
 from einsql.operands import axis_columns, from_dense
 from einsql.planner import make_plan
 
@@ -288,14 +297,7 @@ class _Builder:
         return case.else_(default)
 
     def _exp(self, x: exp.Expr) -> exp.Expr:
-        """``exp`` that saturates as IEEE does (PostgreSQL raises on over- and underflow)."""
-        return self._case(
-            [
-                (exp.GT(this=x.copy(), expression=self._num(709.782712893384)), self._num(np.inf)),
-                (exp.LT(this=x.copy(), expression=self._num(-745.0)), self._num(0.0)),
-            ],
-            exp.Exp(this=x.copy()),
-        )
+        return guarded_exp(x, self.dialect)
 
     def _ln(self, x: exp.Expr) -> exp.Expr:
         return self._case(
@@ -346,7 +348,7 @@ class _Builder:
 
     def _sigmoid(self, x: exp.Expr) -> exp.Expr:
         one = self._num(1.0)
-        negative_tail = self._exp(exp.Neg(this=_wrap(x.copy())))
+        negative_tail = self._exp(exp.Neg(this=parenthesized(x.copy())))
         positive_tail = self._exp(x.copy())
         return self._case(
             [
@@ -367,7 +369,7 @@ class _Builder:
 Function = Callable[..., exp.Expr]
 
 _FUNCTIONS: dict[str, Function] = {
-    "neg": lambda b, x: exp.Neg(this=_wrap(x)),
+    "neg": lambda b, x: exp.Neg(this=parenthesized(x)),
     "exp": lambda b, x: b._exp(x),
     "log": lambda b, x: b._ln(x),
     "log1p": lambda b, x: b._log1p(x),
@@ -398,16 +400,9 @@ _FUNCTIONS: dict[str, Function] = {
 }
 
 
-def _wrap(x: exp.Expr) -> exp.Expr:
-    """``x`` in parentheses unless it is a column, literal or function call."""
-    if isinstance(x, (exp.Column, exp.Literal, exp.Paren, exp.Func, exp.Case)):
-        return x
-    return exp.Paren(this=x)
-
-
 def _binary(kind: type[exp.Binary], a: exp.Expr, b: exp.Expr) -> exp.Expr:
     """``a op b`` with both sides parenthesized as needed (sqlglot does not add them)."""
-    return kind(this=_wrap(a), expression=_wrap(b))
+    return kind(this=parenthesized(a), expression=parenthesized(b))
 
 
 def _aligned_axes(

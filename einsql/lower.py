@@ -394,7 +394,7 @@ class _Lowering:
             combine = exp.And
 
         def times(a: Any, b: Any) -> Any:
-            return combine(this=_parenthesized(a), expression=_parenthesized(b))
+            return combine(this=parenthesized(a), expression=parenthesized(b))
 
         return [reduce(times, (f[0] for f in factors))]
 
@@ -428,11 +428,7 @@ class _Lowering:
         with_max = exp.select(exp.Star(), window.as_("m")).from_(
             exp.alias_(exp.Subquery(this=terms), "p"), copy=False
         )
-        difference = exp.Sub(this=term, expression=top.copy())
-        underflow = exp.LT(this=difference.copy(), expression=float_literal(-745.0, self.dialect))
-        safe_exp = exp.Case(
-            ifs=[exp.If(this=underflow, true=float_literal(0.0, self.dialect))]
-        ).else_(exp.Exp(this=difference))
+        safe_exp = guarded_exp(exp.Sub(this=term, expression=top.copy()), self.dialect)
         total = exp.Add(this=exp.Max(this=top), expression=exp.Ln(this=exp.Sum(this=safe_exp)))
         select = exp.select(
             *[k.copy().as_(k.name, copy=False) for k in keys], total.as_(names.values[0])
@@ -499,11 +495,29 @@ def _index_type(size: int, dialect: Dialect) -> exp.DataType:
     return dialect.parse_type(name)
 
 
-def _parenthesized(value: exp.Expression) -> exp.Expression:
-    """``value``, in parentheses if it is an operation (sqlglot does not add them)."""
-    if isinstance(value, (exp.Column, exp.Literal, exp.Cast, exp.Paren, exp.Func)):
+def parenthesized(value: Any) -> Any:
+    """``value``, in parentheses if it is an operation (sqlglot does not add them).
+
+    Columns, literals and function calls (``CAST`` and ``CASE`` among them) stand alone.
+    """
+    if isinstance(value, (exp.Column, exp.Literal, exp.Paren, exp.Func)):
         return value
     return exp.Paren(this=value)
+
+
+def guarded_exp(x: exp.Expr, dialect: Dialect) -> exp.Expr:
+    """``EXP(x)`` that saturates to inf or 0 as IEEE does (PostgreSQL raises instead).
+
+    ``x`` is copied into each branch.
+    """
+    overflow = exp.GT(this=x.copy(), expression=float_literal(709.782712893384, dialect))
+    underflow = exp.LT(this=x.copy(), expression=float_literal(-745.0, dialect))
+    return exp.Case(
+        ifs=[
+            exp.If(this=overflow, true=float_literal(math.inf, dialect)),
+            exp.If(this=underflow, true=float_literal(0.0, dialect)),
+        ]
+    ).else_(exp.Exp(this=x.copy()))
 
 
 def float_literal(x: float, dialect: Dialect) -> exp.Expression:
