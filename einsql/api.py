@@ -27,10 +27,10 @@ from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
-from einsql.errors import OperandError, OptionError, SubscriptError
+from einsql.errors import OptionError, SubscriptError
 from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
-from einsql.expr_lower import lower_expression
+from einsql.expr_lower import lower_expression, variable_table
 from einsql.lower import Program, Relation, lower
 from einsql.operands import (
     CooArray,
@@ -253,13 +253,10 @@ def _expression_sql(
     if len(args) != 1:
         raise OptionError("to_sql takes one expression; put arrays in it with einsql.const")
     expr, target = args[0], load_dialect(dialect)
-    relations = {}
-    for name, node in variables(expr).items():
-        table = (tables or {}).get(name, Table(name, node.shape))
-        if table.shape != node.shape:
-            raise OperandError(f"variable {name!r} has shape {node.shape}, table {table.shape}")
-        target.check_identifier(table.name, f"the table of variable {name!r}")
-        relations[name] = Relation(table.name, table.axes, table.values[:1], "float")
+    relations = {
+        name: variable_table(node, (tables or {}).get(name, Table(name, node.shape)), target)
+        for name, node in variables(expr).items()
+    }
     return SQL(lower_expression(expr, relations, target, optimize).render(target))
 
 
@@ -295,8 +292,7 @@ def check_names(prepared: Prepared, into: str | None, dialect: Dialect) -> None:
     ]
     named += [(into, "the into= table")] if into is not None else []
     for name, what in named:
-        for part in name.split("."):
-            dialect.check_identifier(part, what)
+        dialect.check_table_name(name, what)
 
 
 def _run_sql(

@@ -128,6 +128,11 @@ class Dialect:
         """
         return next((name for limit, name in self.exact_int_types if bound <= limit), None)
 
+    def check_table_name(self, name: str, what: str) -> None:
+        """Check each dot-separated part of a table name with ``check_identifier``."""
+        for part in name.split("."):
+            self.check_identifier(part, what)
+
     def check_identifier(self, name: str, what: str) -> None:
         """Raise if ``name`` is empty or longer than ``max_identifier_bytes``.
 

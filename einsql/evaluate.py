@@ -17,11 +17,9 @@ import numpy as np
 
 from einsql.dialect import load_dialect
 from einsql.drivers import backend_of, open_driver
-from einsql.drivers.base import Driver
 from einsql.errors import OperandError
 from einsql.expr import NUMPY, Const, Einsum, Elementwise, Expr, Var, _fold_einsum, variables, walk
-from einsql.expr_lower import lower_expression
-from einsql.lower import Relation
+from einsql.expr_lower import lower_expression, variable_table
 from einsql.operands import CooArray, Table, as_operand
 from einsql.results import to_coo, to_dense
 
@@ -75,51 +73,40 @@ def _compute(node: Expr, args: list[np.ndarray], values: dict[str, Any]) -> np.n
 def _evaluate_sql(
     expr: Expr, values: dict[str, Any], backend: str | None, con: Any, optimize: str
 ) -> Any:
-    variables = _variables(expr, values, con)
-    load_dialect(backend_of(con, backend))  # a bad backend fails before anything opens
+    dialect = load_dialect(backend_of(con, backend))
+    tables, arrays = {}, {}
+    for name, node in variables(expr).items():
+        value = values.get(name)
+        if isinstance(value, Table):
+            tables[name] = variable_table(node, value, dialect)
+        else:
+            arrays[name] = as_operand(_checked(node, values), 0)
     with open_driver(con, backend) as driver:
-        relations = {
-            name: _relation(driver, value, variables[name]) for name, value in variables.items()
-        }
-        program = lower_expression(expr, relations, driver.dialect, optimize)
+        loaded = {name: driver.load(_floats(coo), "float") for name, coo in arrays.items()}
+        program = lower_expression(expr, {**tables, **loaded}, driver.dialect, optimize)
         rows = driver.run(program)
     assert rows is not None
     return to_dense(to_coo(rows, expr.shape, np.dtype(np.float64)))
 
 
-def _variables(expr: Expr, values: dict[str, Any], con: Any) -> dict[str, Any]:
-    """Each variable's value: a checked array, or a table of the right shape."""
-    found: dict[str, Any] = {}
-    for name, node in variables(expr).items():
-        value = values.get(name)
-        if isinstance(value, Table):
-            if value.shape != node.shape:
-                raise OperandError(
-                    f"variable {name!r} has shape {node.shape}, table {value.name!r} {value.shape}"
-                )
-            found[name] = value
-        else:
-            found[name] = as_operand(_checked(node, values), 0)
-    return found
-
-
 def _checked(node: Var, values: dict[str, Any]) -> Any:
-    value = values.get(node.name)
-    if value is None:
+    """The value given for a variable (any array-like), checked against its shape.
+
+    Raises:
+        OperandError: no value, or a value of another shape.
+
+    """
+    if node.name not in values:
         raise OperandError(f"no value for variable {node.name!r}; pass it in values")
-    if tuple(getattr(value, "shape", np.shape(value))) != node.shape:
-        raise OperandError(
-            f"variable {node.name!r} has shape {node.shape}, its value {np.shape(value)}"
-        )
+    value = values[node.name]
+    shape = tuple(getattr(value, "shape", np.shape(value)))
+    if shape != node.shape:
+        raise OperandError(f"variable {node.name!r} has shape {node.shape}, its value {shape}")
     return value
 
 
-def _relation(driver: Driver, value: Any, node: Any) -> Relation:
-    if isinstance(value, Table):
-        return Relation(value.name, value.axes, value.values[:1], "float")
-    return driver.load(
-        CooArray(value.coords, value.values.astype(np.float64), value.shape), "float"
-    )
+def _floats(coo: Any) -> CooArray:
+    return CooArray(coo.coords, coo.values.astype(np.float64), coo.shape)
 
 
 def variable_value(node: Var, values: dict[str, Any]) -> np.ndarray:
@@ -129,11 +116,4 @@ def variable_value(node: Var, values: dict[str, Any]) -> np.ndarray:
         OperandError: no value, or a value of another shape.
 
     """
-    if node.name not in values:
-        raise OperandError(f"no value for variable {node.name!r}; pass it in values")
-    value = np.asarray(values[node.name], dtype=np.float64)
-    if value.shape != node.shape:
-        raise OperandError(
-            f"variable {node.name!r} has shape {node.shape}, its value {value.shape}"
-        )
-    return value
+    return np.asarray(_checked(node, values), dtype=np.float64)

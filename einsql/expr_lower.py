@@ -34,6 +34,7 @@ from sqlglot import exp
 
 from einsql.dialect import Dialect
 from einsql.equation import Equation
+from einsql.errors import OperandError
 from einsql.expr import UNARY, Const, Einsum, Elementwise, Expr, Var, _uniform, walk
 from einsql.lower import (
     Program,
@@ -45,7 +46,7 @@ from einsql.lower import (
     table_ref,
     values_query,
 )
-from einsql.operands import axis_columns, from_dense
+from einsql.operands import Table, axis_columns, from_dense
 from einsql.planner import make_plan
 
 #: Functions that keep a sparse operand sparse (f(0) = 0), mapped over stored rows.
@@ -55,6 +56,22 @@ SPARSE_UNARY = frozenset(fn for fn, at_zero in UNARY.items() if at_zero == 0.0)
 def table_relation(name: str, ndim: int) -> Relation:
     """A COO table ``name`` with ``ndim`` axes, in the convention."""
     return Relation(name, axis_columns(ndim), ("val",), "float")
+
+
+def variable_table(node: Var, table: Table, dialect: Dialect) -> Relation:
+    """The relation of a variable read from ``table``: checked shape and name, float values.
+
+    Raises:
+        OperandError: the table's shape is not the variable's, or its name does
+            not fit the dialect.
+
+    """
+    if table.shape != node.shape:
+        raise OperandError(
+            f"variable {node.name!r} has shape {node.shape}, table {table.name!r} {table.shape}"
+        )
+    dialect.check_table_name(table.name, f"the table of variable {node.name!r}")
+    return Relation(table.name, table.axes, table.values[:1], "float")
 
 
 def lower_expression(
