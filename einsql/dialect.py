@@ -29,6 +29,9 @@ TEXT_DIALECTS = ("trino", "spark", "bigquery", "snowflake")
 #: The largest magnitude a signed 64-bit integer holds.
 INT64_MAX = 2**63 - 1
 
+#: Axes at least this long use the dialect's wide index type.
+WIDE_INDEX = 2**31 - 1
+
 
 class Dialect:
     """The defaults every adapter starts from (ANSI SQL with common extensions)."""
@@ -89,6 +92,14 @@ class Dialect:
 
     executable: bool = True
     """einsql has a driver for this database and its test suite runs the SQL."""
+
+    def axis_type(self, size: int) -> str:
+        """The SQL type of the index column of an axis of ``size``.
+
+        >>> Dialect().axis_type(10), Dialect().axis_type(2**40)
+        ('INT', 'BIGINT')
+        """
+        return self.index_type if size < WIDE_INDEX else self.wide_index_type
 
     def render(self, tree: exp.Expr, pretty: bool = True) -> str:
         """Render a sqlglot tree as SQL text in this dialect, identifiers quoted."""

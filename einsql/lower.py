@@ -56,9 +56,6 @@ from einsql.operands import CooArray, axis_columns, value_columns
 from einsql.planner import Plan, Step
 from einsql.semiring import get_semiring
 
-#: Axes at least this long use the dialect's wide index type.
-WIDE_INDEX = 2**31 - 1
-
 
 @dataclass(frozen=True)
 class Relation:
@@ -454,7 +451,7 @@ def values_query(rel: Relation, dialect: Dialect) -> exp.Select:
     """``rel.rows`` as a typed ``VALUES`` list with the relation's column names."""
     assert rel.rows is not None
     coo = rel.rows
-    types = [_index_type(n, dialect) for n in coo.shape]
+    types = [dialect.parse_type(dialect.axis_type(n)) for n in coo.shape]
     types += [dialect.parse_type(dialect.value_types[rel.kind]) for _ in rel.values]
     names = [*rel.axes, *rel.values]
     if coo.nnz == 0:
@@ -488,11 +485,6 @@ def _value_literals(value: Any, kind: str, dialect: Dialect) -> list[exp.Express
         z = complex(value)
         return [float_literal(z.real, dialect), float_literal(z.imag, dialect)]
     return [float_literal(float(value), dialect)]
-
-
-def _index_type(size: int, dialect: Dialect) -> exp.DataType:
-    name = dialect.index_type if size < WIDE_INDEX else dialect.wide_index_type
-    return dialect.parse_type(name)
 
 
 def parenthesized(value: Any) -> Any:

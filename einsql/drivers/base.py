@@ -13,12 +13,12 @@ from sqlglot import exp
 from einsql.display import Progress
 from einsql.errors import ExactnessError
 from einsql.lower import create_table_as, drop_table, table_ref
-from einsql.operands import axis_columns, value_columns, value_kind
+from einsql.operands import CooArray, axis_columns, value_columns, value_kind
 
 if TYPE_CHECKING:
     from einsql.dialect import Dialect
     from einsql.lower import Program, Relation
-    from einsql.operands import CooArray, Table
+    from einsql.operands import Table
 
 #: Result columns by name, axes first, as NumPy arrays (object arrays for huge integers).
 Rows = dict[str, np.ndarray]
@@ -131,11 +131,14 @@ class TemporaryTableDriver(Driver):
     def end(self, error: BaseException | None) -> None:
         """Commit (or, after ``error``, roll back) the block; close an owned connection."""
 
-    def create_temporary(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
-        """``CREATE TEMPORARY TABLE name (column type, ...)``, remembered for cleanup."""
+    def create_temporary(self, name: str, columns: dict[str, tuple[str, np.ndarray]]) -> None:
+        """``CREATE TEMPORARY TABLE name (column type, ...)`` for ``load_columns``' columns.
+
+        The table is remembered, to be dropped on close.
+        """
         definitions = [
             exp.ColumnDef(this=exp.to_identifier(c), kind=self.dialect.parse_type(t))
-            for c, t in columns
+            for c, (t, _) in columns.items()
         ]
         create = exp.Create(
             this=exp.Schema(this=table_ref(name), expressions=definitions),
@@ -157,6 +160,33 @@ class TemporaryTableDriver(Driver):
             raise
         self.loaded.clear()
         self.end(error)
+
+
+#: The NumPy type of each value kind's column (complex values are two float64 columns).
+VALUE_DTYPES = {"bool": np.bool_, "int": np.int64, "float": np.float64}
+
+
+def value_arrays(coo: CooArray, kind: str) -> dict[str, np.ndarray]:
+    """The value column(s) of ``coo`` as ``kind``: ``val``, or ``val_re`` and ``val_im``.
+
+    >>> value_arrays(CooArray(np.zeros((1, 0)), np.array([1 + 2j]), ()), "complex")
+    {'val_re': array([1.]), 'val_im': array([2.])}
+    """
+    if kind == "complex":
+        values = coo.values.astype(np.complex128)
+        return {"val_re": values.real.copy(), "val_im": values.imag.copy()}
+    return {"val": coo.values.astype(VALUE_DTYPES[kind])}
+
+
+def load_columns(coo: CooArray, kind: str, dialect: Dialect) -> dict[str, tuple[str, np.ndarray]]:
+    """Column -> (SQL type in ``dialect``, values) of a table holding ``coo`` as ``kind``."""
+    columns = {
+        name: (dialect.axis_type(size), coo.coords[:, k])
+        for k, (name, size) in enumerate(zip(axis_columns(len(coo.shape)), coo.shape))
+    }
+    for name, values in value_arrays(coo, kind).items():
+        columns[name] = (dialect.value_types[kind], values)
+    return columns
 
 
 def column_array(values: Sequence[Any]) -> np.ndarray:

@@ -14,13 +14,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from einsql.dialect import load_dialect
-from einsql.drivers.base import Driver, Rows
+from einsql.dialect import WIDE_INDEX, load_dialect
+from einsql.drivers.base import Driver, Rows, value_arrays
 from einsql.errors import OptionError
-from einsql.lower import WIDE_INDEX, Relation
+from einsql.lower import Relation
 from einsql.operands import CooArray, axis_columns, value_columns
-
-_VALUE_DTYPES = {"bool": np.bool_, "int": np.int64, "float": np.float64}
 
 
 def connect(con: Any) -> DuckDBDriver:
@@ -84,12 +82,7 @@ def arrow_table(coo: CooArray, kind: str) -> pa.Table:
     for k, (name, size) in enumerate(zip(axis_columns(len(coo.shape)), coo.shape)):
         index_dtype = np.int32 if size < WIDE_INDEX else np.int64
         columns[name] = np.ascontiguousarray(coo.coords[:, k], dtype=index_dtype)
-    if kind == "complex":
-        values = coo.values.astype(np.complex128)
-        columns["val_re"], columns["val_im"] = values.real.copy(), values.imag.copy()
-    else:
-        columns["val"] = coo.values.astype(_VALUE_DTYPES[kind])
-    return pa.table(columns)
+    return pa.table({**columns, **value_arrays(coo, kind)})
 
 
 def _numpy_column(column: pa.ChunkedArray) -> np.ndarray:

@@ -22,9 +22,9 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.dialect import load_dialect
-from einsql.drivers.base import Rows, TemporaryTableDriver, rows_from_tuples
+from einsql.drivers.base import Rows, TemporaryTableDriver, load_columns, rows_from_tuples
 from einsql.errors import OptionError
-from einsql.lower import WIDE_INDEX, Relation, table_ref
+from einsql.lower import Relation, table_ref
 from einsql.operands import CooArray, axis_columns, value_columns
 
 #: Big-endian NumPy types of PostgreSQL's binary format, by SQL type.
@@ -69,8 +69,8 @@ class PostgresDriver(TemporaryTableDriver):
         from psycopg import sql
 
         name = f"{self.prefix}a{len(self.loaded)}"
-        columns = _load_columns(coo, kind)
-        self.create_temporary(name, [(c, t) for c, (t, _) in columns.items()])
+        columns = load_columns(coo, kind, self.dialect)
+        self.create_temporary(name, columns)
         copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(name))
         with self.con.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for chunk in _binary_copy(list(columns.values()), coo.nnz):
@@ -102,21 +102,6 @@ class PostgresDriver(TemporaryTableDriver):
         finally:
             if self.owned:
                 self.con.close()
-
-
-def _load_columns(coo: CooArray, kind: str) -> dict[str, tuple[str, np.ndarray]]:
-    """Column name -> (SQL type, values) of the table holding ``coo``."""
-    columns: dict[str, tuple[str, np.ndarray]] = {}
-    for k, (name, size) in enumerate(zip(axis_columns(len(coo.shape)), coo.shape)):
-        columns[name] = ("INT" if size < WIDE_INDEX else "BIGINT", coo.coords[:, k])
-    if kind == "complex":
-        values = coo.values.astype(np.complex128)
-        columns["val_re"] = ("DOUBLE PRECISION", values.real)
-        columns["val_im"] = ("DOUBLE PRECISION", values.imag)
-    else:
-        sql_type = {"bool": "BOOLEAN", "int": "BIGINT", "float": "DOUBLE PRECISION"}[kind]
-        columns["val"] = (sql_type, coo.values)
-    return columns
 
 
 def _binary_copy(columns: list[tuple[str, np.ndarray]], count: int) -> Iterator[bytes]:

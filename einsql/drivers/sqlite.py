@@ -14,11 +14,10 @@ import secrets
 import sqlite3
 from typing import Any
 
-import numpy as np
 from sqlglot import exp
 
 from einsql.dialect import load_dialect
-from einsql.drivers.base import Rows, TemporaryTableDriver, rows_from_tuples
+from einsql.drivers.base import Rows, TemporaryTableDriver, load_columns, rows_from_tuples
 from einsql.errors import OptionError
 from einsql.lower import Relation, table_ref
 from einsql.operands import CooArray, axis_columns, value_columns
@@ -60,11 +59,12 @@ class SQLiteDriver(TemporaryTableDriver):
         """Insert ``coo`` into a new temporary table."""
         name = f"{self.prefix}a{len(self.loaded)}"
         axes, values = axis_columns(len(coo.shape)), value_columns(kind)
-        columns = [*((a, "INTEGER") for a in axes), *((v, _SQL_TYPE[kind]) for v in values)]
+        columns = load_columns(coo, kind, self.dialect)
         self.create_temporary(name, columns)
         placeholders = exp.tuple_(*[exp.Placeholder() for _ in (*axes, *values)])
         insert = exp.insert(exp.Values(expressions=[placeholders]), table_ref(name))
-        self.con.executemany(self.sql(insert), zip(*_python_columns(coo, kind)))
+        rows = zip(*[array.tolist() for _, array in columns.values()])
+        self.con.executemany(self.sql(insert), rows)
         return Relation(name, axes, values, kind)
 
     def execute(self, sql: str) -> None:
@@ -88,16 +88,3 @@ class SQLiteDriver(TemporaryTableDriver):
         finally:
             if self.owned:
                 self.con.close()
-
-
-_SQL_TYPE = {"bool": "INTEGER", "int": "INTEGER", "float": "REAL", "complex": "REAL"}
-
-
-def _python_columns(coo: CooArray, kind: str) -> list[list[Any]]:
-    """The columns of ``coo`` as lists of Python numbers, for ``executemany``."""
-    columns: list[list[Any]] = [coo.coords[:, k].tolist() for k in range(len(coo.shape))]
-    if kind == "complex":
-        values = coo.values.astype(np.complex128)
-        return [*columns, values.real.tolist(), values.imag.tolist()]
-    cast = {"bool": np.int64, "int": np.int64, "float": np.float64}[kind]
-    return [*columns, coo.values.astype(cast).tolist()]
