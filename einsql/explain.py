@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlglot import exp
 
 from einsql.api import check_names, load_relations, prepare
 from einsql.dialect import load_dialect
-from einsql.display import Progress, html_table, markdown_table, text_table
+from einsql.display import html_table, markdown_table, text_table
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.lower import Program, lower, table_ref
@@ -148,25 +147,13 @@ def explain(
 def run_measured(driver: Driver, program: Program) -> tuple[StepRun, ...]:
     """Run a staged program with one table per step; time and count each step."""
     measured = []
-    progress = Progress(sum(1 for s in program.setup if isinstance(s, exp.Create)))
-    try:
-        for statement in program.setup:
-            start = time.perf_counter()
-            driver.execute(driver.sql(statement))
-            seconds = time.perf_counter() - start
-            if isinstance(statement, exp.Create):
-                name = statement.this.name
-                count = exp.select(exp.Count(this=exp.Star())).from_(table_ref(name))
-                rows = int(next(iter(driver.query(driver.sql(count)).values()))[0])
-                measured.append(StepRun(rows, seconds))
-                progress.tick()
-    except Exception:
-        driver.discard(program.temporaries)
-        raise
-    finally:
-        progress.close()
-    for statement in program.teardown:
-        driver.execute(driver.sql(statement))
+
+    def count(name: str, seconds: float) -> None:
+        query = exp.select(exp.Count(this=exp.Star())).from_(table_ref(name))
+        rows = int(next(iter(driver.query(driver.sql(query)).values()))[0])
+        measured.append(StepRun(rows, seconds))
+
+    driver.run(program, on_table=count)
     return tuple(measured)
 
 

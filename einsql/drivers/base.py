@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,17 +72,26 @@ class Driver(ABC):
         for name in names:
             self.execute(self.sql(drop_table(name)))
 
-    def run(self, program: Program, into: str | None = None) -> Rows | None:
+    def run(
+        self,
+        program: Program,
+        into: str | None = None,
+        on_table: Callable[[str, float], None] | None = None,
+    ) -> Rows | None:
         """Run ``program``; return its rows, or store them as table ``into``.
 
         The program's temporary tables are dropped whatever happens; an integer
         overflow in the database becomes an :class:`einsql.ExactnessError`.
+        ``on_table(name, seconds)`` is called after each table the setup creates.
         """
         progress = Progress(sum(1 for s in program.setup if isinstance(s, exp.Create)))
         try:
             for statement in program.setup:
+                start = time.perf_counter()
                 self.execute(self.sql(statement))
                 if isinstance(statement, exp.Create):
+                    if on_table is not None:
+                        on_table(statement.this.name, time.perf_counter() - start)
                     progress.tick()
             rows = None
             if into is not None:
