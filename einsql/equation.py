@@ -112,7 +112,7 @@ def parse(subscripts: str, shapes: Sequence[Sequence[int]]) -> Equation:
     used = {tok for toks in tokens for tok in toks if tok != ELLIPSIS}
     if output_term is not None:
         used |= set(output_term) - _RESERVED
-    broadcast = _fresh_labels(max(widths, default=0), used)
+    broadcast = fresh_labels(max(widths, default=0), used)
     inputs = [_expand(toks, broadcast[len(broadcast) - w :]) for toks, w in zip(tokens, widths)]
     output = _output_labels(tokens, inputs, output_term, broadcast, widths)
     sizes = _label_sizes(inputs, shapes)
@@ -218,7 +218,8 @@ def _ellipsis_width(tokens: list[str], shape: Sequence[int], k: int) -> int:
     return len(shape) - named
 
 
-def _fresh_labels(count: int, used: Iterable[str]) -> list[str]:
+def fresh_labels(count: int, used: Iterable[str]) -> list[str]:
+    """``count`` labels not in ``used``, from beyond a-zA-Z so they never look like a user's."""
     taken = set(used)
     return list(_take(count, (s for s in _symbols() if s not in taken)))
 

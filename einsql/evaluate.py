@@ -18,7 +18,7 @@ import numpy as np
 from einsql.dialect import load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.errors import OperandError
-from einsql.expr import NUMPY, Const, Einsum, Elementwise, Expr, Var, _fold_einsum, variables, walk
+from einsql.expr import NUMPY, Const, Einsum, Elementwise, Expr, Var, dense_einsum, variables, walk
 from einsql.expr_lower import lower_expression, variable_table
 from einsql.operands import CooArray, Table, as_operand
 from einsql.results import to_coo, to_dense
@@ -64,7 +64,7 @@ def _compute(node: Expr, args: list[np.ndarray], values: dict[str, Any]) -> np.n
     if isinstance(node, Const):
         return node.value
     if isinstance(node, Einsum):
-        return _fold_einsum(node.inputs, node.output, args)
+        return dense_einsum(node.inputs, node.output, args)
     assert isinstance(node, Elementwise)
     with np.errstate(all="ignore"):
         return np.asarray(NUMPY[node.fn](*args), dtype=np.float64)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 from opt_einsum import get_symbol
 
+from einsql.equation import fresh_labels as equation_fresh_labels
 from einsql.equation import parse
 from einsql.errors import OperandError, ShapeError
 
@@ -153,7 +154,7 @@ class Const(Expr):
     def __str__(self) -> str:
         if self.value.ndim == 0:
             return repr(float(self.value))
-        if _uniform(self.value) is not None:
+        if uniform_value(self.value) is not None:
             return f"{float(self.value.flat[0])!r}{list(self.shape)}"
         return f"const{list(self.shape)}"
 
@@ -251,7 +252,7 @@ def is_zero(expr: Expr) -> bool:
     return isinstance(expr, Const) and not expr.value.any()
 
 
-def _uniform(value: np.ndarray) -> float | None:
+def uniform_value(value: np.ndarray) -> float | None:
     """The single value of an array that holds one value everywhere, else None."""
     if value.size and (value == value.flat[0]).all():
         return float(value.flat[0])
@@ -259,11 +260,14 @@ def _uniform(value: np.ndarray) -> float | None:
 
 
 def _is_ones(expr: Expr) -> bool:
-    return isinstance(expr, Const) and _uniform(expr.value) == 1.0
+    return isinstance(expr, Const) and uniform_value(expr.value) == 1.0
 
 
-def _is_scalar_const(expr: Expr, number: float) -> bool:
-    return isinstance(expr, Const) and expr.value.ndim == 0 and float(expr.value) == number
+def scalar_value(expr: Expr) -> float | None:
+    """The value of a scalar constant, else None."""
+    if isinstance(expr, Const) and expr.value.ndim == 0:
+        return float(expr.value)
+    return None
 
 
 # --- elementwise ---------------------------------------------------------------------
@@ -323,7 +327,7 @@ def _simplify_binary(fn: str, a: Expr, b: Expr, shape: tuple[int, ...]) -> Expr 
         return a
     if fn == "mul" and _is_ones(a) and b.shape == shape:
         return b
-    if fn == "pow" and _is_scalar_const(b, 1.0):
+    if fn == "pow" and scalar_value(b) == 1.0:
         return a
     return None
 
@@ -358,15 +362,16 @@ def make_einsum(inputs: Sequence[str], output: str, operands: Sequence[Expr]) ->
     scale = 1.0
     kept = [(labels, op) for labels, op in zip(inputs, operands)]
     for labels, op in list(kept):
-        if isinstance(op, Const) and op.value.ndim == 0 and len(kept) > 1:
-            scale *= float(op.value)
+        factor = scalar_value(op)
+        if factor is not None and len(kept) > 1:
+            scale *= factor
             kept.remove((labels, op))
     inputs, operands = [k[0] for k in kept], [k[1] for k in kept]
     if len(operands) == 1 and inputs[0] == output and len(set(output)) == len(output):
         result = operands[0]
     elif all(isinstance(op, Const) for op in operands) and len(set(output)) == len(output):
         values = [op.value for op in operands if isinstance(op, Const)]
-        result = const(_fold_einsum(inputs, output, values))
+        result = const(dense_einsum(inputs, output, values))
     else:
         canonical, out = _canonical(inputs, output)
         key = ("einsum", tuple(canonical), out, tuple(op.key for op in operands))
@@ -398,14 +403,8 @@ def _canonical(inputs: Sequence[str], output: str) -> tuple[list[str], str]:
 
 
 def fresh_labels(count: int, used: str) -> str:
-    """``count`` labels not in ``used``."""
-    taken, found, k = set(used), list[str](), 0
-    while len(found) < count:
-        symbol = get_symbol(k)
-        if symbol not in taken:
-            found.append(symbol)
-        k += 1
-    return "".join(found)
+    """``count`` labels not in ``used``, as one string."""
+    return "".join(equation_fresh_labels(count, used))
 
 
 def _merge_inner(
@@ -460,7 +459,7 @@ def _drop_redundant_ones(inputs: list[str], operands: list[Expr]) -> tuple[list[
         if (
             isinstance(op, Const)
             and op.value.ndim > 0
-            and _uniform(op.value) == 1.0
+            and uniform_value(op.value) == 1.0
             and len(set(labels)) == len(labels)
             and set(labels) <= others
         ):
@@ -470,7 +469,8 @@ def _drop_redundant_ones(inputs: list[str], operands: list[Expr]) -> tuple[list[
     return inputs, operands
 
 
-def _fold_einsum(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
+def dense_einsum(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The einsum of dense arrays on the NumPy reference (repeated output labels too)."""
     from einsql.equation import Equation
     from einsql.planner import make_plan
     from einsql.reference import evaluate

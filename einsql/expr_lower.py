@@ -35,7 +35,17 @@ from sqlglot import exp
 from einsql.dialect import Dialect
 from einsql.equation import Equation
 from einsql.errors import OperandError
-from einsql.expr import UNARY, Const, Einsum, Elementwise, Expr, Var, _uniform, walk
+from einsql.expr import (
+    UNARY,
+    Const,
+    Einsum,
+    Elementwise,
+    Expr,
+    Var,
+    scalar_value,
+    uniform_value,
+    walk,
+)
 from einsql.lower import (
     Program,
     Relation,
@@ -139,7 +149,7 @@ class _Builder:
     # --- constants ---------------------------------------------------------------------
 
     def _constant(self, node: Const) -> exp.Query:
-        value = _uniform(node.value)
+        value = uniform_value(node.value)
         if value is not None and node.ndim > 0:
             keys, source = self._full_range(node.shape)
             literal = float_literal(value, self.dialect)
@@ -153,11 +163,11 @@ class _Builder:
 
     def _elementwise(self, node: Elementwise) -> exp.Query:
         nodes = list(node.operands)
-        if node.fn == "mul" and _scalar_constant(nodes[0]) is not None:
+        if node.fn == "mul" and scalar_value(nodes[0]) is not None:
             nodes.reverse()  # c * x is x * c: a map over x's rows
         operands = [self.relations[id(op)] for op in nodes]
         shapes = [op.shape for op in nodes]
-        scalar = _scalar_constant(nodes[-1]) if len(nodes) == 2 else None
+        scalar = scalar_value(nodes[-1]) if len(nodes) == 2 else None
         if scalar is not None and nodes[0].shape == node.shape:
             if node.fn == "mul" or (node.fn == "div" and scalar != 0):
                 return self._map_rows(node, operands[0], self._num(scalar))
@@ -440,9 +450,3 @@ def _key_columns(keys: list[exp.Expr | None]) -> list[exp.Expr]:
         (key.copy() if key is not None else exp.Literal.number(0)).as_(f"i{k}")
         for k, key in enumerate(keys)
     ]
-
-
-def _scalar_constant(expr: Expr) -> float | None:
-    if isinstance(expr, Const) and expr.value.ndim == 0:
-        return float(expr.value)
-    return None
