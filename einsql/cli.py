@@ -15,8 +15,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
+from sqlglot import exp
 
+import einsql
+from einsql.drivers import backend_of, open_driver
 from einsql.errors import EinsqlError, OperandError, OptionError
+from einsql.lower import table_ref
+from einsql.operands import CooArray, Table, axis_columns
 
 EXAMPLES = """\
 examples:
@@ -190,11 +195,9 @@ def _read_argument(text: str) -> str:
 
 
 def _command_sql(args: argparse.Namespace) -> int:
-    import einsql
-
     equation = _read_argument(args.equation)
     tables = _tables(args, equation)
-    dialect = args.dialect or (einsql.drivers.backend_of(args.con) if args.con else "duckdb")
+    dialect = args.dialect or (backend_of(args.con) if args.con else "duckdb")
     print(
         einsql.to_sql(
             equation,
@@ -209,8 +212,6 @@ def _command_sql(args: argparse.Namespace) -> int:
 
 
 def _command_explain(args: argparse.Namespace) -> int:
-    import einsql
-
     equation = _read_argument(args.equation)
     tables = _tables(args, equation)
     if (args.run or args.analyze) and args.con is None:
@@ -231,8 +232,6 @@ def _command_explain(args: argparse.Namespace) -> int:
 
 def _tables(args: argparse.Namespace, equation: str) -> list[Any]:
     """The ``--table`` operands; shapes not given are read through ``--con``."""
-    from einsql.operands import Table
-
     terms = equation.split("->")[0].split(",")
     if len(args.table) != len(terms):
         raise OptionError(
@@ -243,7 +242,7 @@ def _tables(args: argparse.Namespace, equation: str) -> list[Any]:
         name, shape, axes, values = _table_spec(spec)
         rank = len(term.replace("...", "").strip())
         if shape is None:
-            shape = _shape_from_database(args.con, name, axes or _axes(rank))
+            shape = _shape_from_database(args.con, name, axes or axis_columns(rank))
         tables.append(Table(name, shape, args.dtype, axes=axes, values=values))
     return tables
 
@@ -269,21 +268,10 @@ def _shape(text: str, where: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def _axes(rank: int) -> tuple[str, ...]:
-    from einsql.operands import axis_columns
-
-    return axis_columns(rank)
-
-
 def _shape_from_database(con: str | None, name: str, axes: tuple[str, ...]) -> tuple[int, ...]:
     """Each axis' largest index plus one, read from table ``name``."""
     if con is None:
         raise OptionError(f"table {name!r} has no shape: give NAME:SHAPE or --con to read it")
-    from sqlglot import exp
-
-    from einsql.drivers import open_driver
-    from einsql.lower import table_ref
-
     query = exp.select(
         *[
             exp.Coalesce(this=exp.Max(this=exp.column(a)), expressions=[exp.Literal.number(-1)])
@@ -299,8 +287,6 @@ def _shape_from_database(con: str | None, name: str, axes: tuple[str, ...]) -> t
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    import einsql
-
     equation = _read_argument(args.equation)
     operands = [read_operand(spec) for spec in args.files]
     backend = args.backend
@@ -353,8 +339,6 @@ def _coo_columns(path: Path, suffix: str) -> dict[str, np.ndarray]:
 
 
 def _coo_operand(columns: dict[str, np.ndarray], shape: tuple[int, ...] | None, spec: str) -> Any:
-    from einsql.operands import CooArray
-
     if "val" not in columns:
         raise OperandError(f"{spec!r} has no column 'val' (COO files hold i0, i1, ..., val)")
     axes = sorted(
@@ -405,8 +389,6 @@ def write_result(result: Any, out: str) -> None:
 
 
 def _command_grad(args: argparse.Namespace) -> int:
-    import einsql
-
     variables = dict(_variable(spec) for spec in args.var)
     if args.wrt not in variables:
         raise OptionError(f"--wrt {args.wrt!r} is not a --var (declared: {', '.join(variables)})")
@@ -421,8 +403,6 @@ def _command_grad(args: argparse.Namespace) -> int:
 
 
 def _variable(spec: str) -> tuple[str, Any]:
-    import einsql
-
     name, separator, shape = spec.partition(":")
     if not name.isidentifier() or not separator:
         raise OptionError(f"cannot read --var {spec!r}: use NAME:SHAPE, e.g. X:100x20")
@@ -436,8 +416,6 @@ def parse_expression(text: str, variables: dict[str, Any]) -> Any:
         OptionError: the text is not an expression of those names.
 
     """
-    import einsql
-
     names = {
         name: getattr(einsql, name)
         for name in (

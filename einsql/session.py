@@ -28,10 +28,10 @@ class Session:
 
     """
 
-    def __init__(self, resolved: Resolved, owned: Any) -> None:
+    def __init__(self, resolved: Resolved) -> None:
         self.backend = resolved.backend
         self.con = resolved.native
-        self._owned = owned
+        self._owned = resolved.release
 
     def einsum(self, *operands: Any, **options: Any) -> Any:
         """:func:`einsql.einsum` on this session's database."""
@@ -78,6 +78,5 @@ def connect(con: Any = None, backend: str | None = None) -> Session:
     """
     resolved = resolve(con, backend)
     if resolved.native is None:
-        opened = resolve("sqlite://" if resolved.backend == "sqlite" else "duckdb://")
-        return Session(opened, opened.release)
-    return Session(resolved, resolved.release)
+        return Session(resolve("sqlite://" if resolved.backend == "sqlite" else "duckdb://"))
+    return Session(resolved)
