@@ -8,6 +8,11 @@ silently; einsql refuses them instead. ``SUM`` of ``bigint`` is ``numeric``, and
 products whose magnitude could pass 2**63 are computed in ``numeric``, so integer
 results are exact at any size.
 
+The recursive term of ``WITH RECURSIVE`` may neither aggregate nor read the
+recursive CTE inside a subquery; it may run a correlated subquery on a column of
+its row. So an iteration keeps one row per step, its state a ``float8[]``, and
+computes the next array in one correlated subquery over ``unnest`` of the last.
+
 >>> DIALECT.name, DIALECT.max_identifier_bytes, DIALECT.exact_int_type(10**85)
 ('postgres', 63, 'NUMERIC')
 >>> DIALECT.render(DIALECT.parse_type("DOUBLE PRECISION"))
@@ -15,6 +20,8 @@ results are exact at any size.
 """
 
 from __future__ import annotations
+
+from sqlglot import exp
 
 from einsql.dialect import INT64_MAX, Dialect
 
@@ -33,8 +40,32 @@ class Postgres(Dialect):
         "complex": "DOUBLE PRECISION",
     }
     exact_int_types = ((INT64_MAX, "BIGINT"), (10**131072 - 1, "NUMERIC"))
-    recursive_aggregates = False
+    iteration_forms = ("packed", "loop")
+    packed_type = "DOUBLE PRECISION[]"
     max_identifier_bytes = 63
+
+    def pack(self, rows: str) -> exp.Select:
+        """``SELECT ARRAY(SELECT val FROM rows ORDER BY k)``.
+
+        >>> print(DIALECT.render(DIALECT.pack("nxt"), pretty=False))
+        SELECT ARRAY(SELECT "val" FROM "nxt" ORDER BY "k")
+        """
+        ordered = (
+            exp.select(exp.column("val"))
+            .from_(exp.to_identifier(rows))
+            .order_by(exp.Ordered(this=exp.column("k"), nulls_first=False))
+        )
+        return exp.select(exp.Array(expressions=[ordered]))
+
+    def unpack(self, packed: exp.Expr, alias: str) -> tuple[exp.Expr, exp.Expr, exp.Expr]:
+        """``unnest(packed) WITH ORDINALITY AS alias(v, k)``; positions count from 1 there."""
+        item = exp.Unnest(
+            expressions=[packed],
+            alias=exp.TableAlias(this=exp.to_identifier(alias), columns=[exp.to_identifier("v")]),
+            offset=exp.to_identifier("k"),
+        )
+        position = exp.Sub(this=exp.column("k", table=alias), expression=exp.Literal.number(1))
+        return item, position, exp.column("v", table=alias)
 
 
 DIALECT = Postgres()

@@ -7,6 +7,14 @@ when one of its terms is (``nan_is_null``). Infinities are the overflowing
 literals ``9e999`` and ``-9e999``. Booleans are the integers 0 and 1, and
 integers are 64-bit: a result that cannot be held exactly is an error.
 
+The recursive term of ``WITH RECURSIVE`` may not aggregate, but may run a
+correlated subquery on a column of its row: an iteration can keep one row per
+step, its state a JSON object of exact decimal strings read back with
+``json_each``. That one statement is what ``to_sql`` writes. But SQLite builds
+no automatic index inside a correlated subquery, so each join there is a nested
+scan (measured: logistic regression on 400 rows, 10 steps, 16 s in one statement
+against 0.6 s as a statement per step); run, an iteration loops (with a warning).
+
 >>> DIALECT.render(DIALECT.float_special("-inf", DIALECT.parse_type("REAL")))
 '-9e999'
 >>> DIALECT.exact_int_type(2**63)
@@ -38,7 +46,44 @@ class SQLite(Dialect):
     values_column_aliases = False
     explain_analyze = "EXPLAIN QUERY PLAN"  # SQLite has no EXPLAIN ANALYZE: a plan, no timings
     exact_int_types = ((INT64_MAX, "INTEGER"),)
-    recursive_aggregates = False
+    iteration_forms = ("loop", "packed")  # packed is quadratic: no automatic index there
+    packed_type = "TEXT"
+
+    def pack(self, rows: str) -> exp.Select:
+        """A JSON object from position to the value's 17 significant digits (exact).
+
+        SQLite's own JSON numbers keep 15 digits and write infinity as invalid
+        JSON, so each value goes in as a string; NULL (NaN) stays null.
+
+        >>> print(DIALECT.render(DIALECT.pack("nxt"), pretty=False))
+        SELECT JSON_GROUP_OBJECT("k", CASE WHEN "val" IS NULL THEN NULL ELSE \
+PRINTF('%.17g', "val") END) FROM "nxt"
+        """
+        val = exp.column("val")
+        digits = exp.Anonymous(this="PRINTF", expressions=[exp.Literal.string("%.17g"), val])
+        text = exp.Case(
+            ifs=[exp.If(this=exp.Is(this=val.copy(), expression=exp.null()), true=exp.null())]
+        )
+        entry = exp.JSONObjectAgg(expressions=[exp.column("k"), text.else_(digits)])
+        return exp.select(entry).from_(exp.to_identifier(rows))
+
+    def unpack(self, packed: exp.Expr, alias: str) -> tuple[exp.Expr, exp.Expr, exp.Expr]:
+        """``json_each(packed) AS alias``: keys are positions, values 17-digit strings."""
+        item = exp.Table(
+            this=exp.Anonymous(this="JSON_EACH", expressions=[packed]),
+            alias=exp.TableAlias(this=exp.to_identifier(alias)),
+        )
+        position = exp.Cast(this=exp.column("key", table=alias), to=self.parse_type("INTEGER"))
+        text = exp.column("value", table=alias)
+        real = exp.Cast(this=text, to=self.parse_type("REAL"))
+        infinities = [
+            exp.If(
+                this=text.copy().eq(exp.Literal.string(spelled)),
+                true=self.float_special(key, real.to),
+            )
+            for spelled, key in (("Inf", "inf"), ("-Inf", "-inf"))
+        ]
+        return item, position, exp.Case(ifs=infinities).else_(real.copy())
 
     def float_special(self, key: str, float_type: exp.DataType) -> exp.Expression:
         """NaN is NULL; the infinities are literals too large for a double."""

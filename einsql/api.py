@@ -31,6 +31,7 @@ from einsql.errors import OptionError, SubscriptError
 from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
 from einsql.expr_lower import lower_expression, variable_table
+from einsql.iterate import Iteration, iteration_sql
 from einsql.lower import Program, Relation, lower
 from einsql.operands import (
     CooArray,
@@ -177,6 +178,7 @@ def to_sql(
     nonfinite: bool | None = None,
     tables: dict[str, Table] | None = None,
     semiring: str = "sum-product",
+    trace: bool = False,
 ) -> str:
     """The SQL text of an einsum, to paste into a database.
 
@@ -192,6 +194,12 @@ def to_sql(
     each variable reads the table named after it in the COO convention, or the
     :class:`einsql.Table` that ``tables`` maps its name to.
 
+    ``to_sql(program)`` writes an :class:`einsql.Iteration` (from
+    :func:`einsql.descent` or :func:`einsql.power_method`) as one ``WITH
+    RECURSIVE`` statement returning the last iterate as ``step, variable, i0,
+    ..., val`` rows, data variables read as for an expression; with
+    ``trace=True`` it returns ``step, loss`` rows instead.
+
     >>> print(to_sql("i,i->", Table("x", (3,)), Table("y", (3,))))
     WITH "t0" AS MATERIALIZED (
       SELECT
@@ -206,6 +214,8 @@ def to_sql(
       "t0"."val" AS "val"
     FROM "t0" AS "t0";
     """
+    if operands and isinstance(operands[0], Iteration):
+        return iteration_sql(operands[0], dialect, tables, trace)
     if operands and isinstance(operands[0], Expr):
         return _expression_sql(operands, dialect, optimize, tables)
     program = compile_program(operands, dialect, optimize, staged, nonfinite, semiring)

@@ -32,6 +32,7 @@ from einsql.expr import (
     Einsum,
     Elementwise,
     Expr,
+    Solve,
     Var,
     const,
     cos,
@@ -107,6 +108,8 @@ def _pullback(node: Expr, bar: Expr, outer: int) -> Iterator[tuple[Expr, Expr]]:
     elif isinstance(node, Elementwise) and len(node.operands) == 1:
         (a,) = node.operands
         yield a, _UNARY_RULES[node.fn](bar, a, node)
+    elif isinstance(node, Solve):
+        raise OperandError(f"{node} has no derivative in einsql; differentiate before solving")
     elif isinstance(node, Elementwise):
         a, b = node.operands
         for operand, contribution in zip((a, b), _BINARY_RULES[node.fn](bar, a, b, node)):

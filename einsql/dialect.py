@@ -78,8 +78,16 @@ class Dialect:
     complex_columns: bool = True
     """Complex values live in two real columns (``val_re``, ``val_im``); no native type."""
 
-    recursive_aggregates: bool = False
-    """Aggregates are allowed in the recursive term of ``WITH RECURSIVE``."""
+    iteration_forms: tuple[str, ...] = ("rows", "loop")
+    """How an iteration carries its state, the default first (see ``einsql.iterate_lower``).
+
+    ``rows``: one ``WITH RECURSIVE`` statement, a row per entry of the state
+    (the recursive term aggregates); ``packed``: one statement, a row per
+    iteration holding the state packed into one value (see ``pack``);
+    ``loop``: a statement per step, run by the driver."""
+
+    packed_type: str = ""
+    """SQL type of a packed state, for the ``packed`` form."""
 
     max_identifier_bytes: int | None = None
     """The longest identifier in UTF-8 bytes; longer names are an error (None: no limit)."""
@@ -164,6 +172,29 @@ class Dialect:
         """True where ``value`` is neither NaN nor infinite (``x - x = 0`` only then)."""
         difference = exp.Sub(this=value.copy(), expression=value.copy())
         return exp.EQ(this=exp.paren(difference), expression=exp.Literal.number(0))
+
+    def pack(self, rows: str) -> exp.Select:
+        """A query of one value: the ``k, val`` rows of the CTE ``rows`` packed.
+
+        Positions ``k`` run from 0 without gaps; ``unpack`` gives the rows back.
+
+        Raises:
+            OptionError: the dialect has no packed form.
+
+        """
+        raise OptionError(f"{self.name} has no packed iteration form")
+
+    def unpack(self, packed: exp.Expr, alias: str) -> tuple[exp.Expr, exp.Expr, exp.Expr]:
+        """A ``FROM`` item listing the entries of a packed state, as ``alias``.
+
+        Returns:
+            The item, then the expressions of an entry's position and value.
+
+        Raises:
+            OptionError: the dialect has no packed form.
+
+        """
+        raise OptionError(f"{self.name} has no packed iteration form")
 
     def __repr__(self) -> str:
         return f"<einsql dialect {self.name}>"

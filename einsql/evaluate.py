@@ -17,9 +17,22 @@ import numpy as np
 
 from einsql.dialect import load_dialect
 from einsql.drivers import backend_of, open_driver
+from einsql.drivers.base import Driver
 from einsql.errors import OperandError
-from einsql.expr import NUMPY, Const, Einsum, Elementwise, Expr, Var, dense_einsum, variables, walk
+from einsql.expr import (
+    NUMPY,
+    Const,
+    Einsum,
+    Elementwise,
+    Expr,
+    Solve,
+    Var,
+    dense_einsum,
+    variables,
+    walk,
+)
 from einsql.expr_lower import lower_expression, variable_table
+from einsql.lower import Relation
 from einsql.operands import CooArray, Table, as_operand
 from einsql.results import to_coo, to_dense
 
@@ -51,11 +64,25 @@ def evaluate(
     """
     if backend != "numpy":
         return _evaluate_sql(expr, values, backend, con, optimize)
-    results: dict[int, np.ndarray] = {}
-    for node in walk(expr):
-        results[id(node)] = _compute(node, [results[id(c)] for c in node.children], values)
-    result = results[id(expr)]
+    (result,) = reference_values([expr], values)
     return result[()] if result.ndim == 0 else result
+
+
+def reference_values(exprs: list[Expr], values: dict[str, Any]) -> list[np.ndarray]:
+    """The NumPy values of several expressions, each shared node computed once.
+
+    >>> from einsql.expr import var
+    >>> x = var("x", (2,))
+    >>> [v.tolist() for v in reference_values([x + 1.0, x * 2.0], {"x": [1.0, 2.0]})]
+    [[2.0, 3.0], [2.0, 4.0]]
+    """
+    results: dict[int, np.ndarray] = {}
+    for expr in exprs:
+        for node in walk(expr):
+            if id(node) not in results:
+                args = [results[id(c)] for c in node.children]
+                results[id(node)] = _compute(node, args, values)
+    return [results[id(expr)] for expr in exprs]
 
 
 def _compute(node: Expr, args: list[np.ndarray], values: dict[str, Any]) -> np.ndarray:
@@ -65,28 +92,54 @@ def _compute(node: Expr, args: list[np.ndarray], values: dict[str, Any]) -> np.n
         return node.value
     if isinstance(node, Einsum):
         return dense_einsum(node.inputs, node.output, args)
+    if isinstance(node, Solve):
+        return _solve(*args)
     assert isinstance(node, Elementwise)
     with np.errstate(all="ignore"):
         return np.asarray(NUMPY[node.fn](*args), dtype=np.float64)
 
 
+def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``matrix^-1 rhs``; NaN where the matrix is singular (the databases divide by zero)."""
+    try:
+        return np.linalg.solve(matrix, rhs)
+    except np.linalg.LinAlgError:
+        return np.full(rhs.shape, np.nan)
+
+
 def _evaluate_sql(
     expr: Expr, values: dict[str, Any], backend: str | None, con: Any, optimize: str
 ) -> Any:
-    dialect = load_dialect(backend_of(con, backend))
-    tables, arrays = {}, {}
-    for name, node in variables(expr).items():
-        value = values.get(name)
-        if isinstance(value, Table):
-            tables[name] = variable_table(node, value, dialect)
-        else:
-            arrays[name] = as_operand(_checked(node, values), 0)
+    load_dialect(backend_of(con, backend))  # an unknown backend fails before connecting
     with open_driver(con, backend) as driver:
-        loaded = {name: driver.load(_floats(coo), "float") for name, coo in arrays.items()}
-        program = lower_expression(expr, {**tables, **loaded}, driver.dialect, optimize)
+        relations = load_variables(variables(expr), values, driver)
+        program = lower_expression(expr, relations, driver.dialect, optimize)
         rows = driver.run(program)
     assert rows is not None
     return to_dense(to_coo(rows, expr.shape, np.dtype(np.float64)))
+
+
+def load_variables(
+    nodes: dict[str, Var], values: dict[str, Any], driver: Driver
+) -> dict[str, Relation]:
+    """The relation of each variable: its :class:`einsql.Table`, or its array loaded.
+
+    Every value is checked before anything is loaded.
+
+    Raises:
+        OperandError: a variable has no value, a value of another shape, or a
+            table whose name does not fit the dialect.
+
+    """
+    tables, arrays = {}, {}
+    for name, node in nodes.items():
+        value = values.get(name)
+        if isinstance(value, Table):
+            tables[name] = variable_table(node, value, driver.dialect)
+        else:
+            arrays[name] = as_operand(_checked(node, values), 0)
+    loaded = {name: driver.load(_floats(coo), "float") for name, coo in arrays.items()}
+    return {**tables, **loaded}
 
 
 def _checked(node: Var, values: dict[str, Any]) -> Any:

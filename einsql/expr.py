@@ -94,6 +94,11 @@ class Expr:
         return len(self.shape)
 
     @property
+    def size(self) -> int:
+        """The number of entries."""
+        return math.prod(self.shape)
+
+    @property
     def children(self) -> tuple[Expr, ...]:
         """The operands of this node."""
         return ()
@@ -201,6 +206,22 @@ class Elementwise(Expr):
         if self.fn == "neg":
             return f"-{self.operands[0]}"
         return f"{self.fn}({self.operands[0]})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Solve(Expr):
+    """The solution ``x`` of ``A x = b`` for a square matrix ``A`` and a vector ``b``."""
+
+    operands: tuple[Expr, ...] = ()
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        """The matrix, then the right-hand side."""
+        return self.operands
+
+    def __str__(self) -> str:
+        matrix, rhs = self.operands
+        return f"solve({matrix}, {rhs})"
 
 
 def _intern(cls: type[Expr], shape: tuple[int, ...], key: tuple[Any, ...], **fields: Any) -> Any:
@@ -330,6 +351,29 @@ def _simplify_binary(fn: str, a: Expr, b: Expr, shape: tuple[int, ...]) -> Expr 
     if fn == "pow" and scalar_value(b) == 1.0:
         return a
     return None
+
+
+def solve(matrix: Any, rhs: Any) -> Expr:
+    """The solution of ``matrix @ x = rhs`` (a Newton step solves with a Hessian).
+
+    Databases solve by Gauss-Jordan elimination without pivoting, one step per
+    row: meant for small symmetric positive definite systems. It has no derivative.
+
+    >>> print(solve(var("H", (2, 2)), var("g", (2,))))
+    solve(H, g)
+
+    Raises:
+        ShapeError: ``matrix`` is not square or ``rhs`` does not match it.
+
+    """
+    a, b = as_expr(matrix), as_expr(rhs)
+    n = a.shape[0] if a.ndim == 2 else -1
+    if a.shape != (n, n) or b.shape != (n,):
+        raise ShapeError(
+            f"solve needs a square matrix and a vector of its size, not {a.shape} and {b.shape}"
+        )
+    result: Expr = _intern(Solve, (n,), ("solve", a.key, b.key), operands=(a, b))
+    return result
 
 
 # --- einsum --------------------------------------------------------------------------
@@ -553,6 +597,9 @@ def latex(expr: Expr) -> str:
             f"{_latex_operand(op)}_{{{labels}}}" for op, labels in zip(expr.operands, expr.inputs)
         )
         return (f"\\sum_{{{summed}}} " if summed else "") + terms
+    if isinstance(expr, Solve):
+        matrix, rhs = (_latex_operand(op) for op in expr.operands)
+        return f"{matrix}^{{-1}} {rhs}"
     assert isinstance(expr, Elementwise)
     args = [latex(op) for op in expr.operands]
     if expr.fn == "neg":

@@ -41,6 +41,7 @@ from einsql.expr import (
     Einsum,
     Elementwise,
     Expr,
+    Solve,
     Var,
     scalar_value,
     uniform_value,
@@ -99,33 +100,72 @@ def lower_expression(
         The program; its query returns ``i0, ..., val`` rows of the result.
 
     """
-    builder = _Builder(dialect, optimize)
-    for node in walk(expr):
-        builder.add(node, variables)
-    result = builder.relations[id(expr)]
+    ctes, (result,) = lower_nodes([expr], variables, dialect, optimize)
     alias = "r"
     columns = [exp.column(c, table=alias).as_(f"i{k}") for k, c in enumerate(result.axes)]
     columns.append(exp.column(result.values[0], table=alias).as_("val"))
     query = exp.select(*columns).from_(table_ref(result.name).as_(alias))
-    for name, body in builder.ctes:
-        query = query.with_(name, as_=body, materialized=dialect.materialize_steps or None)
-    return Program((), query)
+    return Program((), with_ctes(query, ctes, dialect))
+
+
+#: Named subqueries, in the order they must be defined.
+Ctes = list[tuple[str, exp.Query]]
+
+
+def lower_nodes(
+    exprs: Sequence[Expr],
+    variables: dict[str, Relation],
+    dialect: Dialect,
+    optimize: str = "auto",
+    prefix: str = "e",
+) -> tuple[Ctes, list[Relation]]:
+    """CTEs computing several expressions at once, each shared node once.
+
+    Args:
+        exprs: the expressions.
+        variables: a relation for each variable, by name.
+        dialect: the target dialect.
+        optimize: the path strategy for every einsum node.
+        prefix: the first letters of the CTE names (``e0``, ``e1``, ...).
+
+    Returns:
+        The CTEs, and the relation holding each expression's rows.
+
+    """
+    builder = _Builder(dialect, optimize, prefix)
+    for expr in exprs:
+        for node in walk(expr):
+            if id(node) not in builder.relations:
+                builder.add(node, variables)
+    return builder.ctes, [builder.relations[id(expr)] for expr in exprs]
+
+
+def with_ctes(query: exp.Select, ctes: Ctes, dialect: Dialect) -> exp.Select:
+    """``query`` with ``ctes`` in front, materialized where the dialect wants it."""
+    for name, body in ctes:
+        materialized = dialect.materialize_steps or None
+        query = query.with_(name, as_=body, materialized=materialized, copy=False)
+    return query
 
 
 class _Builder:
-    def __init__(self, dialect: Dialect, optimize: str) -> None:
+    def __init__(self, dialect: Dialect, optimize: str, prefix: str) -> None:
         self.dialect = dialect
         self.optimize = optimize
+        self.prefix = prefix
         self.relations: dict[int, Relation] = {}
-        self.ctes: list[tuple[str, exp.Query]] = []
+        self.ctes: Ctes = []
 
     def add(self, node: Expr, variables: dict[str, Relation]) -> None:
-        name = f"e{len(self.relations)}"
+        name = f"{self.prefix}{len(self.relations)}"
         if isinstance(node, Var):
             self.relations[id(node)] = variables[node.name]
             return
         if isinstance(node, Einsum):
             self.relations[id(node)] = self._einsum(node, name)
+            return
+        if isinstance(node, Solve):
+            self.relations[id(node)] = self._solve(node, name)
             return
         if isinstance(node, Const):
             body = self._constant(node)
@@ -145,6 +185,75 @@ class _Builder:
         relations = [self.relations[id(op)] for op in node.operands]
         self.ctes += lower_steps(plan, relations, "float", self.dialect, names)
         return table_relation(names[-1], node.ndim)
+
+    def _solve(self, node: Solve, name: str) -> Relation:
+        """Gauss-Jordan elimination of ``[A | b]``, one CTE per pivot, no pivoting."""
+        n = node.shape[0]
+        matrix, rhs = (self.relations[id(op)] for op in node.operands)
+        parts = [
+            exp.select(
+                exp.column(matrix.axes[0]).as_("i0"),
+                exp.column(matrix.axes[1]).as_("i1"),
+                exp.column(matrix.values[0]).as_("val"),
+            ).from_(table_ref(matrix.name)),
+            exp.select(
+                exp.column(rhs.axes[0]).as_("i0"),
+                exp.Literal.number(n).as_("i1"),
+                exp.column(rhs.values[0]).as_("val"),
+            ).from_(table_ref(rhs.name)),
+        ]
+        augmented = table_relation(f"{name}_m", 2)
+        self.ctes.append((augmented.name, self._densified(exp.union(*parts, distinct=False), n)))
+        for k in range(n):
+            pivoted = table_relation(f"{name}_p{k}", 2)
+            self.ctes.append((pivoted.name, self._pivot(augmented.name, k)))
+            augmented = pivoted
+        solution = exp.select("i0", "val").from_(table_ref(augmented.name))
+        self.ctes.append((name, solution.where(exp.column("i1").eq(n))))
+        return table_relation(name, 1)
+
+    def _densified(self, rows: exp.Query, n: int) -> exp.Query:
+        """Every entry of an ``n x (n + 1)`` matrix from sparse ``i0, i1, val`` rows."""
+        keys, select = self._full_range((n, n + 1))
+        on = exp.and_(
+            *(exp.column(f"i{k}", table="a").eq(key.this.copy()) for k, key in enumerate(keys))
+        )
+        source = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("a")))
+        select = select.join(source, on=on, join_type="left")
+        value = self._present_or_zero(table_relation("a", 2), "a")
+        return select.select(*keys, value.as_("val"), copy=False)
+
+    def _pivot(self, source: str, k: int) -> exp.Query:
+        """Row ``k`` divided by the pivot; ``k``'s column eliminated from the other rows."""
+
+        def entry(alias: str, row: exp.Expr, column: exp.Expr) -> exp.Expr:
+            return exp.and_(
+                exp.column("i0", table=alias).eq(row), exp.column("i1", table=alias).eq(column)
+            )
+
+        def val(alias: str) -> exp.Expr:
+            return exp.column("val", table=alias)
+
+        pivot_k = exp.Literal.number(k)
+        scaled = self._div(val("r"), val("p"))
+        update = _binary(exp.Sub, val("a"), _binary(exp.Mul, val("c"), scaled.copy()))
+        value = self._case(
+            [(exp.column("i0", table="a").eq(pivot_k.copy()), self._div(val("a"), val("p")))],
+            update,
+        )
+        return (
+            exp.select(exp.column("i0", table="a"), exp.column("i1", table="a"), value.as_("val"))
+            .from_(table_ref(source).as_("a"))
+            .join(table_ref(source).as_("p"), on=entry("p", pivot_k.copy(), pivot_k.copy()))
+            .join(
+                table_ref(source).as_("r"),
+                on=entry("r", pivot_k.copy(), exp.column("i1", table="a")),
+            )
+            .join(
+                table_ref(source).as_("c"),
+                on=entry("c", exp.column("i0", table="a"), pivot_k.copy()),
+            )
+        )
 
     # --- constants ---------------------------------------------------------------------
 
@@ -266,34 +375,12 @@ class _Builder:
         )
 
     def _present_or_zero(self, relation: Relation, alias: str) -> exp.Expr:
-        """The value of a left-joined row, or 0 where there is none.
-
-        Presence is read from an axis column, not the value: on SQLite a NaN
-        value is NULL.
-        """
-        value = exp.column(relation.values[0], table=alias)
-        if not relation.axes:
-            return exp.Coalesce(this=value, expressions=[float_literal(0.0, self.dialect)])
-        missing = exp.Is(this=exp.column(relation.axes[0], table=alias), expression=exp.null())
-        return exp.Case(ifs=[exp.If(this=missing, true=float_literal(0.0, self.dialect))]).else_(
-            value
-        )
+        return present_or_zero(relation, alias, self.dialect)
 
     # --- index ranges ------------------------------------------------------------------
 
     def _full_range(self, shape: tuple[int, ...]) -> tuple[list[exp.Expr], exp.Select]:
-        """``SELECT`` from the cross product of each axis' index range (one row if 0-d)."""
-        select = exp.select().from_(
-            exp.Subquery(
-                this=exp.select(exp.Literal.number(0).as_("z")),
-                alias=exp.TableAlias(this=exp.to_identifier("one")),
-            )
-        )
-        keys = []
-        for k, size in enumerate(shape):
-            select = select.join(self.dialect.index_range(size, f"r{k}"), join_type="cross")
-            keys.append(exp.column("v", table=f"r{k}").as_(f"i{k}"))
-        return keys, select
+        return full_range(shape, self.dialect)
 
     def _stretched(
         self, relation: Relation, shape: tuple[int, ...], full: tuple[int, ...], alias: str
@@ -425,6 +512,39 @@ _FUNCTIONS: dict[str, Function] = {
     "div": lambda b, x, y: b._div(x, y),
     "pow": lambda b, x, y: b._pow(x, y),
 }
+
+
+def present_or_zero(relation: Relation, alias: str, dialect: Dialect) -> exp.Expr:
+    """The value of a left-joined row of ``relation`` as ``alias``, or 0 where there is none.
+
+    Presence is read from an axis column, not the value: on SQLite a NaN
+    value is NULL.
+    """
+    value = exp.column(relation.values[0], table=alias)
+    if not relation.axes:
+        return exp.Coalesce(this=value, expressions=[float_literal(0.0, dialect)])
+    missing = exp.Is(this=exp.column(relation.axes[0], table=alias), expression=exp.null())
+    return exp.Case(ifs=[exp.If(this=missing, true=float_literal(0.0, dialect))]).else_(value)
+
+
+def full_range(shape: tuple[int, ...], dialect: Dialect) -> tuple[list[exp.Expr], exp.Select]:
+    """``SELECT`` from the cross product of each axis' index range (one row if 0-d).
+
+    Returns:
+        The index columns ``r0.v AS i0, ...``, and the select to add columns to.
+
+    """
+    select = exp.select().from_(
+        exp.Subquery(
+            this=exp.select(exp.Literal.number(0).as_("z")),
+            alias=exp.TableAlias(this=exp.to_identifier("one")),
+        )
+    )
+    keys = []
+    for k, size in enumerate(shape):
+        select = select.join(dialect.index_range(size, f"r{k}"), join_type="cross")
+        keys.append(exp.column("v", table=f"r{k}").as_(f"i{k}"))
+    return keys, select
 
 
 def _binary(kind: type[exp.Binary], a: exp.Expr, b: exp.Expr) -> exp.Expr:

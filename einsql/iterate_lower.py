@@ -1,0 +1,469 @@
+"""Lower an iteration to SQL: ``WITH RECURSIVE``, in the form the database allows.
+
+Every form sees the state the same way, as positional rows ``(k, val)``: the
+entries of each state variable at consecutive positions (row-major), then the
+loss (when traced) and the change of the last step (when there is a
+tolerance). One step reads the state's variables from those rows, computes each
+update as a tensor expression (CTEs from :mod:`einsql.expr_lower`, derivatives
+included), and writes the next positional rows, every entry present.
+
+The forms differ in how the state is carried (``Dialect.iteration_forms``):
+
+* ``rows`` (DuckDB): a row per entry and step, ``state(step, k, val)``; the
+  recursive term aggregates over the working table.
+* ``packed`` (PostgreSQL, SQLite): a row per step, ``state(step, a)``, the
+  positional rows packed into one value (a ``float8[]``; a JSON object). The
+  recursive term computes the next value in one correlated subquery over the
+  unpacked last one, as these databases allow no aggregate there.
+* ``loop``: the ``rows`` step as one statement per step, run by the driver
+  (for databases without a one-statement form, or by request).
+
+>>> from einsql.expr import var
+>>> from einsql.dialect import load_dialect
+>>> from einsql.iterate import Iteration
+>>> x = var("x", (2,))
+>>> halve = Iteration(state=(x,), updates=(x * 0.5,), start=(np.ones(2),), steps=3)
+>>> sql = IterationLowering(halve, {}, load_dialect("duckdb"), "rows").statement()
+>>> import duckdb
+>>> duckdb.sql(load_dialect("duckdb").render(sql)).fetchall()
+[(3, 'x', 0, 0.125), (3, 'x', 1, 0.125)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlglot import exp
+
+from einsql.dialect import Dialect
+from einsql.errors import OperandError, OptionError
+from einsql.expr import Var
+from einsql.expr_lower import (
+    Ctes,
+    full_range,
+    lower_nodes,
+    present_or_zero,
+    table_relation,
+    with_ctes,
+)
+from einsql.lower import Relation, create_table_as, float_literal, table_ref, values_query
+from einsql.operands import CooArray, axis_columns
+
+if TYPE_CHECKING:
+    from einsql.iterate import Iteration
+
+#: The name of the recursive CTE.
+STATE = "state"
+
+#: The alias of the last state's row in the ``packed`` form's recursive term.
+_ROW = "last_state"
+
+
+class IterationLowering:
+    """The SQL of one iteration in one dialect and form.
+
+    Args:
+        program: the iteration.
+        data: a relation for each variable that is not state, by name.
+        dialect: the target dialect.
+        form: one of ``dialect.iteration_forms``.
+        trace: also compute the loss at every step.
+        optimize: the path strategy of every einsum.
+
+    Raises:
+        OptionError: the dialect has no such form, or cannot iterate at all.
+        OperandError: a data table is named like a CTE of the program.
+
+    """
+
+    def __init__(
+        self,
+        program: Iteration,
+        data: dict[str, Relation],
+        dialect: Dialect,
+        form: str,
+        trace: bool = False,
+        optimize: str = "auto",
+    ) -> None:
+        if not dialect.executable:
+            raise OptionError(
+                f"iterations are written for duckdb, postgres and sqlite, not {dialect.name}"
+            )
+        if form not in dialect.iteration_forms:
+            raise OptionError(
+                f"{dialect.name} iterates in the forms {', '.join(dialect.iteration_forms)}, "
+                f"not {form!r}"
+            )
+        if trace and program.loss is None:
+            raise OptionError("this iteration has no loss to trace")
+        self.program = program
+        self.data = data
+        self.dialect = dialect
+        self.form = form
+        self.trace = trace
+        self.optimize = optimize
+        self.offsets = list(np.cumsum([0] + [v.size for v in _shaped(program.state)]))
+        width = int(self.offsets[-1])
+        self.loss_position = width if trace else None
+        self.change_position = width + int(trace) if program.tol is not None else None
+        self.index = dialect.parse_type(dialect.wide_index_type)
+        self.float = dialect.parse_type(dialect.value_types["float"])
+        self._update_ctes: Ctes | None = None
+
+    # --- statements --------------------------------------------------------------------
+
+    def statement(self) -> exp.Select:
+        """One statement: ``WITH RECURSIVE state AS (...)`` and the final iterate's rows.
+
+        The rows are ``step, variable, i0, ..., val`` of every reported variable
+        (axes beyond a variable's own are 0), ``step`` the number of steps taken.
+        """
+        return self._with_state(self.result_query(STATE))
+
+    def trace_statement(self) -> exp.Select:
+        """One statement returning ``step, loss``: the loss before each step and at the end."""
+        return self._with_state(self.trace_query(STATE))
+
+    def create_state(self, name: str) -> exp.Create:
+        """``CREATE TEMPORARY TABLE name AS`` every step's state (not for ``loop``)."""
+        everything = self._with_state(exp.select("*").from_(table_ref(STATE)))
+        return create_table_as(name, everything)
+
+    def _with_state(self, query: exp.Select) -> exp.Select:
+        if self.form == "loop":
+            raise OptionError("a loop runs a statement per step; it has no one-statement SQL")
+        step: exp.Expr = self.recursive_step()
+        if step.args.get("with_"):  # DuckDB needs the parentheses, SQLite refuses them
+            step = exp.paren(step)
+        body = exp.Union(this=self.seed(), expression=step, distinct=False)
+        state = exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(STATE)))
+        outer = query.args.get("with_")
+        ctes = [state, *(outer.expressions if outer else [])]
+        query.set("with_", exp.With(expressions=ctes, recursive=True))
+        self._check_names(query)
+        return query
+
+    def _check_names(self, tree: exp.Expr) -> None:
+        ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+        for relation in self.data.values():
+            if relation.name in ctes:
+                raise OperandError(
+                    f"table {relation.name!r} has the name of a CTE of the iteration; rename it"
+                )
+
+    # --- the seed and one step ---------------------------------------------------------
+
+    def seed(self) -> exp.Select:
+        """Step 0: the start values, no loss yet, an infinite change."""
+        parts = [
+            self._positioned(_start_source(start, self.dialect), v.shape, offset, start)
+            for v, start, offset in zip(self.program.state, self.program.start, self.offsets)
+        ]
+        if self.loss_position is not None:
+            parts.append(
+                self._scalar_row(
+                    self.loss_position, exp.Cast(this=exp.null(), to=self.float.copy())
+                )
+            )
+        if self.change_position is not None:
+            parts.append(
+                self._scalar_row(self.change_position, float_literal(math.inf, self.dialect))
+            )
+        step = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("INT")).as_("step")
+        if self.form == "packed":
+            packed = with_ctes(self.dialect.pack("nxt"), [("nxt", _union(parts))], self.dialect)
+            return exp.select(step, exp.Subquery(this=packed).as_("a"))
+        rows = exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("s")))
+        return exp.select(step, exp.column("k", table="s"), exp.column("val", table="s")).from_(
+            rows
+        )
+
+    def recursive_step(self, source: str = STATE) -> exp.Select:
+        """The next state from the last one in ``source``, empty once the iteration stops."""
+        if self.form == "packed":
+            return self._packed_step(source)
+        prev = exp.select(exp.Max(this=exp.column("step")).as_("step"))
+        if self.change_position is not None:
+            change = exp.Case(
+                ifs=[exp.If(this=exp.column("k").eq(self.change_position), true=exp.column("val"))]
+            )
+            prev = prev.select(exp.Max(this=change).as_("change"), copy=False)
+        go = self._go("prev")
+        cur = (
+            exp.select(exp.column("k", table="s"), exp.column("val", table="s"))
+            .from_(table_ref(source).as_("s"))
+            .join(exp.to_identifier("prev"), join_type="cross")
+            .where(go)
+        )
+        ctes: Ctes = [("prev", prev.from_(table_ref(source))), ("cur", cur)]
+        ctes += self._updates
+        step = exp.Add(this=exp.column("step", table="prev"), expression=exp.Literal.number(1))
+        final = (
+            exp.select(step.as_("step"), exp.column("k", table="n"), exp.column("val", table="n"))
+            .from_(table_ref("nxt").as_("n"))
+            .join(exp.to_identifier("prev"), join_type="cross")
+            .where(go.copy())
+        )
+        return with_ctes(final, ctes, self.dialect)
+
+    def _packed_step(self, source: str) -> exp.Select:
+        item, position, value = self.dialect.unpack(exp.column("a", table=_ROW), "u")
+        cur = exp.select(position.as_("k"), value.as_("val")).from_(item)
+        ctes: Ctes = [("cur", cur), *self._updates]
+        packed = with_ctes(self.dialect.pack("nxt"), ctes, self.dialect)
+        step = exp.Add(this=exp.column("step", table=_ROW), expression=exp.Literal.number(1))
+        select = exp.select(step.as_("step"), exp.Subquery(this=packed).as_("a"))
+        return select.from_(table_ref(source).as_(_ROW)).where(self._go(_ROW))
+
+    def _go(self, alias: str) -> exp.Expr:
+        """Whether the state of ``alias`` steps on: steps left and a change above tolerance."""
+        steps_left = exp.LT(
+            this=exp.column("step", table=alias), expression=exp.Literal.number(self.program.steps)
+        )
+        if self.change_position is None or self.program.tol is None:
+            return steps_left
+        if self.form == "packed":
+            item, position, value = self.dialect.unpack(exp.column("a", table=alias), "c")
+            change: exp.Expr = exp.Subquery(
+                this=exp.select(value).from_(item).where(position.eq(self.change_position))
+            )
+        else:
+            change = exp.column("change", table=alias)
+        above = exp.GT(this=change, expression=float_literal(self.program.tol, self.dialect))
+        return exp.and_(steps_left, above)
+
+    @property
+    def _updates(self) -> Ctes:
+        """A copy of the CTEs from the positional rows ``cur`` to ``nxt``, the next ones."""
+        if self._update_ctes is None:
+            self._update_ctes = self._lower_updates()
+        return [(name, query.copy()) for name, query in self._update_ctes]
+
+    def _lower_updates(self) -> Ctes:
+        ctes, variables = self._state_variables("cur", "x")
+        program = self.program
+        roots = list(program.updates)
+        if self.loss_position is not None:
+            assert program.loss is not None
+            roots.append(program.loss)
+        if self.change_position is not None:
+            roots.append(program.change())
+        built, relations = lower_nodes(
+            roots, {**self.data, **variables}, self.dialect, self.optimize, "b"
+        )
+        parts = [
+            self._positioned(table_ref(r.name), v.shape, offset, relation=r)
+            for v, r, offset in zip(program.state, relations, self.offsets)
+        ]
+        extra = relations[len(program.updates) :]
+        for position in (self.loss_position, self.change_position):
+            if position is not None:
+                relation = extra.pop(0)
+                parts.append(
+                    self._positioned(table_ref(relation.name), (), position, relation=relation)
+                )
+        return [*ctes, *built, ("nxt", _union(parts))]
+
+    def _state_variables(self, rows: str, prefix: str) -> tuple[Ctes, dict[str, Relation]]:
+        """A CTE per state variable reading its entries from the positional rows ``rows``."""
+        ctes: Ctes = []
+        variables = {}
+        for j, (v, offset) in enumerate(zip(self.program.state, self.offsets)):
+            name = f"{prefix}{j}"
+            ctes.append((name, self._unpositioned(rows, v.shape, int(offset))))
+            variables[v.name] = table_relation(name, v.ndim)
+        return ctes, variables
+
+    # --- positions ---------------------------------------------------------------------
+
+    def _positioned(
+        self,
+        source: exp.Expr | None,
+        shape: tuple[int, ...],
+        offset: int,
+        start: np.ndarray | None = None,
+        relation: Relation | None = None,
+    ) -> exp.Select:
+        """``k, val`` for every entry of a tensor: ``k`` from ``offset`` on, row-major.
+
+        The tensor's rows come from ``source`` (with ``relation``'s columns);
+        missing rows are zeros. A uniform ``start`` needs no source.
+        """
+        keys, select = full_range(shape, self.dialect)
+        strides = _strides(shape)
+        flat: exp.Expr = exp.Literal.number(offset)
+        for key, stride in zip(keys, strides):
+            term = exp.Mul(this=key.this.copy(), expression=exp.Literal.number(stride))
+            flat = exp.Add(this=flat, expression=term)
+        uniform = _uniform(start)
+        if uniform is not None:
+            value: exp.Expr = float_literal(uniform, self.dialect)
+        else:
+            assert source is not None
+            relation = relation or table_relation("a", len(shape))
+            on = (
+                exp.and_(
+                    *(
+                        exp.column(c, table="a").eq(key.this.copy())
+                        for c, key in zip(relation.axes, keys)
+                    )
+                )
+                if keys
+                else exp.true()
+            )
+            select = select.join(
+                source.as_("a") if isinstance(source, exp.Table) else source,
+                on=on,
+                join_type="left",
+            )
+            value = present_or_zero(relation, "a", self.dialect)
+        return select.select(
+            exp.Cast(this=flat, to=self.index.copy()).as_("k"),
+            exp.Cast(this=value, to=self.float.copy()).as_("val"),
+            copy=False,
+        )
+
+    def _scalar_row(self, position: int, value: exp.Expr) -> exp.Select:
+        k = exp.Cast(this=exp.Literal.number(position), to=self.index.copy())
+        return exp.select(k.as_("k"), exp.Cast(this=value, to=self.float.copy()).as_("val"))
+
+    def _unpositioned(self, rows: str, shape: tuple[int, ...], offset: int) -> exp.Select:
+        """The entries at positions ``offset ..`` of ``rows`` as ``i0, ..., val``."""
+        size = int(np.prod(shape, dtype=np.int64))
+        local = exp.Sub(this=exp.column("k"), expression=exp.Literal.number(offset))
+        columns = []
+        for axis, (n, stride) in enumerate(zip(shape, _strides(shape))):
+            index: exp.Expr = exp.paren(local.copy())
+            if stride > 1:
+                index = exp.IntDiv(this=index, expression=exp.Literal.number(stride))
+            if axis > 0:
+                index = exp.Mod(this=exp.paren(index), expression=exp.Literal.number(n))
+            columns.append(exp.Cast(this=index, to=self.index.copy()).as_(f"i{axis}"))
+        inside = exp.and_(
+            exp.GTE(this=exp.column("k"), expression=exp.Literal.number(offset)),
+            exp.LT(this=exp.column("k"), expression=exp.Literal.number(offset + size)),
+        )
+        return exp.select(*columns, exp.column("val")).from_(exp.to_identifier(rows)).where(inside)
+
+    def positional(self, source: str, last_only: bool) -> exp.Select:
+        """``step, k, val`` of the states in table ``source`` (only the last if asked)."""
+        if self.form == "packed":
+            item, position, value = self.dialect.unpack(exp.column("a", table="s"), "u")
+            select = exp.select(exp.column("step", table="s"), position.as_("k"), value.as_("val"))
+            select = select.from_(table_ref(source).as_("s")).join(item, join_type="cross")
+        else:
+            select = exp.select("step", "k", "val").from_(table_ref(source).as_("s"))
+        if last_only:
+            select = select.where(exp.column("step", table="s").eq(self._last_step(source)))
+        return select
+
+    def _last_step(self, source: str) -> exp.Expr:
+        return exp.Subquery(
+            this=exp.select(exp.Max(this=exp.column("step"))).from_(table_ref(source))
+        )
+
+    # --- results -----------------------------------------------------------------------
+
+    def result_query(self, source: str) -> exp.Select:
+        """``step, variable, i0, ..., val`` of the reported variables' last value in ``source``."""
+        ctes, variables = self._last_variables(source)
+        width = max((v.ndim for v in self.program.reported), default=0)
+        parts = []
+        for v in self.program.reported:
+            rows = variables[v.name]
+            axes = [exp.column(c).as_(f"i{a}") for a, c in enumerate(rows.axes)]
+            axes += [exp.Literal.number(0).as_(f"i{a}") for a in range(v.ndim, width)]
+            name = exp.Literal.string(v.name).as_("variable")
+            step = self._last_step(source).as_("step")
+            parts.append(
+                exp.select(step, name, *axes, exp.column("val")).from_(table_ref(rows.name))
+            )
+        order = ["variable", *(f"i{a}" for a in range(width))]
+        ordered = exp.select("*").from_(
+            exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("r")))
+        )
+        return with_ctes(ordered.order_by(*order), ctes, self.dialect)
+
+    def trace_query(self, source: str) -> exp.Select:
+        """``step, loss`` from ``source``: the loss before each step, then after the last."""
+        assert self.program.loss is not None and self.loss_position is not None
+        history = exp.Subquery(
+            this=self.positional(source, last_only=False),
+            alias=exp.TableAlias(this=exp.to_identifier("h")),
+        )
+        before = exp.Sub(this=exp.column("step", table="h"), expression=exp.Literal.number(1))
+        earlier = (
+            exp.select(before.as_("step"), exp.column("val", table="h").as_("loss"))
+            .from_(history)
+            .where(exp.column("k", table="h").eq(self.loss_position))
+            .where(exp.GT(this=exp.column("step", table="h"), expression=exp.Literal.number(0)))
+        )
+        ctes, variables = self._last_variables(source)
+        built, (loss,) = lower_nodes(
+            [self.program.loss], {**self.data, **variables}, self.dialect, self.optimize, "f"
+        )
+        _, final = full_range((), self.dialect)
+        final = final.join(table_ref(loss.name).as_("a"), on=exp.true(), join_type="left")
+        final = final.select(
+            self._last_step(source).as_("step"),
+            present_or_zero(loss, "a", self.dialect).as_("loss"),
+            copy=False,
+        )
+        ordered = exp.select("*").from_(
+            exp.Subquery(
+                this=exp.union(earlier, final, distinct=False),
+                alias=exp.TableAlias(this=exp.to_identifier("t")),
+            )
+        )
+        return with_ctes(ordered.order_by("step"), [*ctes, *built], self.dialect)
+
+    def _last_variables(self, source: str) -> tuple[Ctes, dict[str, Relation]]:
+        ctes, variables = self._state_variables("last", "y")
+        last = self.positional(source, last_only=True)
+        return [
+            (
+                "last",
+                exp.select("k", "val").from_(
+                    exp.Subquery(this=last, alias=exp.TableAlias(this=exp.to_identifier("p")))
+                ),
+            ),
+            *ctes,
+        ], variables
+
+
+def _shaped(state: Sequence[Var]) -> list[np.ndarray]:
+    return [np.empty(v.shape) for v in state]
+
+
+def _strides(shape: tuple[int, ...]) -> list[int]:
+    """Row-major strides in entries: ``(2, 3, 4)`` gives ``[12, 4, 1]``."""
+    return [int(np.prod(shape[a + 1 :], dtype=np.int64)) for a in range(len(shape))]
+
+
+def _uniform(start: np.ndarray | None) -> float | None:
+    if start is None or start.size == 0:
+        return None
+    first = float(start.flat[0])
+    return first if np.all(start == first) else None
+
+
+def _start_source(start: np.ndarray, dialect: Dialect) -> exp.Expr | None:
+    """The nonzeros of a start value as a ``VALUES`` subquery (None if it is uniform)."""
+    if _uniform(start) is not None:
+        return None
+    coords = np.argwhere(start != 0)
+    coo = CooArray(coords, start[tuple(coords.T)], start.shape)
+    relation = Relation("a", axis_columns(start.ndim), ("val",), "float", rows=coo)
+    return exp.Subquery(
+        this=values_query(relation, dialect), alias=exp.TableAlias(this=exp.to_identifier("a"))
+    )
+
+
+def _union(parts: Sequence[exp.Select]) -> exp.Query:
+    query: exp.Query = parts[0]
+    for part in parts[1:]:
+        query = exp.union(query, part, distinct=False)
+    return query
