@@ -86,6 +86,9 @@ class Dialect:
     iteration holding the state packed into one value (see ``pack``);
     ``loop``: a statement per step, run by the driver."""
 
+    max_solve_size: int = 64
+    """The largest linear system a solve (a Newton step) eliminates: one CTE per row."""
+
     packed_type: str = ""
     """SQL type of a packed state, for the ``packed`` form."""
 

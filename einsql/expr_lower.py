@@ -34,7 +34,7 @@ from sqlglot import exp
 
 from einsql.dialect import Dialect
 from einsql.equation import Equation
-from einsql.errors import OperandError
+from einsql.errors import OperandError, OptionError
 from einsql.expr import (
     UNARY,
     Const,
@@ -189,6 +189,11 @@ class _Builder:
     def _solve(self, node: Solve, name: str) -> Relation:
         """Gauss-Jordan elimination of ``[A | b]``, one CTE per pivot, no pivoting."""
         n = node.shape[0]
+        if n > self.dialect.max_solve_size:
+            raise OptionError(
+                f"{self.dialect.name} solves systems of at most {self.dialect.max_solve_size} "
+                f"unknowns in one statement (a CTE per pivot), not {n}"
+            )
         matrix, rhs = (self.relations[id(op)] for op in node.operands)
         parts = [
             exp.select(
@@ -224,36 +229,34 @@ class _Builder:
         return select.select(*keys, value.as_("val"), copy=False)
 
     def _pivot(self, source: str, k: int) -> exp.Query:
-        """Row ``k`` divided by the pivot; ``k``'s column eliminated from the other rows."""
+        """Row ``k`` divided by the pivot; ``k``'s column eliminated from the other rows.
 
-        def entry(alias: str, row: exp.Expr, column: exp.Expr) -> exp.Expr:
-            return exp.and_(
-                exp.column("i0", table=alias).eq(row), exp.column("i1", table=alias).eq(column)
-            )
-
-        def val(alias: str) -> exp.Expr:
-            return exp.column("val", table=alias)
-
+        The pivot, row ``k`` and column ``k`` come to each entry through window
+        functions: one scan of the last matrix (SQLite copies a CTE per
+        reference, so a chain of self-joins would grow exponentially).
+        """
+        i, j, val = exp.column("i0"), exp.column("i1"), exp.column("val")
         pivot_k = exp.Literal.number(k)
-        scaled = self._div(val("r"), val("p"))
-        update = _binary(exp.Sub, val("a"), _binary(exp.Mul, val("c"), scaled.copy()))
-        value = self._case(
-            [(exp.column("i0", table="a").eq(pivot_k.copy()), self._div(val("a"), val("p")))],
-            update,
-        )
-        return (
-            exp.select(exp.column("i0", table="a"), exp.column("i1", table="a"), value.as_("val"))
-            .from_(table_ref(source).as_("a"))
-            .join(table_ref(source).as_("p"), on=entry("p", pivot_k.copy(), pivot_k.copy()))
-            .join(
-                table_ref(source).as_("r"),
-                on=entry("r", pivot_k.copy(), exp.column("i1", table="a")),
-            )
-            .join(
-                table_ref(source).as_("c"),
-                on=entry("c", exp.column("i0", table="a"), pivot_k.copy()),
-            )
-        )
+
+        def spread(condition: exp.Expr, partition: list[exp.Expr], alias: str) -> exp.Expr:
+            picked = exp.Max(this=exp.Case(ifs=[exp.If(this=condition, true=val.copy())]))
+            return exp.Window(this=picked, partition_by=partition).as_(alias)
+
+        on_pivot = exp.and_(i.copy().eq(pivot_k.copy()), j.copy().eq(pivot_k.copy()))
+        spread_rows = exp.select(
+            i.copy(),
+            j.copy(),
+            val.copy(),
+            spread(j.copy().eq(pivot_k.copy()), [i.copy()], "in_column"),
+            spread(i.copy().eq(pivot_k.copy()), [j.copy()], "in_row"),
+            spread(on_pivot, [], "pivot"),
+        ).from_(table_ref(source))
+        scaled = self._div(exp.column("in_row"), exp.column("pivot"))
+        update = _binary(exp.Sub, val.copy(), _binary(exp.Mul, exp.column("in_column"), scaled))
+        on_row = i.copy().eq(pivot_k.copy())
+        value = self._case([(on_row, self._div(val.copy(), exp.column("pivot")))], update)
+        inner = exp.Subquery(this=spread_rows, alias=exp.TableAlias(this=exp.to_identifier("w")))
+        return exp.select(i.copy(), j.copy(), value.as_("val")).from_(inner)
 
     # --- constants ---------------------------------------------------------------------
 

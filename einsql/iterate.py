@@ -35,7 +35,7 @@ from einsql.errors import OperandError, OptionError
 from einsql.evaluate import load_variables, reference_values, variable_value
 from einsql.expr import Expr, Var, abs_, einsum, solve, sqrt, sum_, var, variables
 from einsql.expr_lower import variable_table
-from einsql.iterate_lower import IterationLowering
+from einsql.iterate_lower import IterationLowering, check_form
 from einsql.lower import create_table_as, drop_table, table_ref
 from einsql.operands import Table
 
@@ -316,6 +316,7 @@ def iterate(
         return _iterate_numpy(program, values, trace)
     dialect = load_dialect(backend_of(con, backend))
     chosen = form or dialect.iteration_forms[0]
+    check_form(dialect, chosen)
     if chosen == "loop" and form is None:
         warnings.warn(
             f"{dialect.name} runs an iteration a statement per step", LoopWarning, stacklevel=2
@@ -482,7 +483,10 @@ def iteration_sql(
     }
     form = next((f for f in target.iteration_forms if f != "loop"), None)
     if form is None:
-        raise OptionError(f"{target.name} cannot iterate in one statement")
+        raise OptionError(
+            f"{target.name} cannot iterate in one statement (its recursive term may not "
+            "aggregate); einsql.minimize runs it there as a statement per step"
+        )
     lowering = IterationLowering(program, data, target, form, trace)
     statement = lowering.trace_statement() if trace else lowering.statement()
     return SQL(target.render(statement) + ";")

@@ -62,6 +62,24 @@ STATE = "state"
 _ROW = "last_state"
 
 
+def check_form(dialect: Dialect, form: str) -> None:
+    """Raise unless ``dialect`` iterates in ``form``.
+
+    Raises:
+        OptionError: a text-only dialect, or a form the dialect lacks.
+
+    """
+    if not dialect.executable:
+        raise OptionError(
+            f"iterations are written for duckdb, postgres and sqlite, not {dialect.name}"
+        )
+    if form not in dialect.iteration_forms:
+        raise OptionError(
+            f"{dialect.name} iterates in the forms {', '.join(dialect.iteration_forms)}, "
+            f"not {form!r}"
+        )
+
+
 class IterationLowering:
     """The SQL of one iteration in one dialect and form.
 
@@ -88,15 +106,7 @@ class IterationLowering:
         trace: bool = False,
         optimize: str = "auto",
     ) -> None:
-        if not dialect.executable:
-            raise OptionError(
-                f"iterations are written for duckdb, postgres and sqlite, not {dialect.name}"
-            )
-        if form not in dialect.iteration_forms:
-            raise OptionError(
-                f"{dialect.name} iterates in the forms {', '.join(dialect.iteration_forms)}, "
-                f"not {form!r}"
-            )
+        check_form(dialect, form)
         if trace and program.loss is None:
             raise OptionError("this iteration has no loss to trace")
         self.program = program
