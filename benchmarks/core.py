@@ -176,6 +176,15 @@ def main() -> None:
     report(rows, "core.csv")
 
 
+def drop_and_close(backend: str, con: Any, tables: Any) -> None:
+    """Drop the tables a benchmark made, commit, and close the connection."""
+    for table in tables:
+        con.execute(f'DROP TABLE "{table.name}"')
+    if backend != "duckdb":
+        con.commit()
+    con.close()
+
+
 def report(rows: list[dict[str, Any]], filename: str) -> None:
     """Print ``rows`` as a table and write them to ``benchmarks/results/filename``."""
     RESULTS.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from core import median_time, report, row
+from core import drop_and_close, median_time, report, row
 
 import einsql
 
@@ -62,11 +62,7 @@ def main() -> None:
         )
         workload = f"logistic gradient, {n:,} x {d} table"
         rows.append(row("gradient", workload, name, seconds, peer, "numpy"))
-        for table in tables.values():
-            con.execute(f'DROP TABLE "{table.name}"')
-        if name != "duckdb":
-            con.commit()
-        con.close()
+        drop_and_close(name, con, tables.values())
     report(rows, "gradient.csv")
 
 

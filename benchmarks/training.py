@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from core import median_time, report, row
+from core import drop_and_close, median_time, report, row
 
 import einsql
 
@@ -80,11 +80,7 @@ def main() -> None:
         np.testing.assert_allclose(result.x, expected, rtol=1e-8, atol=1e-10)
         seconds = median_time(train, args.repeat)
         rows.append(row("training", f"{workload} ({result.form})", name, seconds, peer, "numpy"))
-        for table in tables.values():
-            con.execute(f'DROP TABLE "{table.name}"')
-        if name != "duckdb":
-            con.commit()
-        con.close()
+        drop_and_close(name, con, tables.values())
     report(rows, "training.csv")
 
 
