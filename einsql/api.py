@@ -30,7 +30,7 @@ from einsql.equation import from_sublists, parse
 from einsql.errors import OptionError, SubscriptError
 from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
-from einsql.expr_lower import lower_expression, variable_table
+from einsql.expr_lower import lower_expression, named_tables
 from einsql.iterate import Iteration, iteration_sql
 from einsql.lower import Program, Relation, lower
 from einsql.operands import (
@@ -263,10 +263,7 @@ def _expression_sql(
     if len(args) != 1:
         raise OptionError("to_sql takes one expression; put arrays in it with einsql.const")
     expr, target = args[0], load_dialect(dialect)
-    relations = {
-        name: variable_table(node, (tables or {}).get(name, Table(name, node.shape)), target)
-        for name, node in variables(expr).items()
-    }
+    relations = named_tables(variables(expr), tables, target)
     return SQL(lower_expression(expr, relations, target, optimize).render(target))
 
 

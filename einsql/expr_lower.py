@@ -85,6 +85,16 @@ def variable_table(node: Var, table: Table, dialect: Dialect) -> Relation:
     return Relation(table.name, table.axes, table.values[:1], "float")
 
 
+def named_tables(
+    nodes: dict[str, Var], tables: dict[str, Table] | None, dialect: Dialect
+) -> dict[str, Relation]:
+    """Each variable's relation in pasted SQL: the table named after it, or ``tables[name]``."""
+    return {
+        name: variable_table(node, (tables or {}).get(name, Table(name, node.shape)), dialect)
+        for name, node in nodes.items()
+    }
+
+
 def lower_expression(
     expr: Expr, variables: dict[str, Relation], dialect: Dialect, optimize: str = "auto"
 ) -> Program:

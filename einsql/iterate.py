@@ -34,7 +34,7 @@ from einsql.drivers.base import Driver
 from einsql.errors import OperandError, OptionError
 from einsql.evaluate import load_variables, reference_values, variable_value
 from einsql.expr import Expr, Var, abs_, einsum, solve, sqrt, sum_, var, variables
-from einsql.expr_lower import variable_table
+from einsql.expr_lower import named_tables
 from einsql.iterate_lower import IterationLowering, check_form
 from einsql.lower import create_table_as, drop_table, table_ref
 from einsql.operands import Table
@@ -477,10 +477,7 @@ def iteration_sql(
 ) -> str:
     """The statement of ``program`` (see ``einsql.to_sql``)."""
     target = load_dialect(dialect)
-    data = {
-        name: variable_table(node, (tables or {}).get(name, Table(name, node.shape)), target)
-        for name, node in program.data.items()
-    }
+    data = named_tables(program.data, tables, target)
     form = next((f for f in target.iteration_forms if f != "loop"), None)
     if form is None:
         raise OptionError(

@@ -11,12 +11,12 @@ The forms differ in how the state is carried (``Dialect.iteration_forms``):
 
 * ``rows`` (DuckDB): a row per entry and step, ``state(step, k, val)``; the
   recursive term aggregates over the working table.
-* ``packed`` (PostgreSQL, SQLite): a row per step, ``state(step, a)``, the
-  positional rows packed into one value (a ``float8[]``; a JSON object). The
+* ``packed`` (PostgreSQL): a row per step, ``state(step, a)``, the positional
+  rows packed into one value (a ``float8[]``, see ``Dialect.pack``). The
   recursive term computes the next value in one correlated subquery over the
-  unpacked last one, as these databases allow no aggregate there.
-* ``loop``: the ``rows`` step as one statement per step, run by the driver
-  (for databases without a one-statement form, or by request).
+  unpacked last one, as PostgreSQL allows no aggregate there.
+* ``loop`` (SQLite, any database on request): the ``rows`` step as one
+  statement per step, run by the driver.
 
 >>> from einsql.expr import var
 >>> from einsql.dialect import load_dialect
@@ -32,6 +32,7 @@ The forms differ in how the state is carried (``Dialect.iteration_forms``):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,6 @@ from sqlglot import exp
 
 from einsql.dialect import Dialect
 from einsql.errors import OperandError, OptionError
-from einsql.expr import Var
 from einsql.expr_lower import (
     Ctes,
     full_range,
@@ -57,6 +57,9 @@ if TYPE_CHECKING:
 
 #: The name of the recursive CTE.
 STATE = "state"
+
+#: The names of the CTEs an iteration defines: its own, and its expressions' (``b0``, ``f3_p1``).
+_CTE_NAMES = re.compile(r"state|prev|cur|nxt|last|[xybf][0-9]+(_[a-z0-9]+)?")
 
 #: The alias of the last state's row in the ``packed`` form's recursive term.
 _ROW = "last_state"
@@ -115,7 +118,8 @@ class IterationLowering:
         self.form = form
         self.trace = trace
         self.optimize = optimize
-        self.offsets = list(np.cumsum([0] + [v.size for v in _shaped(program.state)]))
+        _check_names(data)
+        self.offsets = [0, *np.cumsum([v.size for v in program.state]).tolist()]
         width = int(self.offsets[-1])
         self.loss_position = width if trace else None
         self.change_position = width + int(trace) if program.tol is not None else None
@@ -153,16 +157,7 @@ class IterationLowering:
         outer = query.args.get("with_")
         ctes = [state, *(outer.expressions if outer else [])]
         query.set("with_", exp.With(expressions=ctes, recursive=True))
-        self._check_names(query)
         return query
-
-    def _check_names(self, tree: exp.Expr) -> None:
-        ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-        for relation in self.data.values():
-            if relation.name in ctes:
-                raise OperandError(
-                    f"table {relation.name!r} has the name of a CTE of the iteration; rename it"
-                )
 
     # --- the seed and one step ---------------------------------------------------------
 
@@ -444,8 +439,18 @@ class IterationLowering:
         ], variables
 
 
-def _shaped(state: Sequence[Var]) -> list[np.ndarray]:
-    return [np.empty(v.shape) for v in state]
+def _check_names(data: dict[str, Relation]) -> None:
+    """Raise if a data table has the name of a CTE the iteration defines (it would be hidden).
+
+    Raises:
+        OperandError: such a table.
+
+    """
+    for relation in data.values():
+        if _CTE_NAMES.fullmatch(relation.name):
+            raise OperandError(
+                f"table {relation.name!r} has the name of a CTE of the iteration; rename it"
+            )
 
 
 def _strides(shape: tuple[int, ...]) -> list[int]:
