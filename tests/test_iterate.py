@@ -272,6 +272,14 @@ def test_pagerank_on_ten_thousand_edges(db: Database) -> None:
     assert result.steps == steps
     assert_close(result.x, x)
     assert db.leftovers() == []
+    table = einsql.einsum("ij->ij", M, con=db.con, into="graph_links")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", einsql.LoopWarning)
+            from_table = einsql.power_iteration(table, steps=steps, damping=damping, con=db.con)
+        assert_close(from_table.x, x)
+    finally:
+        db.drop("graph_links")
 
 
 def test_power_iteration_finds_the_dominant_eigenvector(db: Database) -> None:
