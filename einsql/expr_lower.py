@@ -229,13 +229,7 @@ class _Builder:
 
     def _densified(self, rows: exp.Query, n: int) -> exp.Query:
         """Every entry of an ``n x (n + 1)`` matrix from sparse ``i0, i1, val`` rows."""
-        keys, select = self._full_range((n, n + 1))
-        on = exp.and_(
-            *(exp.column(f"i{k}", table="a").eq(key.this.copy()) for k, key in enumerate(keys))
-        )
-        source = exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("a")))
-        select = select.join(source, on=on, join_type="left")
-        value = self._present_or_zero(table_relation("a", 2), "a")
+        keys, select, value = densified(rows, table_relation("a", 2), (n, n + 1), self.dialect)
         return select.select(*keys, value.as_("val"), copy=False)
 
     def _pivot(self, source: str, k: int) -> exp.Query:
@@ -558,6 +552,36 @@ def full_range(shape: tuple[int, ...], dialect: Dialect) -> tuple[list[exp.Expr]
         select = select.join(dialect.index_range(size, f"r{k}"), join_type="cross")
         keys.append(exp.column("v", table=f"r{k}").as_(f"i{k}"))
     return keys, select
+
+
+def densified(
+    source: str | exp.Query, relation: Relation, shape: tuple[int, ...], dialect: Dialect
+) -> tuple[list[exp.Expr], exp.Select, exp.Expr]:
+    """Every index of ``shape``, left-joined with the rows of ``source`` as ``a``.
+
+    Args:
+        source: a table or CTE name, or a query, with ``relation``'s columns.
+        relation: names the axis and value columns of ``source``.
+        shape: the tensor's shape.
+        dialect: the target dialect.
+
+    Returns:
+        The index columns ``i0, ...``, the select to add columns to, and the
+        value of each index (0 where ``source`` has no row).
+
+    """
+    keys, select = full_range(shape, dialect)
+    if isinstance(source, str):
+        item: exp.Expr = table_ref(source).as_("a")
+    else:
+        item = exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("a")))
+    conditions = [
+        exp.column(column, table="a").eq(key.this.copy())
+        for column, key in zip(relation.axes, keys)
+    ]
+    on = exp.and_(*conditions) if conditions else exp.true()
+    select = select.join(item, on=on, join_type="left")
+    return keys, select, present_or_zero(relation, "a", dialect)
 
 
 def _binary(kind: type[exp.Binary], a: exp.Expr, b: exp.Expr) -> exp.Expr:

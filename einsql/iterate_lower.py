@@ -43,9 +43,9 @@ from einsql.dialect import Dialect
 from einsql.errors import OperandError, OptionError
 from einsql.expr_lower import (
     Ctes,
+    densified,
     full_range,
     lower_nodes,
-    present_or_zero,
     table_relation,
     with_ctes,
 )
@@ -164,8 +164,7 @@ class IterationLowering:
     def seed(self) -> exp.Select:
         """Step 0: the start values, no loss yet, an infinite change."""
         parts = [
-            self._positioned(_start_source(start, self.dialect), v.shape, offset, start)
-            for v, start, offset in zip(self.program.state, self.program.start, self.offsets)
+            self._start(start, offset) for start, offset in zip(self.program.start, self.offsets)
         ]
         if self.loss_position is not None:
             parts.append(
@@ -260,16 +259,14 @@ class IterationLowering:
             roots, {**self.data, **variables}, self.dialect, self.optimize, "b"
         )
         parts = [
-            self._positioned(table_ref(r.name), v.shape, offset, relation=r)
+            self._positioned(r.name, r, v.shape, offset)
             for v, r, offset in zip(program.state, relations, self.offsets)
         ]
         extra = relations[len(program.updates) :]
         for position in (self.loss_position, self.change_position):
             if position is not None:
                 relation = extra.pop(0)
-                parts.append(
-                    self._positioned(table_ref(relation.name), (), position, relation=relation)
-                )
+                parts.append(self._positioned(relation.name, relation, (), position))
         return [*ctes, *built, ("nxt", _union(parts))]
 
     def _state_variables(self, rows: str, prefix: str) -> tuple[Ctes, dict[str, Relation]]:
@@ -285,55 +282,46 @@ class IterationLowering:
     # --- positions ---------------------------------------------------------------------
 
     def _positioned(
-        self,
-        source: exp.Expr | None,
-        shape: tuple[int, ...],
-        offset: int,
-        start: np.ndarray | None = None,
-        relation: Relation | None = None,
+        self, source: str | exp.Query, relation: Relation, shape: tuple[int, ...], offset: int
     ) -> exp.Select:
         """``k, val`` for every entry of a tensor: ``k`` from ``offset`` on, row-major.
 
-        The tensor's rows come from ``source`` (with ``relation``'s columns);
-        missing rows are zeros. A uniform ``start`` needs no source.
+        The tensor's rows come from ``source``, with ``relation``'s columns;
+        missing rows are zeros.
         """
+        keys, select, value = densified(source, relation, shape, self.dialect)
+        return select.select(self._flat(keys, shape, offset), self._float(value), copy=False)
+
+    def _uniform_positioned(self, value: float, shape: tuple[int, ...], offset: int) -> exp.Select:
+        """``k, val`` for every entry of a tensor holding ``value`` everywhere."""
         keys, select = full_range(shape, self.dialect)
-        strides = _strides(shape)
+        literal = self._float(float_literal(value, self.dialect))
+        return select.select(self._flat(keys, shape, offset), literal, copy=False)
+
+    def _flat(self, keys: list[exp.Expr], shape: tuple[int, ...], offset: int) -> exp.Expr:
+        """The position ``k`` of the index ``keys``: ``offset`` plus its row-major offset."""
         flat: exp.Expr = exp.Literal.number(offset)
-        for key, stride in zip(keys, strides):
+        for key, stride in zip(keys, _strides(shape)):
             term = exp.Mul(this=key.this.copy(), expression=exp.Literal.number(stride))
             flat = exp.Add(this=flat, expression=term)
-        uniform = _uniform(start)
-        if uniform is not None:
-            value: exp.Expr = float_literal(uniform, self.dialect)
-        else:
-            assert source is not None
-            relation = relation or table_relation("a", len(shape))
-            on = (
-                exp.and_(
-                    *(
-                        exp.column(c, table="a").eq(key.this.copy())
-                        for c, key in zip(relation.axes, keys)
-                    )
-                )
-                if keys
-                else exp.true()
-            )
-            select = select.join(
-                source.as_("a") if isinstance(source, exp.Table) else source,
-                on=on,
-                join_type="left",
-            )
-            value = present_or_zero(relation, "a", self.dialect)
-        return select.select(
-            exp.Cast(this=flat, to=self.index.copy()).as_("k"),
-            exp.Cast(this=value, to=self.float.copy()).as_("val"),
-            copy=False,
-        )
+        return exp.Cast(this=flat, to=self.index.copy()).as_("k")
+
+    def _float(self, value: exp.Expr) -> exp.Expr:
+        return exp.Cast(this=value, to=self.float.copy()).as_("val")
+
+    def _start(self, start: np.ndarray, offset: int) -> exp.Select:
+        """``k, val`` of a start value: a range if it is uniform, else its nonzeros inlined."""
+        first = float(start.flat[0])
+        if np.all(start == first):
+            return self._uniform_positioned(first, start.shape, offset)
+        coords = np.argwhere(start != 0)
+        coo = CooArray(coords, start[tuple(coords.T)], start.shape)
+        relation = Relation("a", axis_columns(start.ndim), ("val",), "float", rows=coo)
+        return self._positioned(values_query(relation, self.dialect), relation, start.shape, offset)
 
     def _scalar_row(self, position: int, value: exp.Expr) -> exp.Select:
         k = exp.Cast(this=exp.Literal.number(position), to=self.index.copy())
-        return exp.select(k.as_("k"), exp.Cast(this=value, to=self.float.copy()).as_("val"))
+        return exp.select(k.as_("k"), self._float(value))
 
     def _unpositioned(self, rows: str, shape: tuple[int, ...], offset: int) -> exp.Select:
         """The entries at positions ``offset ..`` of ``rows`` as ``i0, ..., val``."""
@@ -410,13 +398,8 @@ class IterationLowering:
         built, (loss,) = lower_nodes(
             [self.program.loss], {**self.data, **variables}, self.dialect, self.optimize, "f"
         )
-        _, final = full_range((), self.dialect)
-        final = final.join(table_ref(loss.name).as_("a"), on=exp.true(), join_type="left")
-        final = final.select(
-            self._last_step(source).as_("step"),
-            present_or_zero(loss, "a", self.dialect).as_("loss"),
-            copy=False,
-        )
+        _, final, value = densified(loss.name, loss, (), self.dialect)
+        final = final.select(self._last_step(source).as_("step"), value.as_("loss"), copy=False)
         ordered = exp.select("*").from_(
             exp.Subquery(
                 this=exp.union(earlier, final, distinct=False),
@@ -456,25 +439,6 @@ def _check_names(data: dict[str, Relation]) -> None:
 def _strides(shape: tuple[int, ...]) -> list[int]:
     """Row-major strides in entries: ``(2, 3, 4)`` gives ``[12, 4, 1]``."""
     return [int(np.prod(shape[a + 1 :], dtype=np.int64)) for a in range(len(shape))]
-
-
-def _uniform(start: np.ndarray | None) -> float | None:
-    if start is None or start.size == 0:
-        return None
-    first = float(start.flat[0])
-    return first if np.all(start == first) else None
-
-
-def _start_source(start: np.ndarray, dialect: Dialect) -> exp.Expr | None:
-    """The nonzeros of a start value as a ``VALUES`` subquery (None if it is uniform)."""
-    if _uniform(start) is not None:
-        return None
-    coords = np.argwhere(start != 0)
-    coo = CooArray(coords, start[tuple(coords.T)], start.shape)
-    relation = Relation("a", axis_columns(start.ndim), ("val",), "float", rows=coo)
-    return exp.Subquery(
-        this=values_query(relation, dialect), alias=exp.TableAlias(this=exp.to_identifier("a"))
-    )
 
 
 def _union(parts: Sequence[exp.Select]) -> exp.Query:
