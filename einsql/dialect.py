@@ -89,9 +89,6 @@ class Dialect:
     max_solve_size: int = 64
     """The largest linear system a solve (a Newton step) eliminates: one CTE per row."""
 
-    packed_type: str = ""
-    """SQL type of a packed state, for the ``packed`` form."""
-
     max_identifier_bytes: int | None = None
     """The longest identifier in UTF-8 bytes; longer names are an error (None: no limit)."""
 
