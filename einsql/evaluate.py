@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from einsql.dialect import load_dialect
+from einsql.dialect import Dialect, load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.errors import OperandError
@@ -110,21 +110,24 @@ def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def _evaluate_sql(
     expr: Expr, values: dict[str, Any], backend: str | None, con: Any, optimize: str
 ) -> Any:
-    load_dialect(backend_of(con, backend))  # an unknown backend fails before connecting
+    checked = check_variables(variables(expr), values, load_dialect(backend_of(con, backend)))
     with open_driver(con, backend) as driver:
-        relations = load_variables(variables(expr), values, driver)
-        program = lower_expression(expr, relations, driver.dialect, optimize)
+        program = lower_expression(expr, load_variables(checked, driver), driver.dialect, optimize)
         rows = driver.run(program)
     assert rows is not None
     return to_dense(to_coo(rows, expr.shape, np.dtype(np.float64)))
 
 
-def load_variables(
-    nodes: dict[str, Var], values: dict[str, Any], driver: Driver
-) -> dict[str, Relation]:
-    """The relation of each variable: its :class:`einsql.Table`, or its array loaded.
+#: Checked variable values: the relations of tables, and the arrays still to load, by name.
+Checked = tuple[dict[str, Relation], dict[str, CooArray]]
 
-    Every value is checked before anything is loaded.
+
+def check_variables(nodes: dict[str, Var], values: dict[str, Any], dialect: Dialect) -> Checked:
+    """Each variable's value, checked before anything reaches a database.
+
+    Returns:
+        The relation of each variable given as an :class:`einsql.Table`, and
+        every other value as float64 COO, to load with ``load_variables``.
 
     Raises:
         OperandError: a variable has no value, a value of another shape, or a
@@ -135,11 +138,16 @@ def load_variables(
     for name, node in nodes.items():
         value = values.get(name)
         if isinstance(value, Table):
-            tables[name] = variable_table(node, value, driver.dialect)
+            tables[name] = variable_table(node, value, dialect)
         else:
-            arrays[name] = as_operand(_checked(node, values), 0)
-    loaded = {name: driver.load(_floats(coo), "float") for name, coo in arrays.items()}
-    return {**tables, **loaded}
+            arrays[name] = _floats(as_operand(_checked(node, values), 0))
+    return tables, arrays
+
+
+def load_variables(checked: Checked, driver: Driver) -> dict[str, Relation]:
+    """The relation of each variable: its table's, or that of its array, loaded now."""
+    tables, arrays = checked
+    return {**tables, **{name: driver.load(coo, "float") for name, coo in arrays.items()}}
 
 
 def _checked(node: Var, values: dict[str, Any]) -> Any:

@@ -32,10 +32,10 @@ from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.errors import OperandError, OptionError
-from einsql.evaluate import load_variables, reference_values, variable_value
+from einsql.evaluate import check_variables, load_variables, reference_values, variable_value
 from einsql.expr import Expr, Var, abs_, einsum, solve, sqrt, sum_, var, variables
 from einsql.expr_lower import named_tables
-from einsql.iterate_lower import IterationLowering, check_form
+from einsql.iterate_lower import IterationLowering, check_iteration
 from einsql.lower import create_table_as, drop_table, table_ref
 from einsql.operands import Table
 
@@ -94,6 +94,16 @@ class Iteration:
             raise OptionError("steps and tol must not be negative")
         if self.loss is not None and self.loss.shape != ():
             raise OperandError(f"the loss must be a scalar, not of shape {self.loss.shape}")
+
+    def check_trace(self, trace: bool) -> None:
+        """Raise if a trace is asked of an iteration without a loss.
+
+        Raises:
+            OptionError: ``trace`` and no loss.
+
+        """
+        if trace and self.loss is None:
+            raise OptionError("this iteration has no loss to trace")
 
     @property
     def reported(self) -> tuple[Var, ...]:
@@ -310,19 +320,19 @@ def iterate(
         OptionError: an unknown form, or tracing an iteration without a loss.
 
     """
-    if trace and program.loss is None:
-        raise OptionError("this iteration has no loss to trace")
     if backend == "numpy":
+        program.check_trace(trace)
         return _iterate_numpy(program, values, trace)
     dialect = load_dialect(backend_of(con, backend))
     chosen = form or dialect.iteration_forms[0]
-    check_form(dialect, chosen)
+    checked = check_variables(program.data, values, dialect)
+    check_iteration(program, dialect, chosen, trace, checked[0])
     if chosen == "loop" and form is None:
         warnings.warn(
             f"{dialect.name} runs an iteration a statement per step", LoopWarning, stacklevel=2
         )
     with open_driver(con, backend) as driver:
-        data = load_variables(program.data, values, driver)
+        data = load_variables(checked, driver)
         lowering = IterationLowering(program, data, driver.dialect, chosen, trace, optimize)
         if chosen == "loop":
             return _run_loop(lowering, driver, trace)
@@ -484,6 +494,7 @@ def iteration_sql(
             f"{target.name} cannot iterate in one statement (its recursive term may not "
             "aggregate); einsql.minimize runs it there as a statement per step"
         )
+    check_iteration(program, target, form, trace, data)
     lowering = IterationLowering(program, data, target, form, trace)
     statement = lowering.trace_statement() if trace else lowering.statement()
     return SQL(target.render(statement) + ";")

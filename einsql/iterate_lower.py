@@ -23,6 +23,7 @@ The forms differ in how the state is carried (``Dialect.iteration_forms``):
 >>> from einsql.iterate import Iteration
 >>> x = var("x", (2,))
 >>> halve = Iteration(state=(x,), updates=(x * 0.5,), start=(np.ones(2),), steps=3)
+>>> check_iteration(halve, load_dialect("duckdb"), "rows", False, {})
 >>> sql = IterationLowering(halve, {}, load_dialect("duckdb"), "rows").statement()
 >>> import duckdb
 >>> duckdb.sql(load_dialect("duckdb").render(sql)).fetchall()
@@ -65,13 +66,31 @@ _CTE_NAMES = re.compile(r"state|prev|cur|nxt|last|[xybf][0-9]+(_[a-z0-9]+)?")
 _ROW = "last_state"
 
 
-def check_form(dialect: Dialect, form: str) -> None:
-    """Raise unless ``dialect`` iterates in ``form``.
+def check_iteration(
+    program: Iteration, dialect: Dialect, form: str, trace: bool, tables: dict[str, Relation]
+) -> None:
+    """Raise unless ``program`` can be lowered as asked (call before ``IterationLowering``).
+
+    Args:
+        program: the iteration.
+        dialect: the target dialect.
+        form: the form asked for.
+        trace: whether the loss is traced.
+        tables: the relations of data variables read from named tables.
 
     Raises:
-        OptionError: a text-only dialect, or a form the dialect lacks.
+        OptionError: a text-only dialect, a form the dialect lacks, or a trace
+            without a loss.
+        OperandError: a table has the name of a CTE the iteration defines (it
+            would be hidden).
 
     """
+    program.check_trace(trace)
+    for relation in tables.values():
+        if _CTE_NAMES.fullmatch(relation.name):
+            raise OperandError(
+                f"table {relation.name!r} has the name of a CTE of the iteration; rename it"
+            )
     if not dialect.executable:
         raise OptionError(
             f"iterations are written for duckdb, postgres and sqlite, not {dialect.name}"
@@ -84,7 +103,7 @@ def check_form(dialect: Dialect, form: str) -> None:
 
 
 class IterationLowering:
-    """The SQL of one iteration in one dialect and form.
+    """The SQL of one iteration in one dialect and form (checked by ``check_iteration``).
 
     Args:
         program: the iteration.
@@ -93,10 +112,6 @@ class IterationLowering:
         form: one of ``dialect.iteration_forms``.
         trace: also compute the loss at every step.
         optimize: the path strategy of every einsum.
-
-    Raises:
-        OptionError: the dialect has no such form, or cannot iterate at all.
-        OperandError: a data table is named like a CTE of the program.
 
     """
 
@@ -109,16 +124,12 @@ class IterationLowering:
         trace: bool = False,
         optimize: str = "auto",
     ) -> None:
-        check_form(dialect, form)
-        if trace and program.loss is None:
-            raise OptionError("this iteration has no loss to trace")
         self.program = program
         self.data = data
         self.dialect = dialect
         self.form = form
         self.trace = trace
         self.optimize = optimize
-        _check_names(data)
         self.offsets = [0, *np.cumsum([v.size for v in program.state]).tolist()]
         width = int(self.offsets[-1])
         self.loss_position = width if trace else None
@@ -420,20 +431,6 @@ class IterationLowering:
             ),
             *ctes,
         ], variables
-
-
-def _check_names(data: dict[str, Relation]) -> None:
-    """Raise if a data table has the name of a CTE the iteration defines (it would be hidden).
-
-    Raises:
-        OperandError: such a table.
-
-    """
-    for relation in data.values():
-        if _CTE_NAMES.fullmatch(relation.name):
-            raise OperandError(
-                f"table {relation.name!r} has the name of a CTE of the iteration; rename it"
-            )
 
 
 def _strides(shape: tuple[int, ...]) -> list[int]:

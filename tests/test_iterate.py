@@ -389,6 +389,10 @@ def test_sqlite_loops_by_default_and_says_so() -> None:
     assert result.form == "loop"
 
 
+#: A database that cannot be reached: input errors must come before connecting.
+NOWHERE = "postgresql://nowhere.invalid/x"
+
+
 def error_cases() -> list[tuple[Callable[[], Any], type[Exception], str]]:
     problem = least_squares()
     f, w = problem.f, problem.wrt[0]
@@ -414,6 +418,18 @@ def error_cases() -> list[tuple[Callable[[], Any], type[Exception], str]]:
             "one vector",
         ),
         (lambda: einsql.minimize(f, w, {"A": problem.data["A"]}), einsql.OperandError, "'b'"),
+        (
+            lambda: einsql.minimize(f, w, {"A": problem.data["A"]}, con=NOWHERE),
+            einsql.OperandError,
+            "'b'",
+        ),
+        (
+            lambda: einsql.minimize(
+                f, w, {**problem.data, "A": einsql.Table("cur", (40, 4))}, con=NOWHERE
+            ),
+            einsql.OperandError,
+            "rename",
+        ),
         (
             lambda: einsql.minimize(
                 f,
