@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -136,7 +137,6 @@ class IterationLowering:
         self.change_position = width + int(trace) if program.tol is not None else None
         self.index = dialect.parse_type(dialect.wide_index_type)
         self.float = dialect.parse_type(dialect.value_types["float"])
-        self._update_ctes: Ctes | None = None
 
     # --- statements --------------------------------------------------------------------
 
@@ -253,11 +253,10 @@ class IterationLowering:
     @property
     def _updates(self) -> Ctes:
         """A copy of the CTEs from the positional rows ``cur`` to ``nxt``, the next ones."""
-        if self._update_ctes is None:
-            self._update_ctes = self._lower_updates()
-        return [(name, query.copy()) for name, query in self._update_ctes]
+        return [(name, query.copy()) for name, query in self._lowered_updates]
 
-    def _lower_updates(self) -> Ctes:
+    @cached_property
+    def _lowered_updates(self) -> Ctes:
         ctes, variables = self._state_variables("cur", "x")
         program = self.program
         roots = list(program.updates)
