@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cached_property
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
