@@ -1,0 +1,380 @@
+"""The benchmark runner: einsql on three databases against in-memory peers and a naive baseline.
+
+For every workload (see :mod:`workloads`) and system it times ``--repeat`` runs
+and keeps the median, checks each result against the reference (dense
+opt_einsum, else the ``sparse`` backend, else scipy), prints a table of medians
+and ratios to einsql on DuckDB, and writes ``benchmarks/results/runner.csv``
+and ``runner.svg``. Operands are loaded before the clock starts: the database
+systems read tables, the in-memory ones read arrays; every system gets the same
+contraction path, and the result comes back as COO (dense for opt_einsum on NumPy).
+
+    python benchmarks/runner.py                      # every workload (about 15 minutes)
+    python benchmarks/runner.py --quick              # tiny workloads, a smoke test
+    python benchmarks/runner.py --only spmm,tree     # workloads whose name holds a word
+    python benchmarks/runner.py --systems einsql-duckdb,naive-duckdb
+
+PostgreSQL runs when ``EINSQL_BENCH_POSTGRES`` (or ``EINSQL_TEST_POSTGRES``)
+names a server: ``postgresql://user@host:port/db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import opt_einsum
+import sparse
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import einsql  # noqa: E402
+from naive import naive_sql  # noqa: E402
+from workloads import Workload, standard  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+SYSTEMS = (
+    "einsql-duckdb",
+    "einsql-postgres",
+    "einsql-sqlite",
+    "naive-duckdb",
+    "opt_einsum-numpy",
+    "opt_einsum-sparse",
+    "scipy",
+)
+PEER_OF_RATIO = "einsql-duckdb"
+
+
+@dataclass
+class Measurement:
+    """One system on one workload: the median seconds, or why it did not run."""
+
+    workload: Workload
+    system: str
+    seconds: float | None = None
+    runs: int = 0
+    note: str = ""
+    matches: bool | None = None
+    result: Any = None
+
+
+def postgres_url() -> str | None:
+    """The server PostgreSQL systems run on, if any."""
+    return os.environ.get("EINSQL_BENCH_POSTGRES") or os.environ.get("EINSQL_TEST_POSTGRES")
+
+
+def contraction_path(w: Workload) -> tuple[list[tuple[int, ...]], int]:
+    """opt_einsum's path for ``w`` (on dense sizes) and its largest intermediate."""
+    path, info = opt_einsum.contract_path(w.equation, *w.shapes, shapes=True, optimize="auto")
+    return [tuple(p) for p in path], int(info.largest_intermediate)
+
+
+def timed(fn: Callable[[], Any], repeat: int, budget: float) -> tuple[float, int, Any]:
+    """Median seconds of up to ``repeat`` runs (fewer once ``budget`` is spent), runs, result."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+        if sum(times) > budget:
+            break
+    return statistics.median(times), len(times), result
+
+
+@contextmanager
+def database(system: str) -> Iterator[Any]:
+    """A fresh connection for a database system (closed afterwards)."""
+    if system.endswith("duckdb"):
+        con: Any = duckdb.connect()
+    elif system.endswith("sqlite"):
+        con = sqlite3.connect(":memory:")
+    else:
+        import psycopg
+
+        url = postgres_url()
+        assert url is not None
+        con = psycopg.connect(url, autocommit=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def load_tables(con: Any, w: Workload) -> list[einsql.Table]:
+    """Store ``w``'s operands as tables ``bench_a0 ..`` through einsql."""
+    tables = []
+    for k, operand in enumerate(w.operands()):
+        labels = "".join(opt_einsum.get_symbol(a) for a in range(operand.ndim))
+        tables.append(einsql.einsum(f"{labels}->{labels}", operand, con=con, into=f"bench_a{k}"))
+    return tables
+
+
+def drop_tables(con: Any, tables: Sequence[einsql.Table]) -> None:
+    """Drop the tables :func:`load_tables` made."""
+    for table in tables:
+        con.execute(f'DROP TABLE IF EXISTS "{table.name}"')
+    if isinstance(con, sqlite3.Connection):
+        con.commit()
+
+
+def run_database(w: Workload, system: str, path: Any, repeat: int, budget: float) -> Measurement:
+    """einsql, or the naive baseline, on one database."""
+    with database(system) as con:
+        tables = load_tables(con, w)
+        try:
+            if system.startswith("naive"):
+                sql = naive_sql(w.equation, w.shapes, path, [t.name for t in tables])
+                fn: Callable[[], Any] = lambda: naive_rows(con, sql, w)  # noqa: E731
+            else:
+                fn = lambda: einsql.einsum(w.equation, *tables, con=con, optimize=path, out="coo")  # noqa: E731
+            seconds, runs, result = timed(fn, repeat, budget)
+        finally:
+            drop_tables(con, tables)
+    return measured(w, system, seconds, runs, result)
+
+
+def naive_rows(con: Any, sql: str, w: Workload) -> sparse.COO:
+    """Run the naive SQL on DuckDB and read its rows as a COO array."""
+    columns = con.execute(sql).fetchnumpy()
+    output = w.equation.split("->")[1]
+    shape = result_shape(w)
+    values = np.asarray(columns["val"], dtype=float)
+    keep = ~np.isnan(values) if not output else slice(None)
+    coords = np.stack([np.asarray(columns[f"i{a}"])[keep] for a in range(len(output))])
+    return sparse.COO(coords.reshape(len(output), -1), values[keep], shape=shape)
+
+
+def result_shape(w: Workload) -> tuple[int, ...]:
+    """The shape of ``w``'s result."""
+    inputs, output = w.equation.split("->")
+    size = {}
+    for labels, shape in zip(inputs.split(","), w.shapes):
+        size.update(zip(labels, shape))
+    return tuple(size[label] for label in output)
+
+
+def run_memory(w: Workload, system: str, path: Any, repeat: int, budget: float) -> Measurement:
+    """An in-memory peer: opt_einsum on NumPy or on pydata sparse, or scipy."""
+    operands = w.operands()
+    if system == "opt_einsum-numpy":
+        arrays = [op.todense() for op in operands]
+        fn: Callable[[], Any] = lambda: opt_einsum.contract(w.equation, *arrays, optimize=path)  # noqa: E731
+    elif system == "opt_einsum-sparse":
+        fn = lambda: opt_einsum.contract(w.equation, *operands, optimize=path, backend="sparse")  # noqa: E731
+    else:
+        a, b = (op.tocsr() for op in operands)
+        fn = lambda: a @ b  # noqa: E731
+    seconds, runs, result = timed(fn, repeat, budget)
+    return measured(w, system, seconds, runs, result)
+
+
+def measured(w: Workload, system: str, seconds: float, runs: int, result: Any) -> Measurement:
+    return Measurement(w, system, seconds, runs, result=as_sparse(result))
+
+
+def as_sparse(result: Any) -> sparse.COO:
+    """Any system's result as a pydata ``sparse.COO``."""
+    if isinstance(result, einsql.CooArray):
+        coords = np.asarray(result.coords).reshape(-1, len(result.shape)).T
+        return sparse.COO(coords, np.asarray(result.values, float), shape=result.shape)
+    if isinstance(result, sparse.SparseArray):
+        return sparse.COO(result)
+    if hasattr(result, "tocoo"):
+        return sparse.COO.from_scipy_sparse(result)
+    return sparse.COO.from_numpy(np.asarray(result))
+
+
+def agree(ours: sparse.COO, reference: sparse.COO) -> bool:
+    """Whether two results are equal to a relative 1e-9 of the reference's largest value."""
+    scale = float(abs(reference).max()) if reference.nnz else 0.0
+    difference = abs(ours - reference)
+    return float(difference.max()) <= 1e-9 * scale + 1e-12 if difference.nnz else True
+
+
+def skip_reason(w: Workload, system: str, largest: int) -> str:
+    """Why ``system`` does not run on ``w`` (empty if it does)."""
+    if not w.runs(system):
+        return "not in this workload"
+    if system == "einsql-postgres" and postgres_url() is None:
+        return "no server (set EINSQL_BENCH_POSTGRES)"
+    if system == "scipy" and w.equation != "ij,jk->ik":
+        return "matrix products only"
+    if system == "opt_einsum-numpy" and (not w.dense_fits or largest > 2**27):
+        return "dense operands or intermediates too large"
+    return ""
+
+
+def measure(w: Workload, systems: Sequence[str], repeat: int, budget: float) -> list[Measurement]:
+    """Every system on one workload; results checked against the first reference that ran."""
+    path, largest = contraction_path(w)
+    results = []
+    for system in systems:
+        reason = skip_reason(w, system, largest)
+        if reason:
+            results.append(Measurement(w, system, note=reason))
+            continue
+        run = run_database if system.startswith(("einsql", "naive")) else run_memory
+        print(f"  {w.name}: {system} ...", end="", flush=True)
+        try:
+            m = run(w, system, path, repeat, budget)
+        except Exception as error:  # a failure is a result of the benchmark
+            m = Measurement(w, system, note=f"failed: {str(error).splitlines()[0][:80]}")
+        print(f" {m.seconds:.4g} s" if m.seconds is not None else f" {m.note}", flush=True)
+        results.append(m)
+    check(results)
+    return results
+
+
+def check(results: list[Measurement]) -> None:
+    """Mark each measurement as matching the reference result, or not."""
+    order = ("opt_einsum-numpy", "opt_einsum-sparse", "scipy")
+    ran = {m.system: m for m in results if m.seconds is not None}
+    reference = next((ran[s] for s in order if s in ran), None)
+    for m in ran.values():
+        m.matches = agree(m.result, reference.result) if reference else None
+    for m in ran.values():
+        m.result = None
+
+
+def rows(measurements: list[Measurement]) -> list[dict[str, Any]]:
+    """CSV rows: one per measurement, with its ratio to einsql on DuckDB."""
+    peer = {m.workload.name: m.seconds for m in measurements if m.system == PEER_OF_RATIO}
+    out = []
+    for m in measurements:
+        base = peer.get(m.workload.name)
+        out.append(
+            {
+                "workload": m.workload.name,
+                "family": m.workload.family,
+                "tensors": m.workload.num_tensors,
+                "density": m.workload.density,
+                "system": m.system,
+                "seconds": "" if m.seconds is None else f"{m.seconds:.4g}",
+                "runs": m.runs,
+                f"ratio_to_{PEER_OF_RATIO}": ""
+                if m.seconds is None or not base
+                else f"{m.seconds / base:.3g}",
+                "matches_reference": "" if m.matches is None else m.matches,
+                "note": m.note,
+            }
+        )
+    return out
+
+
+def table(measurements: list[Measurement], systems: Sequence[str]) -> str:
+    """A Markdown table: one row per workload, seconds (and ratio to einsql on DuckDB) per system."""
+    names = list(dict.fromkeys(m.workload.name for m in measurements))
+    by = {(m.workload.name, m.system): m for m in measurements}
+    lines = [
+        "| workload | " + " | ".join(systems) + " |",
+        "| --- | " + " | ".join("---:" for _ in systems) + " |",
+    ]
+    for name in names:
+        base = by.get((name, PEER_OF_RATIO))
+        cells = [_cell(by.get((name, s)), base) for s in systems]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(m: Measurement | None, base: Measurement | None) -> str:
+    if m is None or m.seconds is None:
+        return "failed" if m is not None and m.note.startswith("failed") else "-"
+    text = f"{m.seconds:.3g} s"
+    if base is not None and base.seconds and m is not base:
+        text += f" ({m.seconds / base.seconds:.2g}×)"
+    return text + ("" if m.matches is not False else " WRONG")
+
+
+def summary(measurements: list[Measurement]) -> list[str]:
+    """Median ratios of each peer to einsql on DuckDB, over the workloads both ran."""
+    peer = {m.workload.name: m for m in measurements if m.system == PEER_OF_RATIO}
+    lines = []
+    for system in SYSTEMS:
+        for label, test in (("all", lambda w: True), ("density <= 1%", lambda w: w.density <= 0.01)):
+            ratios = [
+                m.seconds / peer[m.workload.name].seconds
+                for m in measurements
+                if m.system == system and m.seconds and test(m.workload)
+                if m.workload.name in peer and peer[m.workload.name].seconds
+            ]
+            if ratios and system != PEER_OF_RATIO:
+                lines.append(
+                    f"{system} / einsql-duckdb, {label}: median {statistics.median(ratios):.3g}× "
+                    f"over {len(ratios)} workloads"
+                )
+    return lines
+
+
+def plot(measurements: list[Measurement], systems: Sequence[str], target: Path) -> None:
+    """Seconds per workload and system, as grouped horizontal bars on a log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(m.workload.name for m in measurements))
+    by = {(m.workload.name, m.system): m.seconds for m in measurements}
+    height = 0.8 / len(systems)
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(names) * max(2, len(systems) / 2)))
+    for k, system in enumerate(systems):
+        ys = [i + k * height for i, n in enumerate(names) if by.get((n, system))]
+        xs = [by[(n, system)] for n in names if by.get((n, system))]
+        ax.barh(ys, xs, height=height, label=system)
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))], names)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds (median, log scale)")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(target)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> list[Measurement]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny workloads, a smoke test")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds before repeats stop")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated systems")
+    parser.add_argument("--only", default="", help="comma-separated words of workload names")
+    parser.add_argument("--out", default=str(RESULTS), help="directory for runner.csv/.svg")
+    args = parser.parse_args(argv)
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems {sorted(unknown)}; use some of {', '.join(SYSTEMS)}")
+    words = [w for w in args.only.split(",") if w]
+    workloads = [w for w in standard(args.quick) if not words or any(x in w.name for x in words)]
+    measurements = []
+    for w in workloads:
+        print(f"{w.name}: {w.num_tensors} tensors, {w.equation[:60]}", flush=True)
+        measurements += measure(w, systems, args.repeat, args.budget)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_rows = rows(measurements)
+    with open(out / "runner.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
+        writer.writeheader()
+        writer.writerows(csv_rows)
+    plot(measurements, systems, out / "runner.svg")
+    print()
+    print(table(measurements, systems))
+    print()
+    print("\n".join(summary(measurements)))
+    print(f"\nwrote {out / 'runner.csv'} and {out / 'runner.svg'}")
+    return measurements
+
+
+if __name__ == "__main__":
+    main()
