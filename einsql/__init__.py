@@ -15,6 +15,7 @@ from einsql.display import SQL
 from einsql.errors import (
     EinsqlError,
     ExactnessError,
+    ResultSizeError,
     OperandError,
     OptionError,
     ShapeError,
@@ -59,6 +60,7 @@ __all__ = [
     "CooArray",
     "EinsqlError",
     "ExactnessError",
+    "ResultSizeError",
     "Explanation",
     "Expr",
     "GradCheck",

@@ -45,7 +45,7 @@ from einsql.operands import (
 )
 from einsql.planner import Plan, make_plan
 from einsql.reference import evaluate
-from einsql.results import to_coo, to_dense
+from einsql.results import check_dense_size, to_coo, to_dense
 from einsql.semiring import SUM_PRODUCT, Semiring, get_semiring
 
 #: The result forms of ``einsum(..., out=...)``.
@@ -84,7 +84,7 @@ def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-pr
     subscripts, raw = _split_args(args)
     operands = tuple(as_operand(value, k, ring.zero) for k, value in enumerate(raw))
     equation = parse(subscripts, [op.shape for op in operands])
-    plan = make_plan(equation, optimize, ring.name)
+    plan = make_plan(equation, optimize, ring.name, [op.nnz for op in operands])
     if ring.kind is not None:  # the semiring fixes the values: float, or bool for or-and
         dtype = np.dtype(np.bool_ if ring.kind == "bool" else np.float64)
         for k, op in enumerate(operands):
@@ -155,6 +155,8 @@ def einsum(
         raise OptionError(f"unknown out={out!r}; use one of {', '.join(OUTPUTS)}")
     if into is not None and con is None:
         raise OptionError("into= stores a table in a database; pass that database as con=")
+    if out == "dense" and into is None:
+        check_dense_size(prepared.plan.equation.shape, prepared.dtype)
     coo: CooArray | None
     if backend == "numpy":
         if into is not None:

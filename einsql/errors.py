@@ -33,3 +33,7 @@ class OptionError(EinsqlError):
 
 class ExactnessError(EinsqlError):
     """An integer result cannot be held exactly by the database's integer types."""
+
+
+class ResultSizeError(EinsqlError):
+    """A dense result would be larger than :data:`einsql.results.MAX_DENSE_BYTES`."""

@@ -34,7 +34,7 @@ from einsql.expr import (
 from einsql.expr_lower import lower_expression, variable_table
 from einsql.lower import Relation
 from einsql.operands import CooArray, Table, as_operand
-from einsql.results import to_coo, to_dense
+from einsql.results import check_dense_size, to_coo, to_dense
 
 
 def evaluate(
@@ -60,8 +60,10 @@ def evaluate(
 
     Raises:
         OperandError: a variable is missing or has the wrong shape.
+        ResultSizeError: the dense result would exceed ``einsql.results.MAX_DENSE_BYTES``.
 
     """
+    check_dense_size(expr.shape, np.dtype(np.float64))
     if backend != "numpy":
         return _evaluate_sql(expr, values, backend, con, optimize)
     (result,) = reference_values([expr], values)

@@ -86,6 +86,8 @@ class Table:
         dtype: the NumPy dtype of the values.
         axes: the column holding each axis; defaults to ``i0, i1, ...``.
         values: the value column(s); defaults by dtype as above.
+        nnz: the number of rows, if known; with every operand's known, the
+            planner prices contraction orders by nonzeros (see :mod:`einsql.sparsity`).
 
     >>> Table("edges", (4, 4)).axes, Table("edges", (4, 4)).values
     (('i0', 'i1'), ('val',))
@@ -99,12 +101,15 @@ class Table:
     dtype: str = "float64"
     axes: tuple[str, ...] = field(default=())
     values: tuple[str, ...] = field(default=())
+    nnz: int | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(self.shape)
         if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
             raise OperandError(f"table {self.name!r} needs a shape of non-negative integers")
         object.__setattr__(self, "shape", tuple(int(n) for n in shape))
+        if self.nnz is not None and not (isinstance(self.nnz, (int, np.integer)) and self.nnz >= 0):
+            raise OperandError(f"table {self.name!r} needs nnz to be a non-negative integer")
         kind = value_kind(np.dtype(self.dtype), f"table {self.name!r}")
         object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
         if not self.axes:

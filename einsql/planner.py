@@ -30,9 +30,19 @@ from einsql.display import html_table, markdown_table, text_table
 from einsql.equation import Equation
 from einsql.errors import OptionError
 from einsql.semiring import get_semiring
+from einsql.sparsity import estimate_nonzeros, path_cost, sparse_greedy
 
 #: The path strategies accepted by name; an explicit path (a list of tuples) also works.
-STRATEGIES = ("auto", "greedy", "dp", "optimal", "random-greedy", "branch-2", "branch-all")
+STRATEGIES = (
+    "auto",
+    "sparse",
+    "greedy",
+    "dp",
+    "optimal",
+    "random-greedy",
+    "branch-2",
+    "branch-all",
+)
 
 
 @dataclass(frozen=True)
@@ -126,15 +136,24 @@ class Plan:
         return html_table(self.rows(), self.title)
 
 
-def make_plan(equation: Equation, optimize: Any = "auto", semiring: str = "sum-product") -> Plan:
+def make_plan(
+    equation: Equation,
+    optimize: Any = "auto",
+    semiring: str = "sum-product",
+    nnz: Sequence[int | None] | None = None,
+) -> Plan:
     """Choose the contraction order of ``equation``.
 
     Args:
         equation: the parsed equation.
         optimize: a strategy name from :data:`STRATEGIES`, or an explicit path
             (a list of tuples of operand positions, in opt_einsum's convention).
+            ``"sparse"`` is :func:`einsql.sparsity.sparse_greedy`; ``"auto"``
+            takes opt_einsum's choice unless every operand's nonzeros are known
+            and the sparse model prices the sparse greedy path lower.
         semiring: the semiring of the steps; every semiring einsql offers is
             commutative, so any order (and any path strategy) is valid.
+        nnz: the number of nonzeros of each operand, where known.
 
     Returns:
         The plan.
@@ -152,7 +171,7 @@ def make_plan(equation: Equation, optimize: Any = "auto", semiring: str = "sum-p
     builder = _Builder(equation)
     if len(equation.inputs) > 1:
         builder.sum_local_labels()
-    path, name = _contraction_path(builder.remaining(), optimize)
+    path, name = _contraction_path(builder.remaining(), optimize, builder.nonzeros(nnz))
     for entry in path:
         builder.contract(entry)
     if len(builder.live) != 1:
@@ -165,20 +184,32 @@ def make_plan(equation: Equation, optimize: Any = "auto", semiring: str = "sum-p
     return Plan(equation, tuple(builder.steps), name, get_semiring(semiring).name)
 
 
-def _contraction_path(equation: Equation, optimize: Any) -> tuple[list[tuple[int, ...]], str]:
-    if isinstance(optimize, str):
-        if optimize not in STRATEGIES:
-            raise OptionError(
-                f"unknown optimize strategy {optimize!r}; use one of {', '.join(STRATEGIES)} "
-                "or pass an explicit path"
-            )
-        if len(equation.inputs) == 1:
-            return [(0,)], optimize
-        subscripts = ",".join(equation.inputs) + "->" + "".join(dict.fromkeys(equation.output))
-        shapes = [equation.operand_shape(k) for k in range(len(equation.inputs))]
-        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
-        return [tuple(entry) for entry in path], optimize
-    return _explicit_path(optimize, len(equation.inputs)), "explicit"
+def _contraction_path(
+    equation: Equation, optimize: Any, nnz: list[float] | None
+) -> tuple[list[tuple[int, ...]], str]:
+    if not isinstance(optimize, str):
+        return _explicit_path(optimize, len(equation.inputs)), "explicit"
+    if optimize not in STRATEGIES:
+        raise OptionError(
+            f"unknown optimize strategy {optimize!r}; use one of {', '.join(STRATEGIES)} "
+            "or pass an explicit path"
+        )
+    if len(equation.inputs) <= 2:
+        return [tuple(range(len(equation.inputs)))], optimize
+    output = "".join(dict.fromkeys(equation.output))
+    dense = [float(math.prod(equation.operand_shape(k))) for k in range(len(equation.inputs))]
+    model = (list(equation.inputs), output, equation.size_of, nnz or dense)
+    if optimize == "sparse":
+        return sparse_greedy(*model), optimize
+    subscripts = ",".join(equation.inputs) + "->" + output
+    shapes = [equation.operand_shape(k) for k in range(len(equation.inputs))]
+    path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
+    chosen = [tuple(entry) for entry in path]
+    if optimize == "auto" and nnz is not None:
+        greedy = sparse_greedy(*model)
+        if path_cost(*model, greedy) < path_cost(*model, chosen):
+            return greedy, optimize
+    return chosen, optimize
 
 
 def _explicit_path(path: Any, num_operands: int) -> list[tuple[int, ...]]:
@@ -220,6 +251,19 @@ class _Builder:
             )
             if len(kept) < len(set(labels)):
                 self.live[position] = self._step((value,), later=[], output=kept)
+
+    def nonzeros(self, nnz: Sequence[int | None] | None) -> list[float] | None:
+        """Estimated nonzeros of each live value, or None unless every operand's is known."""
+        if nnz is None or any(n is None for n in nnz):
+            return None
+        estimates = []
+        for value in self.live:
+            if value < len(self.equation.inputs):
+                estimates.append(float(nnz[value]))  # type: ignore[arg-type]
+                continue
+            step = self.steps[value - len(self.equation.inputs)]
+            estimates.append(estimate_nonzeros(float(nnz[step.args[0]]), step.size))  # type: ignore[arg-type]
+        return estimates
 
     def remaining(self) -> Equation:
         """The equation still to contract, over the live values."""

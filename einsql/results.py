@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from einsql.errors import ExactnessError
+from einsql.errors import ExactnessError, ResultSizeError
 from einsql.operands import CooArray
 
 
@@ -37,6 +38,29 @@ def to_coo(
     if keep.all():
         return CooArray(coords, values, shape)
     return CooArray(coords[keep], values[keep], shape)
+
+
+#: The largest dense result einsql returns, in bytes; larger ones are refused before
+#: anything runs (ask for ``out="coo"`` or ``into=`` instead). Assign to change it.
+MAX_DENSE_BYTES = 2**31
+
+
+def check_dense_size(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Raise if a dense array of ``shape`` and ``dtype`` exceeds :data:`MAX_DENSE_BYTES`.
+
+    >>> check_dense_size((20_000, 20_000), np.dtype(np.float64))
+    Traceback (most recent call last):
+    ...
+    einsql.errors.ResultSizeError: a dense result of shape (20000, 20000) and dtype float64 takes 3.2 GB, more than einsql.results.MAX_DENSE_BYTES (2.1 GB); ask for out="coo" (the nonzeros) or into="name" (a table that stays in the database), or raise the limit
+    """
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_DENSE_BYTES:
+        raise ResultSizeError(
+            f"a dense result of shape {shape} and dtype {dtype} takes {size / 1e9:.1f} GB, "
+            f"more than einsql.results.MAX_DENSE_BYTES ({MAX_DENSE_BYTES / 1e9:.1f} GB); "
+            'ask for out="coo" (the nonzeros) or into="name" (a table that stays in the '
+            "database), or raise the limit"
+        )
 
 
 def to_dense(coo: CooArray, fill: Any = 0) -> Any:

@@ -116,3 +116,24 @@ def test_text_dialects_do_not_run() -> None:
     assert "SUM" in einsql.to_sql("i->", np.ones(2), dialect="trino")
     with pytest.raises(einsql.OptionError, match="unknown backend 'trino'"):
         einsql.einsum("i->", np.ones(2), backend="trino")
+
+
+def test_a_dense_result_over_the_limit_is_refused_before_the_database(db, monkeypatch) -> None:
+    monkeypatch.setattr(einsql.results, "MAX_DENSE_BYTES", 8 * 100)
+    a = einsql.Table("no_such_table", (20, 20))  # never read: the check comes first
+    with pytest.raises(einsql.ResultSizeError, match=r'shape \(20, 20\).*out="coo"'):
+        einsql.einsum("ij,jk->ik", a, a, con=db.con)
+    x = einsql.var("x", (20, 20))
+    with pytest.raises(einsql.ResultSizeError, match='into="name"'):
+        einsql.evaluate(x * 2.0, {"x": a}, con=db.con)
+    assert db.leftovers() == []
+
+
+def test_the_limit_leaves_coo_and_table_results_alone(db, monkeypatch) -> None:
+    monkeypatch.setattr(einsql.results, "MAX_DENSE_BYTES", 8 * 100)
+    a = np.arange(400.0).reshape(20, 20)
+    coo = einsql.einsum("ij,jk->ik", a, a, con=db.con, out="coo")
+    assert np.allclose(coo.todense(), a @ a)
+    stored = einsql.einsum("ij,jk->ik", a, a, con=db.con, into="limit_product")
+    assert np.allclose(einsql.einsum("ij->", stored, con=db.con), (a @ a).sum())
+    db.drop("limit_product")
