@@ -1,4 +1,4 @@
-"""The naive baseline: the published query shape, written as a user would by hand.
+r"""The naive baseline: the published query shape, written as a user would by hand.
 
 One statement; one plain CTE per pairwise contraction of opt_einsum's path, in
 the shape of *Efficient and Portable Einstein Summation in SQL* (SIGMOD 2023)::
@@ -12,8 +12,10 @@ done for it: no labels summed before a join, no ``MATERIALIZED``, no staging
 of long plans. It is a peer in the benchmark, not part of einsql, so it is
 built as text, as a user would write it.
 
->>> print(naive_sql("ij,jk->ik", [(2, 3), (3, 4)], [(0, 1)], ["a", "b"]))
-WITH t0 AS (SELECT x0.i0 AS i0, x1.i1 AS i1, SUM(x0.val * x1.val) AS val FROM b AS x0, a AS x1 WHERE x0.i0 = x1.i1 GROUP BY x0.i0, x1.i1)
+>>> sql = naive_sql("ij,jk->ik", [(2, 3), (3, 4)], [(0, 1)], ["a", "b"])
+>>> print(sql.replace(" FROM", "\nFROM", 1))
+WITH t0 AS (SELECT x1.i0 AS i0, x0.i1 AS i1, SUM(x0.val * x1.val) AS val
+FROM b AS x0, a AS x1 WHERE x0.i0 = x1.i1 GROUP BY x1.i0, x0.i1)
 SELECT * FROM t0
 """
 

@@ -6,7 +6,8 @@ opt_einsum, else the ``sparse`` backend, else scipy), prints a table of medians
 and ratios to einsql on DuckDB, and writes ``benchmarks/results/runner.csv``
 and ``runner.svg``. Operands are loaded before the clock starts: the database
 systems read tables, the in-memory ones read arrays; every system gets the same
-contraction path, and the result comes back as COO (dense for opt_einsum on NumPy).
+contraction path (opt_einsum's), except einsql, which plans its own (sparsity-aware, given
+each table's ``nnz``); results come back as COO (dense for opt_einsum on NumPy).
 
     python benchmarks/runner.py                      # every workload (about 15 minutes)
     python benchmarks/runner.py --quick              # tiny workloads, a smoke test
@@ -28,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,10 @@ import sparse
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import einsql  # noqa: E402
-from naive import naive_sql  # noqa: E402
-from workloads import Workload, standard  # noqa: E402
+from naive import naive_sql
+from workloads import Workload, standard
+
+import einsql
 
 RESULTS = Path(__file__).parent / "results"
 SYSTEMS = (
@@ -116,7 +118,8 @@ def load_tables(con: Any, w: Workload) -> list[einsql.Table]:
     tables = []
     for k, operand in enumerate(w.operands()):
         labels = "".join(opt_einsum.get_symbol(a) for a in range(operand.ndim))
-        tables.append(einsql.einsum(f"{labels}->{labels}", operand, con=con, into=f"bench_a{k}"))
+        table = einsql.einsum(f"{labels}->{labels}", operand, con=con, into=f"bench_a{k}")
+        tables.append(replace(table, nnz=operand.nnz))
     return tables
 
 
@@ -124,7 +127,7 @@ def drop_tables(con: Any, tables: Sequence[einsql.Table]) -> None:
     """Drop the tables :func:`load_tables` made."""
     for table in tables:
         con.execute(f'DROP TABLE IF EXISTS "{table.name}"')
-    if isinstance(con, sqlite3.Connection):
+    if not isinstance(con, duckdb.DuckDBPyConnection):
         con.commit()
 
 
@@ -137,7 +140,7 @@ def run_database(w: Workload, system: str, path: Any, repeat: int, budget: float
                 sql = naive_sql(w.equation, w.shapes, path, [t.name for t in tables])
                 fn: Callable[[], Any] = lambda: naive_rows(con, sql, w)  # noqa: E731
             else:
-                fn = lambda: einsql.einsum(w.equation, *tables, con=con, optimize=path, out="coo")  # noqa: E731
+                fn = lambda: einsql.einsum(w.equation, *tables, con=con, out="coo")  # noqa: E731
             seconds, runs, result = timed(fn, repeat, budget)
         finally:
             drop_tables(con, tables)
@@ -150,9 +153,11 @@ def naive_rows(con: Any, sql: str, w: Workload) -> sparse.COO:
     output = w.equation.split("->")[1]
     shape = result_shape(w)
     values = np.asarray(columns["val"], dtype=float)
-    keep = ~np.isnan(values) if not output else slice(None)
-    coords = np.stack([np.asarray(columns[f"i{a}"])[keep] for a in range(len(output))])
-    return sparse.COO(coords.reshape(len(output), -1), values[keep], shape=shape)
+    keep = ~np.isnan(values)  # a scalar SUM over no rows is NULL
+    coords = np.zeros((len(output), int(keep.sum())), dtype=np.int64)
+    for a in range(len(output)):
+        coords[a] = np.asarray(columns[f"i{a}"])[keep]
+    return sparse.COO(coords, values[keep], shape=shape)
 
 
 def result_shape(w: Workload) -> tuple[int, ...]:
@@ -186,7 +191,7 @@ def measured(w: Workload, system: str, seconds: float, runs: int, result: Any) -
 def as_sparse(result: Any) -> sparse.COO:
     """Any system's result as a pydata ``sparse.COO``."""
     if isinstance(result, einsql.CooArray):
-        coords = np.asarray(result.coords).reshape(-1, len(result.shape)).T
+        coords = np.asarray(result.coords, dtype=np.int64).reshape(result.nnz, len(result.shape)).T
         return sparse.COO(coords, np.asarray(result.values, float), shape=result.shape)
     if isinstance(result, sparse.SparseArray):
         return sparse.COO(result)
@@ -273,7 +278,7 @@ def rows(measurements: list[Measurement]) -> list[dict[str, Any]]:
 
 
 def table(measurements: list[Measurement], systems: Sequence[str]) -> str:
-    """A Markdown table: one row per workload, seconds (and ratio to einsql on DuckDB) per system."""
+    """A Markdown table: a row per workload, seconds (and ratio to einsql-duckdb) per system."""
     names = list(dict.fromkeys(m.workload.name for m in measurements))
     by = {(m.workload.name, m.system): m for m in measurements}
     lines = [
@@ -301,7 +306,10 @@ def summary(measurements: list[Measurement]) -> list[str]:
     peer = {m.workload.name: m for m in measurements if m.system == PEER_OF_RATIO}
     lines = []
     for system in SYSTEMS:
-        for label, test in (("all", lambda w: True), ("density <= 1%", lambda w: w.density <= 0.01)):
+        for label, test in (
+            ("all", lambda w: True),
+            ("density <= 1%", lambda w: w.density <= 0.01),
+        ):
             ratios = [
                 m.seconds / peer[m.workload.name].seconds
                 for m in measurements

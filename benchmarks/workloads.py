@@ -13,6 +13,7 @@ values at a chosen density, so a run is reproducible offline.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,11 +56,33 @@ class Workload:
         """The operands as pydata ``sparse.COO`` arrays (made once, then cached)."""
         if "operands" not in self._cache:
             rng = np.random.default_rng(self.seed)
+            densities = [
+                1.0 if k in self.dense_operands else self.density for k in range(len(self.shapes))
+            ]
             self._cache["operands"] = [
-                random_coo(shape, 1.0 if k in self.dense_operands else self.density, rng)
-                for k, shape in enumerate(self.shapes)
+                random_coo(shape, density, rng) * scale
+                for shape, density, scale in zip(self.shapes, densities, self._scales(densities))
             ]
         return list(self._cache["operands"])
+
+    def _scales(self, densities: Sequence[float]) -> list[float]:
+        """Per-operand value scales that keep the result near 1 for any number of operands.
+
+        A result sums ``prod(label sizes) * prod(densities)`` products, so each
+        operand divides by its density and by its share of each of its labels'
+        sizes (a label held by ``c`` operands, the output counting as one,
+        contributes ``size ** (1 / c)`` to each).
+        """
+        inputs, output = self.equation.split("->")
+        terms = inputs.split(",")
+        holders = Counter(label for labels in [*terms, output] for label in set(labels))
+        size = {
+            label: n for labels, shape in zip(terms, self.shapes) for label, n in zip(labels, shape)
+        }
+        return [
+            1.0 / (density * math.prod(size[x] ** (1 / holders[x]) for x in set(labels)))
+            for labels, density in zip(terms, densities)
+        ]
 
     @property
     def num_tensors(self) -> int:
@@ -156,49 +179,56 @@ def standard(quick: bool = False) -> list[Workload]:
         return _quick()
     g = generators
     big = ("einsql-duckdb", "einsql-postgres", "opt_einsum-numpy", "opt_einsum-sparse")
+    fast = ("einsql-duckdb", "naive-duckdb", "opt_einsum-numpy", "opt_einsum-sparse", "scipy")
     return [
-        spmm(20_000, 10**6, systems=("einsql-duckdb", "naive-duckdb", "scipy", "opt_einsum-sparse")),
+        spmm(20_000, 10**6, systems=fast),
         spmm(5_000, 10**5),
         mttkrp(200, 16, 0.01),
-        mttkrp(200, 16, 0.001),
-        matrix_chain([400, 900, 300, 1000, 500, 800, 200], 0.01),
+        mttkrp(400, 32, 0.001),
+        matrix_chain([4000, 3000, 5000, 2000, 4000], 0.001),
         generated(
-            "matrix_chain",
-            lambda: g.structured.matrix_chain(8, 100, 1000, seed=1),
-            0.01,
-            "8",
-        ),
-        generated(
-            "connected_network",
-            lambda: g.random.connected_network(30, 3, min_axis_size=8, max_axis_size=16, seed=1),
-            0.01,
-            "30",
+            "matrix_chain", lambda: g.structured.matrix_chain(8, 1000, 4000, seed=1), 0.001, "8"
         ),
         generated(
             "connected_hypernetwork",
             lambda: g.random.connected_hypernetwork(
-                30, 2.5, max_tensor_order=3, max_edge_order=3, number_of_output_indices=2,
-                min_axis_size=8, max_axis_size=16, seed=1,
+                30,
+                2.5,
+                max_tensor_order=3,
+                max_edge_order=3,
+                number_of_output_indices=2,
+                number_of_single_summation_indices=10,
+                min_axis_size=20,
+                max_axis_size=40,
+                seed=1,
             ),
             0.01,
             "30",
         ),
-        generated("lattice", lambda: g.structured.lattice((4, 4), d_min=8, seed=1), 0.1, "4x4"),
-        generated("tree", lambda: g.structured.tree(40, d_min=8, d_max=16, seed=1), 0.01, "40"),
-        generated(
-            "p_first_and_last",
-            lambda: g.language_model.p_first_and_last(1, 12, 24),
-            0.1,
-            "mera 1",
-        ),
-        generated("tree", lambda: g.structured.tree(2_000, d_min=2, d_max=4, seed=2), 0.5,
-                  "2000", systems=big),
         generated(
             "connected_network",
-            lambda: g.random.connected_network(2_000, 2.5, min_axis_size=2, max_axis_size=3, seed=2),
-            0.5,
-            "2000",
-            systems=big,
+            lambda: g.random.connected_network(12, 3, min_axis_size=8, max_axis_size=16, seed=1),
+            0.1,
+            "12",
+        ),
+        generated("lattice", lambda: g.structured.lattice((4, 4), d_min=30, seed=1), 0.01, "4x4"),
+        generated("tree", lambda: g.structured.tree(40, d_min=8, d_max=16, seed=1), 0.1, "40"),
+        generated(
+            "p_first_and_last",
+            lambda: g.language_model.p_first_and_last(1, 40, 100),
+            0.01,
+            "mera 1",
+            systems=fast,
+        ),
+        generated(
+            "tree", lambda: g.structured.tree(2_000, d_min=2, d_max=4, seed=2), 0.8, "2000", big
+        ),
+        generated(
+            "lattice",
+            lambda: g.structured.lattice((2, 1_000), d_min=2, d_max=3, seed=2),
+            0.8,
+            "2x1000",
+            big,
         ),
     ]
 
@@ -212,8 +242,14 @@ def _quick() -> list[Workload]:
         generated(
             "connected_hypernetwork",
             lambda: g.random.connected_hypernetwork(
-                8, 2.5, max_tensor_order=3, max_edge_order=3, number_of_output_indices=1,
-                min_axis_size=3, max_axis_size=5, seed=1,
+                8,
+                2.5,
+                max_tensor_order=3,
+                max_edge_order=3,
+                number_of_output_indices=1,
+                min_axis_size=3,
+                max_axis_size=5,
+                seed=1,
             ),
             0.3,
             "8",

@@ -15,9 +15,9 @@ from einsql.display import SQL
 from einsql.errors import (
     EinsqlError,
     ExactnessError,
-    ResultSizeError,
     OperandError,
     OptionError,
+    ResultSizeError,
     ShapeError,
     SubscriptError,
 )
@@ -60,7 +60,6 @@ __all__ = [
     "CooArray",
     "EinsqlError",
     "ExactnessError",
-    "ResultSizeError",
     "Explanation",
     "Expr",
     "GradCheck",
@@ -70,6 +69,7 @@ __all__ = [
     "OperandError",
     "OptionError",
     "Plan",
+    "ResultSizeError",
     "Session",
     "ShapeError",
     "Step",

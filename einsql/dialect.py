@@ -109,9 +109,13 @@ class Dialect:
         """
         return self.index_type if size < WIDE_INDEX else self.wide_index_type
 
-    def render(self, tree: exp.Expr, pretty: bool = True) -> str:
-        """Render a sqlglot tree as SQL text in this dialect, identifiers quoted."""
-        return str(tree.sql(dialect=self.sqlglot_dialect, pretty=pretty, identify=True))
+    def render(self, tree: exp.Expr, pretty: bool = True, copy: bool = True) -> str:
+        """Render a sqlglot tree as SQL text in this dialect, identifiers quoted.
+
+        ``copy=False`` lets sqlglot's dialect transforms work on ``tree`` itself
+        (they are idempotent), which saves copying large trees before running them.
+        """
+        return str(tree.sql(dialect=self.sqlglot_dialect, pretty=pretty, identify=True, copy=copy))
 
     def parse_type(self, name: str) -> exp.DataType:
         """A SQL type name as a sqlglot type (a fresh copy of a cached parse)."""

@@ -238,6 +238,7 @@ class _Builder:
     def __init__(self, equation: Equation) -> None:
         self.equation = equation
         self.live: list[int] = list(range(len(equation.inputs)))
+        self.holders = Counter(lb for labels in equation.inputs for lb in set(labels))
         self.labels: dict[int, str] = dict(enumerate(equation.inputs))
         self.steps: list[Step] = []
 
@@ -291,12 +292,18 @@ class _Builder:
         self.steps.append(Step(args, inputs, output, int(flops), size))
         value = len(self.equation.inputs) + len(self.steps) - 1
         self.labels[value] = output
+        for read in inputs:
+            self.holders.subtract(set(read))
+        self.holders.update(set(output))
         return value
 
     def _output_labels(self, inputs: tuple[str, ...], later: Sequence[int]) -> str:
         if not self.live and not later:
             return self.equation.output
-        needed = set(self.equation.output)
-        for value in [*self.live, *later]:
-            needed |= set(self.labels[value])
-        return "".join(lb for lb in dict.fromkeys("".join(inputs)) if lb in needed)
+        output = set(self.equation.output)
+        held_here = Counter(lb for labels in inputs for lb in set(labels))
+        return "".join(
+            lb
+            for lb in dict.fromkeys("".join(inputs))
+            if lb in output or self.holders[lb] > held_here[lb]
+        )

@@ -51,7 +51,9 @@ def check_dense_size(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
     >>> check_dense_size((20_000, 20_000), np.dtype(np.float64))
     Traceback (most recent call last):
     ...
-    einsql.errors.ResultSizeError: a dense result of shape (20000, 20000) and dtype float64 takes 3.2 GB, more than einsql.results.MAX_DENSE_BYTES (2.1 GB); ask for out="coo" (the nonzeros) or into="name" (a table that stays in the database), or raise the limit
+    einsql.errors.ResultSizeError: a dense result of shape (20000, 20000) and dtype float64
+    takes 3.2 GB, more than einsql.results.MAX_DENSE_BYTES (2.1 GB); ask for out="coo"
+    (the nonzeros) or into="name" (a table that stays in the database), or raise the limit
     """
     size = math.prod(shape) * dtype.itemsize
     if size > MAX_DENSE_BYTES:

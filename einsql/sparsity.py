@@ -15,7 +15,8 @@ cheaper.
 >>> inputs, sizes = ["ij", "jk", "kl"], {"i": 1000, "j": 10, "k": 1000, "l": 10}
 >>> sparse_greedy(inputs, "il", sizes, [10_000, 10_000, 10_000])
 [(1, 2), (0, 1)]
->>> [round(path_cost(inputs, "il", sizes, [10_000] * 3, p)) for p in ([(0, 1), (0, 1)], [(1, 2), (0, 1)])]
+>>> paths = [(0, 1), (0, 1)], [(1, 2), (0, 1)]
+>>> [round(path_cost(inputs, "il", sizes, [10_000] * 3, p)) for p in paths]
 [21029501, 230100]
 """
 

@@ -124,7 +124,7 @@ class Driver(ABC):
 
     def sql(self, tree: exp.Expr) -> str:
         """``tree`` as one line of this driver's SQL."""
-        return self.dialect.render(tree, pretty=False)
+        return self.dialect.render(tree, pretty=False, copy=False)
 
 
 class TemporaryTableDriver(Driver):
