@@ -149,7 +149,8 @@ def run_database(w: Workload, system: str, path: Any, repeat: int, budget: float
 
 def naive_rows(con: Any, sql: str, w: Workload) -> sparse.COO:
     """Run the naive SQL on DuckDB and read its rows as a COO array."""
-    columns = con.execute(sql).fetchnumpy()
+    table = con.sql(sql).to_arrow_table()  # the fetch einsql's DuckDB driver uses
+    columns = {name: table.column(name).to_numpy() for name in table.column_names}
     output = w.equation.split("->")[1]
     shape = result_shape(w)
     values = np.asarray(columns["val"], dtype=float)
