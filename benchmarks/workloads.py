@@ -131,7 +131,7 @@ def spmm(n: int, nnz: int, systems: tuple[str, ...] = ()) -> Workload:
 def mttkrp(n: int, rank: int, density: float) -> Workload:
     """MTTKRP: a sparse ``n x n x n`` tensor times two dense ``n x rank`` factors."""
     return Workload(
-        f"mttkrp {n}³ r{rank}, {density:.0%}",
+        f"mttkrp {n}³ r{rank}, {density * 100:g}%",
         "mttkrp",
         "ijk,jr,kr->ir",
         ((n, n, n), (n, rank), (n, rank)),
@@ -146,7 +146,7 @@ def matrix_chain(dims: Sequence[int], density: float, name: str = "matrix chain"
     terms = ",".join(symbols[k] + symbols[k + 1] for k in range(len(dims) - 1))
     shapes = tuple((dims[k], dims[k + 1]) for k in range(len(dims) - 1))
     return Workload(
-        f"{name} {len(shapes)}, {density:.0%}",
+        f"{name} {len(shapes)}, {density * 100:g}%",
         "matrix chain",
         f"{terms}->{symbols[0]}{symbols[-1]}",
         shapes,
@@ -164,7 +164,7 @@ def generated(
     """A workload from an ``einsum_benchmark`` generator call."""
     equation, shapes = make()[:2]
     return Workload(
-        f"{family} {label}, {density:.0%}",
+        f"{family} {label}, {density * 100:g}%",
         family,
         equation,
         _as_shapes(shapes),
