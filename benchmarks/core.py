@@ -176,22 +176,32 @@ def main() -> None:
     report(rows, "core.csv")
 
 
+def drop_tables(con: Any, tables: Any) -> None:
+    """Drop the tables a benchmark made and commit (DuckDB autocommits)."""
+    for table in tables:
+        con.execute(f'DROP TABLE IF EXISTS "{table.name}"')
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        con.commit()
+
+
 def drop_and_close(backend: str, con: Any, tables: Any) -> None:
     """Drop the tables a benchmark made, commit, and close the connection."""
-    for table in tables:
-        con.execute(f'DROP TABLE "{table.name}"')
-    if backend != "duckdb":
-        con.commit()
+    drop_tables(con, tables)
     con.close()
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write ``rows`` (dicts with the same keys) as a CSV file, creating its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def report(rows: list[dict[str, Any]], filename: str) -> None:
     """Print ``rows`` as a table and write them to ``benchmarks/results/filename``."""
-    RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / filename, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, RESULTS / filename)
     widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
     print("  ".join(k.ljust(w) for k, w in widths.items()))
     for r in rows:

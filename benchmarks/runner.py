@@ -9,19 +9,21 @@ systems read tables, the in-memory ones read arrays; every system gets the same
 contraction path (opt_einsum's), except einsql, which plans its own (sparsity-aware, given
 each table's ``nnz``); results come back as COO (dense for opt_einsum on NumPy).
 
-    python benchmarks/runner.py                      # every workload (about 15 minutes)
+    python benchmarks/runner.py                      # every workload (see below for SQLite)
     python benchmarks/runner.py --quick              # tiny workloads, a smoke test
     python benchmarks/runner.py --only spmm,tree     # workloads whose name holds a word
     python benchmarks/runner.py --systems einsql-duckdb,naive-duckdb
 
 PostgreSQL runs when ``EINSQL_BENCH_POSTGRES`` (or ``EINSQL_TEST_POSTGRES``)
-names a server: ``postgresql://user@host:port/db``.
+names a server: ``postgresql://user@host:port/db``. Without SQLite the full run
+takes about 15 minutes on 2 cores; SQLite joins by nested scans and takes many
+minutes per workload on the larger ones, so leave it out with ``--systems`` for a
+quick comparison.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sqlite3
 import statistics
@@ -40,6 +42,7 @@ import sparse
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from core import drop_tables, write_csv
 from naive import naive_sql
 from workloads import Workload, standard
 
@@ -121,14 +124,6 @@ def load_tables(con: Any, w: Workload) -> list[einsql.Table]:
         table = einsql.einsum(f"{labels}->{labels}", operand, con=con, into=f"bench_a{k}")
         tables.append(replace(table, nnz=operand.nnz))
     return tables
-
-
-def drop_tables(con: Any, tables: Sequence[einsql.Table]) -> None:
-    """Drop the tables :func:`load_tables` made."""
-    for table in tables:
-        con.execute(f'DROP TABLE IF EXISTS "{table.name}"')
-    if not isinstance(con, duckdb.DuckDBPyConnection):
-        con.commit()
 
 
 def run_database(w: Workload, system: str, path: Any, repeat: int, budget: float) -> Measurement:
@@ -370,12 +365,7 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
         print(f"{w.name}: {w.num_tensors} tensors, {w.equation[:60]}", flush=True)
         measurements += measure(w, systems, args.repeat, args.budget)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    csv_rows = rows(measurements)
-    with open(out / "runner.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
-        writer.writeheader()
-        writer.writerows(csv_rows)
+    write_csv(rows(measurements), out / "runner.csv")
     plot(measurements, systems, out / "runner.svg")
     print()
     print(table(measurements, systems))

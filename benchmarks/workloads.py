@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,20 +51,21 @@ class Workload:
     dense_operands: frozenset[int] = frozenset()
     systems: tuple[str, ...] = ()
     seed: int = 0
-    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def operands(self) -> list[sparse.COO]:
         """The operands as pydata ``sparse.COO`` arrays (made once, then cached)."""
-        if "operands" not in self._cache:
-            rng = np.random.default_rng(self.seed)
-            densities = [
-                1.0 if k in self.dense_operands else self.density for k in range(len(self.shapes))
-            ]
-            self._cache["operands"] = [
-                random_coo(shape, density, rng) * scale
-                for shape, density, scale in zip(self.shapes, densities, self._scales(densities))
-            ]
-        return list(self._cache["operands"])
+        return list(self._operands)
+
+    @cached_property
+    def _operands(self) -> list[sparse.COO]:
+        rng = np.random.default_rng(self.seed)
+        densities = [
+            1.0 if k in self.dense_operands else self.density for k in range(len(self.shapes))
+        ]
+        return [
+            random_coo(shape, density, rng) * scale
+            for shape, density, scale in zip(self.shapes, densities, self._scales(densities))
+        ]
 
     def _scales(self, densities: Sequence[float]) -> list[float]:
         """Per-operand value scales that keep the result near 1 for any number of operands.

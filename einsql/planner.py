@@ -197,12 +197,12 @@ def _contraction_path(
     if len(equation.inputs) <= 2:
         return [tuple(range(len(equation.inputs)))], optimize
     output = "".join(dict.fromkeys(equation.output))
-    dense = [float(math.prod(equation.operand_shape(k))) for k in range(len(equation.inputs))]
+    shapes = [equation.operand_shape(k) for k in range(len(equation.inputs))]
+    dense = [float(math.prod(shape)) for shape in shapes]
     model = (list(equation.inputs), output, equation.size_of, nnz or dense)
     if optimize == "sparse":
         return sparse_greedy(*model), optimize
     subscripts = ",".join(equation.inputs) + "->" + output
-    shapes = [equation.operand_shape(k) for k in range(len(equation.inputs))]
     path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
     chosen = [tuple(entry) for entry in path]
     if optimize == "auto" and nnz is not None:
@@ -244,11 +244,11 @@ class _Builder:
 
     def sum_local_labels(self) -> None:
         """Sum labels that occur in one operand only before any join (as NumPy does)."""
-        counts = Counter(lb for labels in self.equation.inputs for lb in set(labels))
         for position, value in enumerate(self.live):
             labels = self.labels[value]
+            output = self.equation.output
             kept = "".join(
-                lb for lb in dict.fromkeys(labels) if counts[lb] > 1 or lb in self.equation.output
+                lb for lb in dict.fromkeys(labels) if self.holders[lb] > 1 or lb in output
             )
             if len(kept) < len(set(labels)):
                 self.live[position] = self._step((value,), later=[], output=kept)
@@ -257,13 +257,14 @@ class _Builder:
         """Estimated nonzeros of each live value, or None unless every operand's is known."""
         if nnz is None or any(n is None for n in nnz):
             return None
+        known = [float(n or 0) for n in nnz]
         estimates = []
         for value in self.live:
-            if value < len(self.equation.inputs):
-                estimates.append(float(nnz[value]))  # type: ignore[arg-type]
+            if value < len(known):
+                estimates.append(known[value])
                 continue
-            step = self.steps[value - len(self.equation.inputs)]
-            estimates.append(estimate_nonzeros(float(nnz[step.args[0]]), step.size))  # type: ignore[arg-type]
+            step = self.steps[value - len(known)]  # a unary step summing one operand
+            estimates.append(estimate_nonzeros(known[step.args[0]], step.size))
         return estimates
 
     def remaining(self) -> Equation:
