@@ -43,6 +43,7 @@ class SQLite(Dialect):
         "complex": "REAL",
     }
     nan_is_null = True
+    dynamic_types = True
     values_column_aliases = False
     explain_analyze = "EXPLAIN QUERY PLAN"  # SQLite has no EXPLAIN ANALYZE: a plan, no timings
     exact_int_types = ((INT64_MAX, "INTEGER"),)

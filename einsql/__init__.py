@@ -13,6 +13,7 @@ from einsql.api import compile_program, einsum, plan, prepare, to_sql
 from einsql.calculus import GradCheck, check_grad, grad, hessian, jacobian
 from einsql.display import SQL
 from einsql.errors import (
+    DatabaseError,
     EinsqlError,
     ExactnessError,
     OperandError,
@@ -58,6 +59,7 @@ from einsql.session import Session, connect
 __all__ = [
     "SQL",
     "CooArray",
+    "DatabaseError",
     "EinsqlError",
     "ExactnessError",
     "Explanation",

@@ -16,12 +16,14 @@ np.int64(3)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from einsql.checks import TableFacts, inspect_table
 from einsql.dialect import Dialect, load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
@@ -33,6 +35,7 @@ from einsql.expr import einsum as expr_einsum
 from einsql.expr_lower import lower_expression, named_tables
 from einsql.iterate import Iteration, iteration_sql
 from einsql.lower import Program, Relation, lower
+from einsql.names import generated
 from einsql.operands import (
     CooArray,
     Operand,
@@ -63,6 +66,8 @@ class Prepared:
         kind: the value kind the SQL computes with.
         nonfinite: whether an array operand holds NaN or an infinity.
         semiring: the semiring it computes in.
+        empty: a label has size 0, so every term of the sum is empty and the
+            result is zeros (NaN and infinities in other operands meet nothing).
 
     """
 
@@ -72,6 +77,7 @@ class Prepared:
     kind: str
     nonfinite: bool
     semiring: Semiring = SUM_PRODUCT
+    empty: bool = False
 
 
 def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-product") -> Prepared:
@@ -84,7 +90,11 @@ def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-pr
     subscripts, raw = _split_args(args)
     operands = tuple(as_operand(value, k, ring.zero) for k, value in enumerate(raw))
     equation = parse(subscripts, [op.shape for op in operands])
-    plan = make_plan(equation, optimize, ring.name, [op.nnz for op in operands])
+    overflow = ring is SUM_PRODUCT and optimize == "auto" and _may_overflow(operands)
+    if overflow:  # multiply as NumPy does, left to right, so inf * 0 happens where it does
+        plan = make_plan(equation, [(0, 1)] * (len(operands) - 1), local_sums=False)
+    else:
+        plan = make_plan(equation, optimize, ring.name, [op.nnz for op in operands])
     if ring.kind is not None:  # the semiring fixes the values: float, or bool for or-and
         dtype = np.dtype(np.bool_ if ring.kind == "bool" else np.float64)
         for k, op in enumerate(operands):
@@ -92,11 +102,37 @@ def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-pr
         return Prepared(plan, operands, dtype, ring.kind, False, ring)
     dtype = np.result_type(*[np.dtype(op.dtype) for op in operands])
     kind = value_kind(dtype, "the result")
-    nonfinite = any(
+    if 0 in equation.size_of.values():  # every product is empty: the result is all zeros
+        return Prepared(
+            plan, tuple(_emptied(op) for op in operands), dtype, kind, False, empty=True
+        )
+    nonfinite = overflow or any(
         isinstance(op, CooArray) and op.dtype.kind in "fc" and not np.isfinite(op.values).all()
         for op in operands
     )
     return Prepared(plan, operands, dtype, kind, nonfinite)
+
+
+def _may_overflow(operands: Sequence[Operand]) -> bool:
+    """Whether a product of float array entries could pass the largest double.
+
+    Then a term's partial product may overflow to inf before it meets a
+    missing zero, which NumPy's dense product turns into NaN.
+    """
+    magnitude = 0.0  # log10 of the largest possible product of magnitudes
+    for op in operands:
+        if isinstance(op, CooArray) and op.dtype.kind in "fc" and op.nnz:
+            with np.errstate(all="ignore"):
+                largest = float(np.nanmax(np.abs(op.values)))
+            magnitude += math.log10(largest) if largest > 1 else 0.0
+    return magnitude > math.log10(np.finfo(np.float64).max)
+
+
+def _emptied(operand: Operand) -> Operand:
+    """An array operand without its entries (a table of a size-0 axis has none to drop)."""
+    if isinstance(operand, Table):
+        return operand
+    return CooArray(operand.coords[:0], operand.values[:0], operand.shape)
 
 
 def einsum(
@@ -165,7 +201,7 @@ def einsum(
     else:
         check_names(prepared, into, load_dialect(backend_of(con, backend)))
         with open_driver(con, backend) as driver:
-            coo = _run_sql(prepared, driver, into, staged, _nonfinite(prepared, nonfinite))
+            coo = _run_sql(prepared, driver, into, staged, nonfinite)
         if into is not None:
             return Table(into, prepared.plan.equation.shape, prepared.dtype.name)
         assert coo is not None  # rows come back whenever they are not stored
@@ -203,7 +239,7 @@ def to_sql(
     ``trace=True`` it returns ``step, loss`` rows instead.
 
     >>> print(to_sql("i,i->", Table("x", (3,)), Table("y", (3,))))
-    WITH "t0" AS MATERIALIZED (
+    WITH "__einsql_t0" AS MATERIALIZED (
       SELECT
         SUM("x0"."val" * "x1"."val") AS "val"
       FROM "x" AS "x0"
@@ -213,8 +249,8 @@ def to_sql(
         COUNT(*) > 0
     )
     SELECT
-      "t0"."val" AS "val"
-    FROM "t0" AS "t0";
+      "__einsql_t0"."val" AS "val"
+    FROM "__einsql_t0" AS "__einsql_t0";
     """
     if operands and isinstance(operands[0], Iteration):
         return iteration_sql(operands[0], dialect, tables, trace)
@@ -284,38 +320,41 @@ def _split_args(args: Sequence[Any]) -> tuple[str, list[Any]]:
 
 
 def _nonfinite(prepared: Prepared, nonfinite: bool | None) -> bool:
-    return prepared.nonfinite if nonfinite is None else nonfinite
+    chosen = prepared.nonfinite if nonfinite is None else nonfinite
+    return chosen and not prepared.empty
 
 
 def check_names(prepared: Prepared, into: str | None, dialect: Dialect) -> None:
-    """Raise if a table name cannot be used as it is in ``dialect``.
+    """Raise if a table or column name cannot be used as it is in ``dialect``.
 
     Raises:
-        OperandError: a name part is empty or too long for the database.
+        OperandError: a name is reserved, empty, holds a NUL or is too long for
+            the database.
 
     """
-    named = [
-        (op.name, f"table operand {k}")
-        for k, op in enumerate(prepared.operands)
-        if isinstance(op, Table)
-    ]
-    named += [(into, "the into= table")] if into is not None else []
-    for name, what in named:
-        dialect.check_table_name(name, what)
+    for k, op in enumerate(prepared.operands):
+        if isinstance(op, Table):
+            dialect.check_table(op, f"table operand {k}")
+    if into is not None:
+        dialect.check_table_name(into, "the into= table")
 
 
 def _run_sql(
-    prepared: Prepared, driver: Driver, into: str | None, staged: bool | None, nonfinite: bool
+    prepared: Prepared,
+    driver: Driver,
+    into: str | None,
+    staged: bool | None,
+    nonfinite: bool | None,
 ) -> CooArray | None:
-    relations = load_relations(driver, prepared)
+    loaded = load_relations(driver, prepared)
     program = lower(
         prepared.plan,
-        relations,
+        loaded.relations,
         prepared.kind,
         driver.dialect,
         staged=staged,
         prefix=driver.prefix,
-        nonfinite=nonfinite,
+        nonfinite=(loaded.nonfinite if nonfinite is None else nonfinite) and not prepared.empty,
     )
     rows = driver.run(program, into)
     if rows is None:
@@ -323,28 +362,55 @@ def _run_sql(
     return to_coo(rows, prepared.plan.equation.shape, prepared.dtype, prepared.semiring.zero)
 
 
-def load_relations(driver: Driver, prepared: Prepared) -> list[Relation]:
-    """Load every array operand through ``driver``; tables are read where they are."""
-    return [_load(driver, op, prepared.kind) for op in prepared.operands]
+@dataclass(frozen=True)
+class Loaded:
+    """The operands of an einsum where SQL reads them.
+
+    Attributes:
+        relations: one relation per operand.
+        nonfinite: whether some value may be NaN or infinite (an array holds
+            one, or a table's check found one).
+
+    """
+
+    relations: list[Relation]
+    nonfinite: bool
 
 
-def _load(driver: Driver, operand: Operand, kind: str) -> Relation:
-    if isinstance(operand, Table):
-        return _table_relation(operand)
-    return replace(driver.load(operand, kind), bound=_bound(operand))
+def load_relations(driver: Driver, prepared: Prepared) -> Loaded:
+    """Load every array operand through ``driver``; check each table where it is."""
+    relations, nonfinite = [], prepared.nonfinite
+    for k, operand in enumerate(prepared.operands):
+        if isinstance(operand, Table):
+            facts = inspect_table(driver, operand, f"table operand {k}")
+            relations.append(table_relation(operand, facts))
+            nonfinite |= facts.nonfinite and not prepared.empty
+        else:
+            driver.doing = f"loading operand {k}"
+            relations.append(replace(driver.load(operand, prepared.kind), bound=_bound(operand)))
+    return Loaded(relations, nonfinite)
 
 
-def _table_relation(table: Table) -> Relation:
+def table_relation(table: Table, facts: TableFacts | None = None) -> Relation:
+    """Where SQL reads ``table``: its columns, declared kind and (checked) stored kind."""
     kind = value_kind(np.dtype(table.dtype), f"table {table.name!r}")
     bound = 1 if kind == "bool" else None  # integer tables may hold anything
-    return Relation(table.name, table.axes, table.values, kind, bound=bound)
+    stored = _stored(facts.kinds) if facts is not None else None
+    return Relation(table.name, table.axes, table.values, kind, bound=bound, stored=stored)
+
+
+def _stored(kinds: tuple[str, ...]) -> str | None:
+    """One stored kind for the value columns: the widest (a complex table's may differ)."""
+    order = ("dynamic", "bool", "int", "decimal", "float")
+    return max(kinds, key=order.index) if kinds else None
 
 
 def _inline_relation(operand: Operand, k: int, kind: str) -> Relation:
     if isinstance(operand, Table):
-        return _table_relation(operand)
+        return table_relation(operand)
     axes = axis_columns(len(operand.shape))
-    return Relation(f"a{k}", axes, value_columns(kind), kind, rows=operand, bound=_bound(operand))
+    name = generated(f"a{k}")
+    return Relation(name, axes, value_columns(kind), kind, rows=operand, bound=_bound(operand))
 
 
 def _bound(coo: CooArray) -> int | None:
@@ -362,9 +428,23 @@ def _run_reference(prepared: Prepared, con: Any) -> CooArray:
     if tables:
         if con is None:
             raise OptionError("the NumPy reference reads table operands through con=")
+        for table in tables:
+            check_dense_size(table.shape, prepared.dtype)
         with open_driver(con) as driver:
-            fetched = {id(t): to_coo(driver.fetch(t), t.shape, np.dtype(t.dtype)) for t in tables}
+            fetched = {
+                id(t): _fetched(driver, t, k)
+                for k, t in enumerate(prepared.operands)
+                if isinstance(t, Table)
+            }
     coos = [fetched[id(op)] if isinstance(op, Table) else op for op in prepared.operands]
     zero = prepared.semiring.zero
     arrays = [coo.todense(zero).astype(prepared.dtype) for coo in coos]
     return from_dense(np.asarray(evaluate(prepared.plan, arrays)), 0, zero)
+
+
+def _fetched(driver: Driver, table: Table, k: int) -> CooArray:
+    """The rows of table operand ``k``, checked first as for the databases."""
+    facts = inspect_table(driver, table, f"table operand {k}")
+    driver.doing = f"reading table {table.name!r}"
+    rows = driver.fetch(table, table_relation(table, facts))
+    return to_coo(rows, table.shape, np.dtype(table.dtype))

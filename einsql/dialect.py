@@ -14,11 +14,17 @@ False
 from __future__ import annotations
 
 import importlib
+import threading
 from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from einsql.errors import OperandError, OptionError
+from einsql.names import check_table_name, check_user_name
+
+if TYPE_CHECKING:
+    from einsql.operands import Table
 
 #: Adapters shipped in ``einsql.dialects``, each with a driver and tested end to end.
 DIALECTS = ("duckdb", "postgres", "sqlite")
@@ -71,6 +77,9 @@ class Dialect:
 
     nan_is_null: bool = False
     """The database stores NaN as NULL, so sums must propagate NULL to stay NaN."""
+
+    dynamic_types: bool = False
+    """Columns have no fixed type (SQLite): a value's own type is checked, not its column's."""
 
     exact_int_types: tuple[tuple[int, str], ...] = ((INT64_MAX, "BIGINT"),)
     """Integer types by the largest magnitude each holds exactly, narrowest first."""
@@ -152,19 +161,26 @@ class Dialect:
         return next((name for limit, name in self.exact_int_types if bound <= limit), None)
 
     def check_table_name(self, name: str, what: str) -> None:
-        """Check each dot-separated part of a table name with ``check_identifier``."""
+        """Check a dot-separated table name: no reserved or empty part, none too long."""
+        check_table_name(name, what)
         for part in name.split("."):
             self.check_identifier(part, what)
 
+    def check_table(self, table: Table, what: str) -> None:
+        """Check a table operand's name and its columns' names (see ``check_identifier``)."""
+        self.check_table_name(table.name, what)
+        for column in (*table.axes, *table.values):
+            self.check_identifier(column, f"a column of {what}")
+
     def check_identifier(self, name: str, what: str) -> None:
-        """Raise if ``name`` is empty or longer than ``max_identifier_bytes``.
+        """Raise if ``name`` is not a user's name, or longer than ``max_identifier_bytes``.
 
         Raises:
-            OperandError: the database would reject or silently truncate the name.
+            OperandError: the name is reserved (see :mod:`einsql.names`), or the
+                database would reject or silently truncate it.
 
         """
-        if not name:
-            raise OperandError(f"{what} has an empty name")
+        check_user_name(name, what)
         limit = self.max_identifier_bytes
         if limit is not None and len(name.encode()) > limit:
             raise OperandError(
@@ -234,21 +250,35 @@ class TextDialect(Dialect):
         return _parse_type(name, "").copy()
 
 
-@cache
 def load_dialect(name: str) -> Dialect:
     """The adapter called ``name`` (or a text-only dialect from ``TEXT_DIALECTS``).
+
+    The first load renders a small statement under a lock, so sqlglot's
+    generator for the dialect is fully built before threads can use it.
 
     Raises:
         OptionError: no adapter has that name.
 
     """
+    with _LOADING:
+        return _load_dialect(name)
+
+
+#: Held while a dialect loads (sqlglot builds its generators lazily, not thread-safely).
+_LOADING = threading.Lock()
+
+
+@cache
+def _load_dialect(name: str) -> Dialect:
     if name in TEXT_DIALECTS:
-        return TextDialect(name)
-    if name not in DIALECTS:
+        dialect: Dialect = TextDialect(name)
+    elif name in DIALECTS:
+        dialect = importlib.import_module(f"einsql.dialects.{name}").DIALECT
+    else:
         raise OptionError(
             f"unknown dialect {name!r}; use one of {', '.join(DIALECTS)} "
             f"(or, as text only, {', '.join(TEXT_DIALECTS)})"
         )
-    module = importlib.import_module(f"einsql.dialects.{name}")
-    dialect: Dialect = module.DIALECT
+    warm = exp.select(exp.Cast(this=exp.Literal.number(1), to=dialect.parse_type("DOUBLE")))
+    dialect.render(warm.with_("w", as_=exp.select(exp.Literal.number(1)), materialized=True))
     return dialect

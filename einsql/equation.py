@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from opt_einsum import get_symbol
 
 from einsql.errors import ShapeError, SubscriptError
@@ -132,7 +133,7 @@ def from_sublists(args: Sequence[Any]) -> tuple[str, list[Any]]:
     >>> from_sublists(["A", [0, 1], "B", [1, 2], [0, 2]])
     ('ab,bc->ac', ['A', 'B'])
     >>> from_sublists(["A", [Ellipsis, 0]])
-    ('...a', ['A'])
+    ('...a->...a', ['A'])
 
     """
     operands = list(args[0::2])
@@ -147,10 +148,25 @@ def from_sublists(args: Sequence[Any]) -> tuple[str, list[Any]]:
     terms = [_sublist_term(sub, f"operand {k}") for k, sub in enumerate(sublists)]
     if len(terms) != len(operands):
         raise SubscriptError("the interleaved form takes an operand and a sublist in turn")
-    subscripts = ",".join(terms)
-    if output is not None:
-        subscripts += "->" + _sublist_term(output, "the output")
-    return subscripts, operands
+    output_term = (
+        _sublist_term(output, "the output") if output is not None else _implicit_output(sublists)
+    )
+    return ",".join(terms) + "->" + output_term, operands
+
+
+def _implicit_output(sublists: Sequence[Any]) -> str:
+    """NumPy's implicit output of the interleaved form: once-used labels by integer.
+
+    NumPy sorts the labels by their integers (``[0, 26]`` keeps that order),
+    not by the symbols they map to, broadcast axes first.
+
+    >>> _implicit_output([[0, 26]]), _implicit_output([[Ellipsis, 3, 1], [1]])
+    ('aA', '...d')
+    """
+    counts = Counter(int(item) for sub in sublists for item in sub if item is not Ellipsis)
+    ellipsis = ELLIPSIS if any(item is Ellipsis for sub in sublists for item in sub) else ""
+    singles = sorted(label for label, count in counts.items() if count == 1)
+    return ellipsis + "".join(str(get_symbol(label)) for label in singles)
 
 
 def _is_sublist(value: Any) -> bool:
@@ -168,11 +184,11 @@ def _sublist_term(sublist: Any, where: str) -> str:
 def _sublist_label(item: Any, where: str) -> str:
     if item is Ellipsis:
         return ELLIPSIS
-    if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+    if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)) or item < 0:
         raise SubscriptError(
             f"sublist labels must be non-negative integers or Ellipsis; {where} has {item!r}"
         )
-    return str(get_symbol(item))
+    return str(get_symbol(int(item)))
 
 
 def _split_terms(text: str) -> tuple[list[str], str | None]:

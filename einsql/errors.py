@@ -1,4 +1,4 @@
-"""Errors raised for bad input, before anything reaches a database.
+"""Errors: bad input (raised before anything reaches a database) and database failures.
 
 Every error is an :class:`EinsqlError`, which is also a :class:`ValueError`, so
 code written against ``numpy.einsum`` that catches ``ValueError`` keeps working.
@@ -9,6 +9,8 @@ True
 """
 
 from __future__ import annotations
+
+import re
 
 
 class EinsqlError(ValueError):
@@ -37,3 +39,38 @@ class ExactnessError(EinsqlError):
 
 class ResultSizeError(EinsqlError):
     """A dense result would be larger than :data:`einsql.results.MAX_DENSE_BYTES`."""
+
+
+class DatabaseError(EinsqlError):
+    """A statement failed in the database; the message says which one and why.
+
+    The database's own exception is kept as ``__cause__``.
+    """
+
+
+#: A URL's ``scheme://user:`` before a password, which runs to the last ``@`` of the URL.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@'\"]*:)[^\s'\"]*@(?=[^\s@'\"]*(?:[\s'\"]|$))"
+)
+
+#: A ``password=`` parameter: in a URL's query or a libpq key=value DSN (quoted or not).
+_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&'\"]*)", re.I)
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every connection URL (or DSN) in it shown as ``***``.
+
+    A password holding ``@`` or ``/`` unencoded runs to the URL's last ``@``, so
+    a message may hide more than the password but never shows it.
+
+    >>> redact("cannot open 'postgresql://bob:s3cret@db.example:5432/prod'")
+    "cannot open 'postgresql://bob:***@db.example:5432/prod'"
+    >>> redact("postgresql://bob@host/db?password=s3cret&sslmode=require")
+    'postgresql://bob@host/db?password=***&sslmode=require'
+    >>> redact("host=db user=bob password='s 3' dbname=prod")
+    'host=db user=bob password=*** dbname=prod'
+    >>> redact("duckdb:///data.db and postgresql://host:5432/db")
+    'duckdb:///data.db and postgresql://host:5432/db'
+    """
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _KEY_PASSWORD.sub(r"\g<head>***", text)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from einsql.checks import inspect_table
 from einsql.dialect import Dialect, load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
@@ -28,6 +29,7 @@ from einsql.expr import (
     Solve,
     Var,
     dense_einsum,
+    var,
     variables,
     walk,
 )
@@ -120,36 +122,44 @@ def _evaluate_sql(
     return to_dense(to_coo(rows, expr.shape, np.dtype(np.float64)))
 
 
-#: Checked variable values: the relations of tables, and the arrays still to load, by name.
-Checked = tuple[dict[str, Relation], dict[str, CooArray]]
+#: Checked variable values: the tables, and the arrays still to load, by name.
+Checked = tuple[dict[str, Table], dict[str, CooArray]]
 
 
 def check_variables(nodes: dict[str, Var], values: dict[str, Any], dialect: Dialect) -> Checked:
     """Each variable's value, checked before anything reaches a database.
 
     Returns:
-        The relation of each variable given as an :class:`einsql.Table`, and
-        every other value as float64 COO, to load with ``load_variables``.
+        The variables given as :class:`einsql.Table`, and every other value as
+        float64 COO, to load with ``load_variables``.
 
     Raises:
-        OperandError: a variable has no value, a value of another shape, or a
-            table whose name does not fit the dialect.
+        OperandError: a variable has no value, a value of another shape or a
+            complex one, or a table whose name does not fit the dialect.
 
     """
     tables, arrays = {}, {}
     for name, node in nodes.items():
         value = values.get(name)
         if isinstance(value, Table):
-            tables[name] = variable_table(node, value, dialect)
+            variable_table(node, value, dialect)
+            tables[name] = value
         else:
-            arrays[name] = _floats(as_operand(_checked(node, values), 0))
+            arrays[name] = _floats(as_operand(_checked(node, values), 0), name)
     return tables, arrays
 
 
 def load_variables(checked: Checked, driver: Driver) -> dict[str, Relation]:
-    """The relation of each variable: its table's, or that of its array, loaded now."""
+    """The relation of each variable: its table's (checked in the database), or its array's."""
     tables, arrays = checked
-    return {**tables, **{name: driver.load(coo, "float") for name, coo in arrays.items()}}
+    relations = {}
+    for name, table in tables.items():
+        facts = inspect_table(driver, table, f"the table of variable {name!r}")
+        relations[name] = variable_table(var(name, table.shape), table, driver.dialect, facts)
+    for name, coo in arrays.items():
+        driver.doing = f"loading variable {name!r}"
+        relations[name] = driver.load(coo, "float")
+    return relations
 
 
 def _checked(node: Var, values: dict[str, Any]) -> Any:
@@ -168,7 +178,13 @@ def _checked(node: Var, values: dict[str, Any]) -> Any:
     return value
 
 
-def _floats(coo: Any) -> CooArray:
+def _floats(coo: Any, name: str) -> CooArray:
+    """``coo`` with float64 values; complex values are refused, never cut to their real part."""
+    if coo.dtype.kind == "c":
+        raise OperandError(
+            f"variable {name!r} has complex values; expressions compute in float64 "
+            "(einsql.einsum computes with complex values)"
+        )
     return CooArray(coo.coords, coo.values.astype(np.float64), coo.shape)
 
 
@@ -179,4 +195,9 @@ def variable_value(node: Var, values: dict[str, Any]) -> np.ndarray:
         OperandError: no value, or a value of another shape.
 
     """
-    return np.asarray(_checked(node, values), dtype=np.float64)
+    value = _checked(node, values)
+    if isinstance(value, Table):
+        raise OperandError(
+            f"variable {node.name!r} is a table; the NumPy reference reads arrays only"
+        )
+    return _floats(as_operand(value, 0), node.name).todense()

@@ -115,30 +115,30 @@ def explain(
         return Explanation(prepared.plan)
     check_names(prepared, None, load_dialect(backend_of(con, backend)))
     with open_driver(con, backend) as driver:
-        relations = load_relations(driver, prepared)
+        loaded = load_relations(driver, prepared)
         steps: tuple[StepRun, ...] = ()
         if run:
             single_steps = copy.copy(driver.dialect)
             single_steps.max_statement_steps = 1
             staged = lower(
                 prepared.plan,
-                relations,
+                loaded.relations,
                 prepared.kind,
                 single_steps,
                 staged=True,
                 prefix=driver.prefix,
-                nonfinite=prepared.nonfinite,
+                nonfinite=loaded.nonfinite,
             )
             steps = run_measured(driver, staged)
         analysis = ""
         if analyze:
             single = lower(
                 prepared.plan,
-                relations,
+                loaded.relations,
                 prepared.kind,
                 driver.dialect,
                 staged=False,
-                nonfinite=prepared.nonfinite,
+                nonfinite=loaded.nonfinite,
             )
             analysis = explain_analyze(driver, single)
         return Explanation(prepared.plan, steps, analysis, driver.dialect.name)

@@ -356,8 +356,11 @@ def _simplify_binary(fn: str, a: Expr, b: Expr, shape: tuple[int, ...]) -> Expr 
 def solve(matrix: Any, rhs: Any) -> Expr:
     """The solution of ``matrix @ x = rhs`` (a Newton step solves with a Hessian).
 
-    Databases solve by Gauss-Jordan elimination without pivoting, one step per
-    row: meant for small symmetric positive definite systems. It has no derivative.
+    Databases solve by Gauss-Jordan elimination with partial pivoting (the
+    largest entry of the column, as LAPACK), one step per row: meant for small
+    systems. A singular matrix (a zero pivot) gives NaN everywhere, on every
+    backend and on the NumPy reference: SQL cannot raise portably. It has no
+    derivative.
 
     >>> print(solve(var("H", (2, 2)), var("g", (2,))))
     solve(H, g)

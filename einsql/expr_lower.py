@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sqlglot import exp
 
+from einsql.checks import TableFacts
 from einsql.dialect import Dialect
 from einsql.equation import Equation
 from einsql.errors import OperandError, OptionError
@@ -57,6 +58,7 @@ from einsql.lower import (
     table_ref,
     values_query,
 )
+from einsql.names import generated
 from einsql.operands import Table, axis_columns, from_dense
 from einsql.planner import make_plan
 
@@ -69,20 +71,34 @@ def table_relation(name: str, ndim: int) -> Relation:
     return Relation(name, axis_columns(ndim), ("val",), "float")
 
 
-def variable_table(node: Var, table: Table, dialect: Dialect) -> Relation:
+def variable_table(
+    node: Var, table: Table, dialect: Dialect, facts: TableFacts | None = None
+) -> Relation:
     """The relation of a variable read from ``table``: checked shape and name, float values.
 
+    Args:
+        node: the variable.
+        table: the table holding its values.
+        dialect: the target dialect.
+        facts: what checking the table in the database found (its value type).
+
     Raises:
-        OperandError: the table's shape is not the variable's, or its name does
-            not fit the dialect.
+        OperandError: the table's shape is not the variable's, its name does
+            not fit the dialect, or its values are complex or booleans.
 
     """
     if table.shape != node.shape:
         raise OperandError(
             f"variable {node.name!r} has shape {node.shape}, table {table.name!r} {table.shape}"
         )
-    dialect.check_table_name(table.name, f"the table of variable {node.name!r}")
-    return Relation(table.name, table.axes, table.values[:1], "float")
+    if np.dtype(table.dtype).kind in "cb" or (facts is not None and "bool" in facts.kinds):
+        raise OperandError(
+            f"the table of variable {node.name!r} holds {table.dtype} values; expressions "
+            "compute in float64 (cast the column in a view)"
+        )
+    dialect.check_table(table, f"the table of variable {node.name!r}")
+    stored = facts.kinds[0] if facts is not None else None
+    return Relation(table.name, table.axes, table.values[:1], "float", stored=stored)
 
 
 def named_tables(
@@ -127,7 +143,7 @@ def lower_nodes(
     variables: dict[str, Relation],
     dialect: Dialect,
     optimize: str = "auto",
-    prefix: str = "e",
+    prefix: str = generated("e"),
 ) -> tuple[Ctes, list[Relation]]:
     """CTEs computing several expressions at once, each shared node once.
 
@@ -136,7 +152,7 @@ def lower_nodes(
         variables: a relation for each variable, by name.
         dialect: the target dialect.
         optimize: the path strategy for every einsum node.
-        prefix: the first letters of the CTE names (``e0``, ``e1``, ...).
+        prefix: the first letters of the CTE names (``__einsql_e0``, ...), reserved names.
 
     Returns:
         The CTEs, and the relation holding each expression's rows.
@@ -197,7 +213,11 @@ class _Builder:
         return table_relation(names[-1], node.ndim)
 
     def _solve(self, node: Solve, name: str) -> Relation:
-        """Gauss-Jordan elimination of ``[A | b]``, one CTE per pivot, no pivoting."""
+        """Gauss-Jordan elimination of ``[A | b]``, one CTE per pivot, with partial pivoting.
+
+        A singular matrix (an exactly zero pivot) gives NaN everywhere, as the
+        NumPy reference does: SQL has no portable way to raise.
+        """
         n = node.shape[0]
         if n > self.dialect.max_solve_size:
             raise OptionError(
@@ -233,34 +253,84 @@ class _Builder:
         return select.select(*keys, value.as_("val"), copy=False)
 
     def _pivot(self, source: str, k: int) -> exp.Query:
-        """Row ``k`` divided by the pivot; ``k``'s column eliminated from the other rows.
+        """Step ``k``: the pivot row divided by the pivot, its column eliminated from the others.
 
-        The pivot, row ``k`` and column ``k`` come to each entry through window
-        functions: one scan of the last matrix (SQLite copies a CTE per
-        reference, so a chain of self-joins would grow exponentially).
+        The pivot row is the row ``r >= k`` with the largest ``|A[r, k]|``, the
+        lowest ``r`` among equals (partial pivoting, as LAPACK chooses; a NaN
+        ranks first, also on SQLite, which stores it as NULL); it swaps places
+        with row ``k``. Column ``k``, the pivot and the pivot row come to each
+        entry through two window passes over the last matrix, one scan each
+        (SQLite copies a CTE per reference, so a chain of self-joins would grow
+        exponentially).
         """
+        return self._eliminated(self._pivot_rows(self._column_entries(source, k), k), k)
+
+    @staticmethod
+    def _column_entries(source: str, k: int) -> exp.Select:
+        """The entries of the matrix ``source``, each with its row's entry in column ``k``."""
         i, j, val = exp.column("i0"), exp.column("i1"), exp.column("val")
-        pivot_k = exp.Literal.number(k)
+        picked = exp.Max(this=exp.Case(ifs=[exp.If(this=j.copy().eq(k), true=val.copy())]))
+        in_column = exp.Window(this=picked, partition_by=[i.copy()]).as_("in_column")
+        return exp.select(i, j, val, in_column).from_(table_ref(source))
 
-        def spread(condition: exp.Expr, partition: list[exp.Expr], alias: str) -> exp.Expr:
-            picked = exp.Max(this=exp.Case(ifs=[exp.If(this=condition, true=val.copy())]))
-            return exp.Window(this=picked, partition_by=partition).as_(alias)
+    def _pivot_rows(self, entries: exp.Select, k: int) -> exp.Select:
+        """``entries`` with the pivot row's index, its entry in each column, and the pivot.
 
-        on_pivot = exp.and_(i.copy().eq(pivot_k.copy()), j.copy().eq(pivot_k.copy()))
-        spread_rows = exp.select(
-            i.copy(),
-            j.copy(),
-            val.copy(),
-            spread(j.copy().eq(pivot_k.copy()), [i.copy()], "in_column"),
-            spread(i.copy().eq(pivot_k.copy()), [j.copy()], "in_row"),
-            spread(on_pivot, [], "pivot"),
-        ).from_(table_ref(source))
-        scaled = self._div(exp.column("in_row"), exp.column("pivot"))
+        Each column is ordered by the pivot choice (rows above ``k`` last), and
+        the first row of that order read: the same row in every column.
+        """
+        i = exp.column("i0")
+        below = exp.GTE(this=i.copy(), expression=exp.Literal.number(k))
+        rank = self._case([(below, exp.Abs(this=exp.column("in_column")))], self._num(-1.0))
+        order = exp.Order(
+            expressions=[exp.Ordered(this=rank, desc=True, nulls_first=True), exp.Ordered(this=i)]
+        )
+
+        def first(column: str, alias: str) -> exp.Expr:
+            picked = exp.FirstValue(this=exp.column(column))
+            window = exp.Window(this=picked, partition_by=[exp.column("i1")], order=order.copy())
+            return window.as_(alias)
+
+        return exp.select(
+            "i0",
+            "i1",
+            "val",
+            "in_column",
+            first("i0", "pivot_row"),
+            first("val", "in_row"),
+            first("in_column", "pivot"),
+        ).from_(self._subquery(entries, "c"))
+
+    def _eliminated(self, rows: exp.Select, k: int) -> exp.Select:
+        """Rows ``k`` and the pivot row swapped, the pivot row scaled, the others eliminated.
+
+        A zero pivot (a singular matrix) makes every entry NaN, and every later
+        step keeps them NaN.
+        """
+        i, val, pivot = exp.column("i0"), exp.column("val"), exp.column("pivot")
+        pivot_row, pivot_k = exp.column("pivot_row"), exp.Literal.number(k)
+        scaled = _binary(exp.Div, exp.column("in_row"), pivot.copy())
         update = _binary(exp.Sub, val.copy(), _binary(exp.Mul, exp.column("in_column"), scaled))
-        on_row = i.copy().eq(pivot_k.copy())
-        value = self._case([(on_row, self._div(val.copy(), exp.column("pivot")))], update)
-        inner = exp.Subquery(this=spread_rows, alias=exp.TableAlias(this=exp.to_identifier("w")))
-        return exp.select(i.copy(), j.copy(), value.as_("val")).from_(inner)
+        on_row = i.copy().eq(pivot_row.copy())
+        singular = pivot.copy().eq(self._num(0.0))
+        value = self._case(
+            [
+                (singular, self._num(np.nan)),
+                (on_row, _binary(exp.Div, val.copy(), pivot.copy())),
+            ],
+            update,
+        )
+        swapped = self._case(
+            [(on_row.copy(), pivot_k.copy()), (i.copy().eq(pivot_k.copy()), pivot_row.copy())],
+            i.copy(),
+        )
+        return exp.select(swapped.as_("i0"), "i1", value.as_("val")).from_(
+            self._subquery(rows, "w")
+        )
+
+    @staticmethod
+    def _subquery(query: exp.Query, alias: str) -> exp.Subquery:
+        return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
     # --- constants ---------------------------------------------------------------------
 

@@ -326,7 +326,7 @@ def iterate(
     dialect = load_dialect(backend_of(con, backend))
     chosen = form or dialect.iteration_forms[0]
     checked = check_variables(program.data, values, dialect)
-    check_iteration(program, dialect, chosen, trace, checked[0])
+    check_iteration(program, dialect, chosen, trace)
     if chosen == "loop" and form is None:
         warnings.warn(
             f"{dialect.name} runs an iteration a statement per step", LoopWarning, stacklevel=2
@@ -494,7 +494,7 @@ def iteration_sql(
             f"{target.name} cannot iterate in one statement (its recursive term may not "
             "aggregate); einsql.minimize runs it there as a statement per step"
         )
-    check_iteration(program, target, form, trace, data)
+    check_iteration(program, target, form, trace)
     lowering = IterationLowering(program, data, target, form, trace)
     statement = lowering.trace_statement() if trace else lowering.statement()
     return SQL(target.render(statement) + ";")

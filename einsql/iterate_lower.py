@@ -23,7 +23,7 @@ The forms differ in how the state is carried (``Dialect.iteration_forms``):
 >>> from einsql.iterate import Iteration
 >>> x = var("x", (2,))
 >>> halve = Iteration(state=(x,), updates=(x * 0.5,), start=(np.ones(2),), steps=3)
->>> check_iteration(halve, load_dialect("duckdb"), "rows", False, {})
+>>> check_iteration(halve, load_dialect("duckdb"), "rows", False)
 >>> sql = IterationLowering(halve, {}, load_dialect("duckdb"), "rows").statement()
 >>> import duckdb
 >>> duckdb.sql(load_dialect("duckdb").render(sql)).fetchall()
@@ -33,7 +33,6 @@ The forms differ in how the state is carried (``Dialect.iteration_forms``):
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -42,7 +41,7 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.dialect import Dialect
-from einsql.errors import OperandError, OptionError
+from einsql.errors import OptionError
 from einsql.expr_lower import (
     Ctes,
     densified,
@@ -52,24 +51,23 @@ from einsql.expr_lower import (
     with_ctes,
 )
 from einsql.lower import Relation, create_table_as, float_literal, table_ref, values_query
+from einsql.names import generated
 from einsql.operands import CooArray, axis_columns
 
 if TYPE_CHECKING:
     from einsql.iterate import Iteration
 
 #: The name of the recursive CTE.
-STATE = "state"
+STATE = generated("state")
 
-#: The names of the CTEs an iteration defines: its own, and its expressions' (``b0``, ``f3_p1``).
-_CTE_NAMES = re.compile(r"state|prev|cur|nxt|last|[xybf][0-9]+(_[a-z0-9]+)?")
+#: The other CTEs of a step: the previous state, the current iterate, the next, the last.
+PREV, CUR, NXT, LAST = (generated(name) for name in ("prev", "cur", "nxt", "last"))
 
 #: The alias of the last state's row in the ``packed`` form's recursive term.
 _ROW = "last_state"
 
 
-def check_iteration(
-    program: Iteration, dialect: Dialect, form: str, trace: bool, tables: dict[str, Relation]
-) -> None:
+def check_iteration(program: Iteration, dialect: Dialect, form: str, trace: bool) -> None:
     """Raise unless ``program`` can be lowered as asked (call before ``IterationLowering``).
 
     Args:
@@ -77,21 +75,13 @@ def check_iteration(
         dialect: the target dialect.
         form: the form asked for.
         trace: whether the loss is traced.
-        tables: the relations of data variables read from named tables.
 
     Raises:
         OptionError: a text-only dialect, a form the dialect lacks, or a trace
             without a loss.
-        OperandError: a table has the name of a CTE the iteration defines (it
-            would be hidden).
 
     """
     program.check_trace(trace)
-    for relation in tables.values():
-        if _CTE_NAMES.fullmatch(relation.name):
-            raise OperandError(
-                f"table {relation.name!r} has the name of a CTE of the iteration; rename it"
-            )
     if not dialect.executable:
         raise OptionError(
             f"iterations are written for duckdb, postgres and sqlite, not {dialect.name}"
@@ -189,7 +179,7 @@ class IterationLowering:
             )
         step = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("INT")).as_("step")
         if self.form == "packed":
-            packed = with_ctes(self.dialect.pack("nxt"), [("nxt", _union(parts))], self.dialect)
+            packed = with_ctes(self.dialect.pack(NXT), [(NXT, _union(parts))], self.dialect)
             return exp.select(step, exp.Subquery(this=packed).as_("a"))
         rows = exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("s")))
         return exp.select(step, exp.column("k", table="s"), exp.column("val", table="s")).from_(
@@ -206,20 +196,20 @@ class IterationLowering:
                 ifs=[exp.If(this=exp.column("k").eq(self.change_position), true=exp.column("val"))]
             )
             prev = prev.select(exp.Max(this=change).as_("change"), copy=False)
-        go = self._go("prev")
+        go = self._go(PREV)
         cur = (
             exp.select(exp.column("k", table="s"), exp.column("val", table="s"))
             .from_(table_ref(source).as_("s"))
-            .join(exp.to_identifier("prev"), join_type="cross")
+            .join(exp.to_identifier(PREV), join_type="cross")
             .where(go)
         )
-        ctes: Ctes = [("prev", prev.from_(table_ref(source))), ("cur", cur)]
+        ctes: Ctes = [(PREV, prev.from_(table_ref(source))), (CUR, cur)]
         ctes += self._updates
-        step = exp.Add(this=exp.column("step", table="prev"), expression=exp.Literal.number(1))
+        step = exp.Add(this=exp.column("step", table=PREV), expression=exp.Literal.number(1))
         final = (
             exp.select(step.as_("step"), exp.column("k", table="n"), exp.column("val", table="n"))
-            .from_(table_ref("nxt").as_("n"))
-            .join(exp.to_identifier("prev"), join_type="cross")
+            .from_(table_ref(NXT).as_("n"))
+            .join(exp.to_identifier(PREV), join_type="cross")
             .where(go.copy())
         )
         return with_ctes(final, ctes, self.dialect)
@@ -227,8 +217,8 @@ class IterationLowering:
     def _packed_step(self, source: str) -> exp.Select:
         item, position, value = self.dialect.unpack(exp.column("a", table=_ROW), "u")
         cur = exp.select(position.as_("k"), value.as_("val")).from_(item)
-        ctes: Ctes = [("cur", cur), *self._updates]
-        packed = with_ctes(self.dialect.pack("nxt"), ctes, self.dialect)
+        ctes: Ctes = [(CUR, cur), *self._updates]
+        packed = with_ctes(self.dialect.pack(NXT), ctes, self.dialect)
         step = exp.Add(this=exp.column("step", table=_ROW), expression=exp.Literal.number(1))
         select = exp.select(step.as_("step"), exp.Subquery(this=packed).as_("a"))
         return select.from_(table_ref(source).as_(_ROW)).where(self._go(_ROW))
@@ -257,7 +247,7 @@ class IterationLowering:
 
     @cached_property
     def _lowered_updates(self) -> Ctes:
-        ctes, variables = self._state_variables("cur", "x")
+        ctes, variables = self._state_variables(CUR, generated("x"))
         program = self.program
         roots = list(program.updates)
         if self.loss_position is not None:
@@ -266,7 +256,7 @@ class IterationLowering:
         if self.change_position is not None:
             roots.append(program.change())
         built, relations = lower_nodes(
-            roots, {**self.data, **variables}, self.dialect, self.optimize, "b"
+            roots, {**self.data, **variables}, self.dialect, self.optimize, generated("b")
         )
         parts = [
             self._positioned(r.name, r, v.shape, offset)
@@ -277,7 +267,7 @@ class IterationLowering:
             if position is not None:
                 relation = extra.pop(0)
                 parts.append(self._positioned(relation.name, relation, (), position))
-        return [*ctes, *built, ("nxt", _union(parts))]
+        return [*ctes, *built, (NXT, _union(parts))]
 
     def _state_variables(self, rows: str, prefix: str) -> tuple[Ctes, dict[str, Relation]]:
         """A CTE per state variable reading its entries from the positional rows ``rows``."""
@@ -406,7 +396,11 @@ class IterationLowering:
         )
         ctes, variables = self._last_variables(source)
         built, (loss,) = lower_nodes(
-            [self.program.loss], {**self.data, **variables}, self.dialect, self.optimize, "f"
+            [self.program.loss],
+            {**self.data, **variables},
+            self.dialect,
+            self.optimize,
+            generated("f"),
         )
         _, final, value = densified(loss.name, loss, (), self.dialect)
         final = final.select(self._last_step(source).as_("step"), value.as_("loss"), copy=False)
@@ -419,11 +413,11 @@ class IterationLowering:
         return with_ctes(ordered.order_by("step"), [*ctes, *built], self.dialect)
 
     def _last_variables(self, source: str) -> tuple[Ctes, dict[str, Relation]]:
-        ctes, variables = self._state_variables("last", "y")
+        ctes, variables = self._state_variables(LAST, generated("y"))
         last = self.positional(source, last_only=True)
         return [
             (
-                "last",
+                LAST,
                 exp.select("k", "val").from_(
                     exp.Subquery(this=last, alias=exp.TableAlias(this=exp.to_identifier("p")))
                 ),

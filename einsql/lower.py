@@ -21,7 +21,7 @@ statement that reads it.
 ...         Relation("B", ("i0", "i1"), ("val",), "float")]
 >>> sql = lower(plan, rels, "float", load_dialect("duckdb")).render(load_dialect("duckdb"))
 >>> print(sql)
-WITH "t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS MATERIALIZED (
   SELECT
     "x0"."i0" AS "i0",
     "x1"."i1" AS "i1",
@@ -34,10 +34,10 @@ WITH "t0" AS MATERIALIZED (
     "x1"."i1"
 )
 SELECT
-  "t0"."i0" AS "i0",
-  "t0"."i1" AS "i1",
-  "t0"."val" AS "val"
-FROM "t0" AS "t0";
+  "__einsql_t0"."i0" AS "i0",
+  "__einsql_t0"."i1" AS "i1",
+  "__einsql_t0"."val" AS "val"
+FROM "__einsql_t0" AS "__einsql_t0";
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from sqlglot import exp
 
 from einsql.dialect import INT64_MAX, Dialect
 from einsql.errors import ExactnessError
+from einsql.names import RESERVED, generated
 from einsql.operands import CooArray, axis_columns, value_columns
 from einsql.planner import Plan, Step
 from einsql.semiring import get_semiring
@@ -69,6 +70,8 @@ class Relation:
         rows: inline rows, rendered as a typed ``VALUES`` list (for pasteable SQL).
         bound: the largest magnitude of an integer value, if known (it picks exact
             integer types: products that could pass 2**63 are computed wider).
+        stored: the kind the table's columns really hold when it differs from
+            ``kind`` (``decimal``, ``bool``, ...); values are converted on read.
 
     """
 
@@ -78,6 +81,7 @@ class Relation:
     kind: str
     rows: CooArray | None = field(default=None, compare=False)
     bound: int | None = None
+    stored: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def lower(
     dialect: Dialect,
     *,
     staged: bool | None = None,
-    prefix: str = "einsql_",
+    prefix: str = RESERVED,
     nonfinite: bool = False,
 ) -> Program:
     """Lower ``plan`` reading ``relations`` into SQL computing values of ``kind``.
@@ -160,7 +164,7 @@ class _Lowering:
         self.product_types: dict[int, exp.DataType | None] = {}
         for s, step in enumerate(plan.steps):
             bound = self._plan_integers(step, n + s)
-            name = names[s] if names is not None else f"t{s}"
+            name = names[s] if names is not None else generated(f"t{s}")
             self.relations[n + s] = Relation(
                 name, axis_columns(len(step.output)), value_columns(kind), kind, bound=bound
             )
@@ -209,7 +213,10 @@ class _Lowering:
         for s, step in enumerate(self.plan.steps):
             materialized = self.dialect.materialize_steps or None
             query = query.with_(
-                f"t{s}", as_=self._step_select(step, n + s), materialized=materialized, copy=False
+                self.relations[n + s].name,
+                as_=self._step_select(step, n + s),
+                materialized=materialized,
+                copy=False,
             )
         return Program((), query)
 
@@ -219,9 +226,9 @@ class _Lowering:
         for k in range(self.plan.num_operands):
             rel = self.relations[k]
             if rel.rows is not None:
-                setup.append(create_table_as(prefix + rel.name, self._values_select(rel, k)))
-                self.relations[k] = _renamed(rel, prefix + rel.name)
-                created.append(prefix + rel.name)
+                setup.append(create_table_as(f"{prefix}a{k}", self._values_select(rel, k)))
+                self.relations[k] = _renamed(rel, f"{prefix}a{k}")
+                created.append(f"{prefix}a{k}")
         groups = self._stage_groups()
         n = self.plan.num_operands
         for root in groups:
@@ -266,7 +273,8 @@ class _Lowering:
         materialized = self.dialect.materialize_steps or None
         for s in members:
             body = self._step_select(self.plan.steps[s], n + s)
-            select = select.with_(f"t{s}", as_=body, materialized=materialized, copy=False)
+            name = self.relations[n + s].name
+            select = select.with_(name, as_=body, materialized=materialized, copy=False)
         return select
 
     def _result_query(self) -> exp.Select:
@@ -309,8 +317,12 @@ class _Lowering:
                 else select.having(_nonempty(), copy=False)
             )
         if self.nonfinite and len(step.args) == 2:
-            poison = [self._poison_rows(step, value, bad) for bad in (0, 1)]
-            select = self._sum_union(value, [select, *poison])
+            poison = [
+                self._poison_rows(step, value, bad)
+                for bad in (0, 1)
+                if rels[bad].kind in ("float", "complex")  # others are always finite
+            ]
+            select = self._sum_union(value, [select, *poison]) if poison else select
         return select
 
     def _poison_rows(self, step: Step, value: int, bad: int) -> exp.Select:
@@ -396,10 +408,13 @@ class _Lowering:
         return [reduce(times, (f[0] for f in factors))]
 
     def _factor(self, alias: str, rel: Relation) -> tuple[exp.Expression, exp.Expression | None]:
-        cols = [exp.column(c, table=alias) for c in rel.values]
+        cols = [
+            read_value(exp.column(c, table=alias), rel.stored, rel.kind, self.dialect)
+            for c in rel.values
+        ]
         if rel.kind == self.kind:
             return cols[0], (cols[1] if len(cols) > 1 else None)
-        return self._cast(cols[0], self.kind), None
+        return read_value(cols[0], rel.kind, self.kind, self.dialect), None
 
     def _aggregate(self, value: exp.Expression) -> exp.Expression:
         if self.kind == "bool":
@@ -426,7 +441,13 @@ class _Lowering:
             exp.alias_(exp.Subquery(this=terms), "p"), copy=False
         )
         safe_exp = guarded_exp(exp.Sub(this=term, expression=top.copy()), self.dialect)
-        total = exp.Add(this=exp.Max(this=top), expression=exp.Ln(this=exp.Sum(this=safe_exp)))
+        total: exp.Expr = exp.Add(
+            this=exp.Max(this=top), expression=exp.Ln(this=exp.Sum(this=safe_exp))
+        )
+        # A group of only -inf terms sums to -inf (its t - m would be -inf + inf = NaN).
+        minus_inf = self._float_literal(-math.inf)
+        all_minus_inf = exp.EQ(this=exp.Max(this=top.copy()), expression=minus_inf)
+        total = exp.Case(ifs=[exp.If(this=all_minus_inf, true=minus_inf.copy())]).else_(total)
         select = exp.select(
             *[k.copy().as_(k.name, copy=False) for k in keys], total.as_(names.values[0])
         ).from_(exp.alias_(exp.Subquery(this=with_max), "q"), copy=False)
@@ -434,17 +455,30 @@ class _Lowering:
             return select.group_by(*[k.copy() for k in keys], copy=False)
         return select.having(_nonempty(), copy=False)
 
-    def _cast(self, value: exp.Expression, kind: str) -> exp.Expression:
-        return exp.Cast(this=value, to=self._value_type(kind))
-
-    def _value_type(self, kind: str) -> exp.DataType:
-        return self.dialect.parse_type(self.dialect.value_types[kind])
-
     def _values_select(self, rel: Relation, k: int) -> exp.Select:
         return values_query(rel, self.dialect)
 
     def _float_literal(self, x: float) -> exp.Expression:
         return float_literal(x, self.dialect)
+
+
+def read_value(
+    column: exp.Expression, stored: str | None, kind: str, dialect: Dialect
+) -> exp.Expression:
+    """A value stored as ``stored`` read as ``kind`` (complex: each part as a float).
+
+    Booleans become numbers through ``CASE`` (PostgreSQL casts no boolean to a
+    number); other kinds through ``CAST``; a value already of ``kind`` (or of a
+    database without column types) is read as it is.
+    """
+    target = "float" if kind == "complex" else kind
+    if stored in (None, "dynamic", target):
+        return column
+    to = dialect.parse_type(dialect.value_types[target])
+    if stored == "bool":
+        one, zero = (exp.Cast(this=exp.Literal.number(n), to=to.copy()) for n in (1, 0))
+        return exp.Case(ifs=[exp.If(this=column, true=one)]).else_(zero)
+    return exp.Cast(this=column, to=to)
 
 
 def values_query(rel: Relation, dialect: Dialect) -> exp.Select:
@@ -590,7 +624,7 @@ def table_ref(name: str) -> exp.Table:
 
 
 def _renamed(rel: Relation, name: str) -> Relation:
-    return Relation(name, rel.axes, rel.values, rel.kind, bound=rel.bound)
+    return Relation(name, rel.axes, rel.values, rel.kind, bound=rel.bound, stored=rel.stored)
 
 
 def create_table_as(name: str, query: exp.Query, temporary: bool = True) -> exp.Create:

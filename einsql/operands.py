@@ -11,12 +11,14 @@ zeros); an existing database table is named by a :class:`Table`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from einsql.errors import OperandError
+from einsql.names import check_table_name, check_user_name
 
 #: The value kinds einsql computes with, and the NumPy dtype kinds they cover.
 KIND_OF_DTYPE = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
@@ -88,6 +90,10 @@ class Table:
         values: the value column(s); defaults by dtype as above.
         nnz: the number of rows, if known; with every operand's known, the
             planner prices contraction orders by nonzeros (see :mod:`einsql.sparsity`).
+        trusted: skip the scan that checks the table's contents before use
+            (NULL, negative or out-of-range indices, repeated index tuples,
+            NaN and infinities; see :mod:`einsql.checks`). The scan costs about
+            one ``GROUP BY`` of the table; column types are checked either way.
 
     >>> Table("edges", (4, 4)).axes, Table("edges", (4, 4)).values
     (('i0', 'i1'), ('val',))
@@ -102,25 +108,31 @@ class Table:
     axes: tuple[str, ...] = field(default=())
     values: tuple[str, ...] = field(default=())
     nnz: int | None = None
+    trusted: bool = False
 
     def __post_init__(self) -> None:
-        shape = tuple(self.shape)
-        if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
-            raise OperandError(f"table {self.name!r} needs a shape of non-negative integers")
-        object.__setattr__(self, "shape", tuple(int(n) for n in shape))
+        check_table_name(self.name, "a table")
+        shape = _table_shape(self.name, self.shape)
+        object.__setattr__(self, "shape", shape)
         if self.nnz is not None and not (isinstance(self.nnz, (int, np.integer)) and self.nnz >= 0):
             raise OperandError(f"table {self.name!r} needs nnz to be a non-negative integer")
-        kind = value_kind(np.dtype(self.dtype), f"table {self.name!r}")
-        object.__setattr__(self, "dtype", np.dtype(self.dtype).name)
-        if not self.axes:
-            object.__setattr__(self, "axes", axis_columns(len(shape)))
-        if not self.values:
-            object.__setattr__(self, "values", value_columns(kind))
+        dtype = _table_dtype(self.name, self.dtype)
+        kind = value_kind(dtype, f"table {self.name!r}")
+        object.__setattr__(self, "dtype", dtype.name)
+        object.__setattr__(self, "axes", tuple(self.axes) or axis_columns(len(shape)))
+        object.__setattr__(self, "values", tuple(self.values) or value_columns(kind))
         if len(self.axes) != len(shape):
             raise OperandError(
                 f"table {self.name!r} maps {len(self.axes)} column(s) to axes "
                 f"but its shape has {len(shape)}"
             )
+        if len(self.values) != len(value_columns(kind)):
+            raise OperandError(
+                f"table {self.name!r} of dtype {dtype} needs {len(value_columns(kind))} value "
+                f"column(s), not {len(self.values)}"
+            )
+        for column in (*self.axes, *self.values):
+            check_user_name(column, f"a column of table {self.name!r}")
 
     @property
     def ndim(self) -> int:
@@ -129,6 +141,33 @@ class Table:
 
 
 Operand = CooArray | Table
+
+
+def _table_shape(name: str, shape: Any) -> tuple[int, ...]:
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = (None,)
+    if not all(
+        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in dims
+    ):
+        raise OperandError(f"table {name!r} needs a shape of non-negative integers, not {shape!r}")
+    return tuple(int(n) for n in dims)
+
+
+def _is_count(n: Any) -> bool:
+    return bool(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0)
+
+
+def _table_dtype(name: str, dtype: Any) -> np.dtype[Any]:
+    try:
+        result: np.dtype[Any] = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise OperandError(
+            f"table {name!r} has dtype {dtype!r}, which is not a NumPy dtype; use one of "
+            "bool, int64, float64, complex128 (or another numeric NumPy dtype)"
+        ) from None
+    return result
 
 
 def axis_columns(rank: int) -> tuple[str, ...]:
@@ -172,22 +211,112 @@ convert it to int64 or float64
 
 
 def as_operand(value: Any, k: int, zero: Any = 0) -> Operand:
-    """Read operand ``k``: a Table, a scipy.sparse or pydata sparse array, or array-like.
+    """Read operand ``k`` by an explicit rule for each kind of object einsql knows.
 
-    Entries equal to ``zero`` (a semiring's zero; 0 for ordinary einsums) are
-    not stored; a sparse array's missing entries are that zero too.
+    * an :class:`einsql.Table` names a database table; a :class:`CooArray` is
+      checked (integer coordinates in range, one row per index tuple);
+    * a scipy.sparse matrix or array (duplicates summed) and a pydata ``sparse``
+      array (fill value 0) give their stored entries;
+    * a NumPy array or scalar, a Python ``bool``, ``int``, ``float`` or
+      ``complex``, and (nested) lists and tuples of them are dense arrays.
+
+    Anything else (a data frame, an Arrow table, a string or path, a
+    ``Decimal``, an object that merely converts to an array) is refused rather
+    than guessed at. Entries equal to ``zero`` (a semiring's zero; 0 for
+    ordinary einsums) are not stored; a sparse array's missing entries are that
+    zero too.
+
+    >>> as_operand("edges.csv", 1)
+    Traceback (most recent call last):
+    ...
+    einsql.errors.OperandError: operand 1 is a str, which einsql does not read as an array;
+    name a database table with einsql.Table(name, shape), or pass an array
 
     Raises:
-        OperandError: ragged or non-numeric input.
+        OperandError: an object of another kind, or ragged or non-numeric input.
 
     """
-    if isinstance(value, (Table, CooArray)):
+    if isinstance(value, Table):
         return value
+    if isinstance(value, CooArray):
+        return checked_coo(value, k)
     if _is_scipy_sparse(value):
         return _from_scipy(value, k, zero)
     if _is_pydata_sparse(value):
         return _from_pydata(value, k, zero)
-    return from_dense(_as_ndarray(value, k), k, zero)
+    if isinstance(value, np.ma.MaskedArray):
+        raise OperandError(
+            f"operand {k} is a masked array; einsql does not guess what masked entries "
+            "mean: pass value.filled(0) (or another fill) instead"
+        )
+    if isinstance(value, (np.ndarray, np.generic, bool, int, float, complex, list, tuple)):
+        return from_dense(_as_ndarray(value, k), k, zero)
+    raise OperandError(_refusal(value, k))
+
+
+def _refusal(value: Any, k: int) -> str:
+    """Why operand ``k`` is refused, and what to pass instead."""
+    kind = type(value)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    if kind.__module__.split(".")[0] in ("pandas", "polars", "pyarrow"):
+        return (
+            f"operand {k} is a {name}; einsql does not read data frames or Arrow tables "
+            "(it cannot know which columns are indices and which values): pass "
+            "einsql.CooArray(coords, values, shape) of its index and value columns, a "
+            "scipy.sparse matrix, or an einsql.Table after storing it in the database; "
+            "for a dense matrix, pass frame.to_numpy()"
+        )
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return (
+            f"operand {k} is a {name}, which einsql does not read as an array; name a "
+            "database table with einsql.Table(name, shape), or pass an array"
+        )
+    return (
+        f"operand {k} is a {name}, which einsql does not read as an array; pass a NumPy "
+        "array (np.asarray(value) if it is one), a scipy.sparse or pydata sparse array, "
+        "an einsql.CooArray or an einsql.Table"
+    )
+
+
+def checked_coo(coo: CooArray, k: int) -> CooArray:
+    """``coo`` if its coordinates fit its shape and no index tuple repeats.
+
+    >>> checked_coo(CooArray(np.array([[0], [0]]), np.array([1.0, 2.0]), (3,)), 0)
+    Traceback (most recent call last):
+    ...
+    einsql.errors.OperandError: operand 0 (a CooArray) holds 1 repeated index tuple(s);
+    sum duplicates first
+
+    Raises:
+        OperandError: malformed coordinates or values, an index out of range,
+            or a repeated index tuple.
+
+    """
+    shape = _table_shape(f"operand {k}", coo.shape)
+    coords, values = np.asarray(coo.coords), np.asarray(coo.values)
+    where = f"operand {k} (a CooArray)"
+    if values.ndim != 1 or coords.shape != (values.shape[0], len(shape)):
+        raise OperandError(
+            f"{where} needs coords of shape (nnz, {len(shape)}) and values of shape (nnz,), "
+            f"not {coords.shape} and {values.shape}"
+        )
+    if coords.size and coords.dtype.kind not in "iu":
+        raise OperandError(f"{where} has coordinates of dtype {coords.dtype}; use integers")
+    value_kind(values.dtype, where)
+    coords = coords.astype(np.int64, copy=False).reshape(values.shape[0], len(shape))
+    outside = (coords < 0) | (coords >= np.array(shape, dtype=np.int64))
+    if outside.any():
+        axis = int(np.argwhere(outside)[0][1])
+        raise OperandError(
+            f"{where} has {int(outside.any(axis=1).sum())} index tuple(s) outside its shape "
+            f"{shape} (axis {axis})"
+        )
+    repeated = coords.shape[0] - np.unique(coords, axis=0).shape[0] if shape else values.size - 1
+    if repeated > 0:
+        raise OperandError(
+            f"{where} holds {repeated} repeated index tuple(s); sum duplicates first"
+        )
+    return CooArray(coords, values, shape)
 
 
 def from_dense(array: np.ndarray, k: int, zero: Any = 0) -> CooArray:
@@ -237,6 +366,8 @@ def _from_scipy(matrix: Any, k: int, zero: Any) -> CooArray:
 
 
 def _from_pydata(array: Any, k: int, zero: Any) -> CooArray:
+    if array.ndim == 0:  # no coordinates to read, and its fill value may be its value
+        return from_dense(np.asarray(array.todense()), k, zero)
     if array.fill_value != 0:
         raise OperandError(
             f"operand {k} is a sparse array with fill value {array.fill_value}; "

@@ -141,6 +141,7 @@ def make_plan(
     optimize: Any = "auto",
     semiring: str = "sum-product",
     nnz: Sequence[int | None] | None = None,
+    local_sums: bool = True,
 ) -> Plan:
     """Choose the contraction order of ``equation``.
 
@@ -154,6 +155,8 @@ def make_plan(
         semiring: the semiring of the steps; every semiring einsql offers is
             commutative, so any order (and any path strategy) is valid.
         nnz: the number of nonzeros of each operand, where known.
+        local_sums: first sum labels that occur in one operand only, in a
+            unary step of their own (smaller joins).
 
     Returns:
         The plan.
@@ -169,7 +172,7 @@ def make_plan(
 
     """
     builder = _Builder(equation)
-    if len(equation.inputs) > 1:
+    if len(equation.inputs) > 1 and local_sums:
         builder.sum_local_labels()
     path, name = _contraction_path(builder.remaining(), optimize, builder.nonzeros(nnz))
     for entry in path:
@@ -197,13 +200,19 @@ def _contraction_path(
     if len(equation.inputs) <= 2:
         return [tuple(range(len(equation.inputs)))], optimize
     output = "".join(dict.fromkeys(equation.output))
-    shapes = [equation.operand_shape(k) for k in range(len(equation.inputs))]
+    # A label of size 0 makes every product empty, so any order is right; the
+    # path search prices it as size 1 (its cost models divide by sizes).
+    sizes = {label: max(1, n) for label, n in equation.size_of.items()}
+    shapes = [tuple(sizes[label] for label in labels) for labels in equation.inputs]
     dense = [float(math.prod(shape)) for shape in shapes]
-    model = (list(equation.inputs), output, equation.size_of, nnz or dense)
+    model = (list(equation.inputs), output, sizes, nnz or dense)
     if optimize == "sparse":
         return sparse_greedy(*model), optimize
     subscripts = ",".join(equation.inputs) + "->" + output
-    path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
+    try:
+        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
+    except Exception as error:  # opt_einsum's own failure of a strategy
+        raise OptionError(f"opt_einsum's {optimize!r} strategy failed: {error}") from error
     chosen = [tuple(entry) for entry in path]
     if optimize == "auto" and nnz is not None:
         greedy = sparse_greedy(*model)

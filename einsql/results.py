@@ -72,9 +72,10 @@ def to_dense(coo: CooArray, fill: Any = 0) -> Any:
 
 
 def _values(columns: list[np.ndarray], dtype: np.dtype[Any]) -> np.ndarray:
-    if dtype.kind == "c":
-        re, im = (np.asarray(c, dtype=np.float64) for c in columns)
-        return (re + 1j * im).astype(dtype)
+    if dtype.kind == "c":  # set each part: re + 1j * im would turn 0 + inf j into nan + inf j
+        values = np.empty(len(columns[0]), dtype=dtype)
+        values.real, values.imag = (np.asarray(c, dtype=np.float64) for c in columns)
+        return values
     if dtype.kind in "iu":
         return _exact_integers(columns[0], dtype)
     return np.asarray(columns[0]).astype(dtype)

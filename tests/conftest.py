@@ -14,6 +14,16 @@ import numpy as np
 import opt_einsum
 import pytest
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        help="examples per database for tests/test_fuzz.py (or EINSQL_FUZZ_EXAMPLES)",
+    )
+
+
 DTYPES = ["float64", "float32", "int64", "bool", "complex128"]
 DENSITIES = [0.0, 0.3, 1.0]
 

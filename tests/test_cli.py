@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -14,7 +18,7 @@ import pytest
 import scipy.sparse as sp
 
 import einsql
-from einsql.cli import EXAMPLES
+from einsql.cli import EXAMPLES, _shape_from_database
 
 A = np.arange(12.0).reshape(3, 4) - 4
 B = sp.random(4, 2, density=0.5, random_state=1, format="csr")
@@ -161,6 +165,83 @@ def test_sql_reads_shapes_from_the_database(workdir) -> None:
     for i, j, v in rows:
         dense[i, j] = v
     np.testing.assert_allclose(dense, A @ B.toarray())
+
+
+CUBE = np.zeros((2, 3, 4))
+CUBE[0, 1, 2], CUBE[1, 2, 3], CUBE[1, 0, 0] = 1.5, -2.0, 4.0  # each axis reaches its end
+
+
+@contextmanager
+def cube_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database URL whose table ``cli_cube`` holds ``CUBE`` as COO rows i0, i1, i2, val."""
+    rows = [(*map(int, index), float(CUBE[index])) for index in zip(*np.nonzero(CUBE))]
+    create = "CREATE TABLE cli_cube (i0 INTEGER, i1 INTEGER, i2 INTEGER, val DOUBLE PRECISION)"
+    insert = "INSERT INTO cli_cube VALUES " + ", ".join(str(row) for row in rows)
+    if backend == "postgres":
+        import psycopg
+
+        url = request.getfixturevalue("pg_url")  # skips without a server
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("DROP TABLE IF EXISTS cli_cube")
+            con.execute(create)
+            con.execute(insert)
+        try:
+            yield url
+        finally:
+            with psycopg.connect(url, autocommit=True) as con:
+                con.execute("DROP TABLE cli_cube")
+        return
+    path = tmp_path / "cube.db"
+    con: Any = duckdb.connect(str(path)) if backend == "duckdb" else sqlite3.connect(path)
+    con.execute(create)
+    con.execute(insert)
+    if backend == "sqlite":
+        con.commit()
+    con.close()
+    yield f"{backend}:///{path}"
+
+
+def rows_of(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of pasted SQL, run in the database at ``url``."""
+    sql = sql.rstrip().rstrip(";")
+    if url.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(url) as con:
+            return list(con.execute(sql).fetchall())
+    if url.startswith("duckdb"):
+        with duckdb.connect(url.removeprefix("duckdb:///")) as con:
+            return con.sql(sql).fetchall()
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return list(con.execute(sql).fetchall())
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite", "postgres"])
+def test_sql_reads_the_shape_of_a_table_of_three_axes(backend, tmp_path, request) -> None:
+    with cube_database(backend, tmp_path, request) as url:
+        assert _shape_from_database(url, "cli_cube", ("i0", "i1", "i2")) == (2, 3, 4)
+        done = einsql_cli("sql", "ijk->ki", "--table", "cli_cube", "--con", url, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        dense = np.zeros((4, 2))
+        for k, i, v in rows_of(url, done.stdout):
+            dense[k, i] = v
+        np.testing.assert_allclose(dense, CUBE.sum(axis=1).T)
+        explained = einsql_cli(
+            "explain",
+            "ijk,kl->il",
+            "--table",
+            "cli_cube",
+            "--table",
+            "m:4x5",
+            "--con",
+            url,
+            cwd=tmp_path,
+        )
+        assert explained.returncode == 0, explained.stderr
+        assert "ijk,kl->il" in explained.stdout
 
 
 def test_grad_prints_the_derivative_its_hessian_and_its_sql(workdir) -> None:

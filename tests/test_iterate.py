@@ -425,10 +425,10 @@ def error_cases() -> list[tuple[Callable[[], Any], type[Exception], str]]:
         ),
         (
             lambda: einsql.minimize(
-                f, w, {**problem.data, "A": einsql.Table("cur", (40, 4))}, con=NOWHERE
+                f, w, {**problem.data, "A": einsql.Table("__einsql_cur", (40, 4))}, con=NOWHERE
             ),
             einsql.OperandError,
-            "rename",
+            "reserved",
         ),
         (
             lambda: einsql.minimize(
@@ -467,9 +467,9 @@ def error_cases() -> list[tuple[Callable[[], Any], type[Exception], str]]:
             "at most 32",
         ),
         (
-            lambda: einsql.to_sql(einsql.descent(einsql.sum(var("cur", (4,)) * w), w)),
+            lambda: einsql.to_sql(einsql.descent(einsql.sum(var("__einsql_x", (4,)) * w), w)),
             einsql.OperandError,
-            "rename",
+            "reserved",
         ),
         (
             lambda: einsql.grad(

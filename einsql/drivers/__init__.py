@@ -14,10 +14,11 @@ import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from einsql.drivers.base import Driver
-from einsql.errors import OptionError
+from einsql.drivers.base import Driver, quietly
+from einsql.errors import DatabaseError, OptionError, redact
 
 #: Backends that run SQL, with the module holding each driver.
 DRIVERS = {
@@ -124,14 +125,25 @@ def _classify_url(url: str) -> tuple[str, Any]:
     backend = SCHEMES.get(scheme.lower())
     if backend is None:
         raise OptionError(
-            f"cannot open {url!r}: use a URL starting with one of "
+            f"cannot open {redact(url)!r}: use a URL starting with one of "
             f"{', '.join(s + '://' for s in SCHEMES)}"
         )
     if backend == "postgres":
         target = url if not separator else "postgresql://" + rest
-        return backend, lambda: _opened(backend, _open_postgres(target))
+        return backend, lambda: _opened(backend, _connecting(url, _open_postgres, target))
     path = rest[1:] if rest.startswith("/") else rest  # SQLAlchemy style: ///relative, ////abs
-    return backend, lambda: _opened(backend, _open_file(backend, path or ":memory:"))
+    return backend, lambda: _opened(
+        backend, _connecting(url, lambda p: _open_file(backend, p), path or ":memory:")
+    )
+
+
+def _connecting(url: str, opener: Any, target: str) -> Any:
+    """``opener(target)``; a failure is a :class:`einsql.DatabaseError` without credentials."""
+    try:
+        return opener(target)
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise DatabaseError(f"connecting to {redact(url)!r} failed: {redact(first)}") from error
 
 
 def _opened(backend: str, native: Any) -> Resolved:
@@ -186,7 +198,11 @@ def open_driver(con: Any = None, backend: str | None = None) -> Iterator[Driver]
     """Yield a driver on ``con`` (see ``resolve``); clean up whatever happens.
 
     The driver's tables are dropped, its transaction ends (rolled back if the
-    work failed), and only connections einsql opened are closed.
+    work failed, an interrupt included), and only connections einsql opened are
+    closed. A failure while cleaning up never hides the error that stopped the
+    work. The database's own errors come out as :class:`einsql.DatabaseError`
+    (or :class:`einsql.ExactnessError` for an integer overflow) naming the
+    statement that failed, the original kept as ``__cause__``.
     """
     connection = resolve(con, backend)
     try:
@@ -201,9 +217,20 @@ def open_driver(con: Any = None, backend: str | None = None) -> Iterator[Driver]
     try:
         yield driver
     except BaseException as error:
-        _finish(driver, connection, error)
-        raise
-    _finish(driver, connection, None)
+        doing = driver.doing  # what failed, before cleanup runs statements of its own
+        quietly(partial(_finish, driver, connection, error), error)
+        driver.doing = doing
+        translated = driver.translate(error)
+        if translated is error:
+            raise
+        raise translated from error
+    try:
+        _finish(driver, connection, None)
+    except BaseException as error:
+        translated = driver.translate(error)
+        if translated is error:
+            raise
+        raise translated from error
 
 
 def _finish(driver: Driver, connection: Resolved, error: BaseException | None) -> None:

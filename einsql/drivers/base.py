@@ -6,15 +6,16 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlglot import exp
 
 from einsql.display import Progress
-from einsql.errors import ExactnessError
-from einsql.lower import create_table_as, drop_table, table_ref
-from einsql.operands import CooArray, axis_columns, value_columns, value_kind
+from einsql.errors import DatabaseError, EinsqlError, ExactnessError, redact
+from einsql.lower import create_table_as, drop_table, read_value, table_ref
+from einsql.operands import CooArray, axis_columns, value_columns
 
 if TYPE_CHECKING:
     from einsql.dialect import Dialect
@@ -26,6 +27,35 @@ Rows = dict[str, np.ndarray]
 
 #: How databases report an integer that does not fit its type.
 _OVERFLOW = re.compile(r"overflow|out of range", re.IGNORECASE)
+
+#: How PostgreSQL reports a float that overflowed or underflowed (IEEE gives inf or 0).
+_FLOAT_RANGE = re.compile(r"value out of range: (overflow|underflow)", re.IGNORECASE)
+
+
+def quietly(cleanup: Callable[[], object], error: BaseException) -> None:
+    """Run ``cleanup`` after ``error``; a failure of its own is noted on ``error``, not raised.
+
+    >>> error = KeyError("first")
+    >>> quietly(lambda: 1 / 0, error)
+    >>> error.__notes__
+    ['einsql could not clean up after this error: ZeroDivisionError: division by zero']
+    """
+    try:
+        cleanup()
+    except BaseException as failure:  # the original error is the one to report
+        note = f"einsql could not clean up after this error: {type(failure).__name__}: {failure}"
+        if hasattr(error, "add_note"):
+            error.add_note(redact(note))
+
+
+def _purpose(statement: exp.Expr) -> str:
+    """What a setup or teardown statement is for, to name it when it fails."""
+    name = statement.this.name if isinstance(statement, exp.Create) else None
+    if name is not None:
+        return f"creating table {name!r}"
+    if isinstance(statement, exp.Drop):
+        return "dropping a temporary table"
+    return "a statement"
 
 
 class Driver(ABC):
@@ -67,6 +97,24 @@ class Driver(ABC):
 
         """
 
+    errors: tuple[type[BaseException], ...] = ()
+    """The database's own exception types, which become :class:`einsql.DatabaseError`."""
+
+    doing: str = "a statement"
+    """What the statement being run is for (named when it fails)."""
+
+    def describe(self, sql: str) -> list[tuple[str, str]] | None:
+        """The name and SQL type of each column of a query (None: untyped, as SQLite)."""
+        return None
+
+    def column_types(self, table: Table) -> dict[str, str] | None:
+        """The SQL type of each of ``table``'s mapped columns, read without a scan."""
+        columns = [exp.column(c) for c in dict.fromkeys((*table.axes, *table.values))]
+        query = exp.select(*columns).from_(table_ref(table.name)).limit(0)
+        self.doing = f"reading the column types of table {table.name!r}"
+        described = self.describe(self.sql(query))
+        return None if described is None else dict(described)
+
     def discard(self, names: Sequence[str]) -> None:
         """Drop the temporary tables ``names`` after a failed statement."""
         for name in names:
@@ -80,14 +128,16 @@ class Driver(ABC):
     ) -> Rows | None:
         """Run ``program``; return its rows, or store them as table ``into``.
 
-        The program's temporary tables are dropped whatever happens; an integer
-        overflow in the database becomes an :class:`einsql.ExactnessError`.
-        ``on_table(name, seconds)`` is called after each table the setup creates.
+        The program's temporary tables are dropped whatever happens (an
+        interrupt too); a failure while dropping them never hides the error
+        that stopped the program. ``on_table(name, seconds)`` is called after
+        each table the setup creates.
         """
         progress = Progress(sum(1 for s in program.setup if isinstance(s, exp.Create)))
         try:
             for statement in program.setup:
                 start = time.perf_counter()
+                self.doing = _purpose(statement)
                 self.execute(self.sql(statement))
                 if isinstance(statement, exp.Create):
                     if on_table is not None:
@@ -96,30 +146,58 @@ class Driver(ABC):
             rows = None
             if into is not None:
                 create = create_table_as(into, program.query.copy(), temporary=False)
+                self.doing = f"storing the result into table {into!r}"
                 self.execute(self.sql(create))
             else:
+                self.doing = "the query of the result"
                 rows = self.query(self.sql(program.query))
-        except Exception as error:
-            self.discard(program.temporaries)  # the setup may have stopped anywhere
-            if _OVERFLOW.search(str(error)):
-                raise ExactnessError(
-                    f"an integer result does not fit {self.dialect.name}'s exact integer "
-                    f"types ({error}); use a float dtype, or postgres, whose numeric "
-                    "holds any size"
-                ) from error
+        except BaseException as error:
+            doing = self.doing
+            quietly(lambda: self.discard(program.temporaries), error)
+            self.doing = doing
             raise
         finally:
             progress.close()
         for statement in program.teardown:
+            self.doing = _purpose(statement)
             self.execute(self.sql(statement))
         return rows
 
-    def fetch(self, table: Table) -> Rows:
-        """All rows of ``table`` with its columns renamed to the convention."""
+    def translate(self, error: BaseException) -> BaseException:
+        """The einsql error for a database's ``error`` (others are returned as they are).
+
+        An integer overflow becomes :class:`einsql.ExactnessError`; anything
+        else the database raised a :class:`einsql.DatabaseError` naming the
+        statement (``doing``), credentials redacted.
+        """
+        if isinstance(error, EinsqlError) or not isinstance(error, self.errors):
+            return error
+        message = redact(str(error).strip().splitlines()[0] if str(error).strip() else repr(error))
+        if _FLOAT_RANGE.search(message):
+            return DatabaseError(
+                f"{self.doing} failed on {self.dialect.name}: a float value overflowed or "
+                f"underflowed ({message}); {self.dialect.name} raises where NumPy gives inf or 0, "
+                "so scale the values, or use duckdb or sqlite"
+            )
+        if _OVERFLOW.search(message):
+            return ExactnessError(
+                f"an integer result does not fit {self.dialect.name}'s exact integer "
+                f"types ({message}); use a float dtype, or postgres, whose numeric "
+                "holds any size"
+            )
+        return DatabaseError(f"{self.doing} failed on {self.dialect.name}: {message}")
+
+    def fetch(self, table: Table, relation: Relation) -> Rows:
+        """All rows of ``table`` with its columns renamed to the convention.
+
+        Values are read as ``relation`` says (a ``DECIMAL`` column as the declared dtype).
+        """
         names = axis_columns(table.ndim)
         columns = [exp.column(c).as_(n) for c, n in zip(table.axes, names)]
-        kind = value_kind(np.dtype(table.dtype), f"table {table.name!r}")
-        columns += [exp.column(c).as_(n) for c, n in zip(table.values, value_columns(kind))]
+        columns += [
+            read_value(exp.column(c), relation.stored, relation.kind, self.dialect).as_(n)
+            for c, n in zip(table.values, value_columns(relation.kind))
+        ]
         return self.query(self.sql(exp.select(*columns).from_(table_ref(table.name))))
 
     def sql(self, tree: exp.Expr) -> str:
@@ -162,11 +240,12 @@ class TemporaryTableDriver(Driver):
         """Drop the loaded tables, then end the transaction block."""
         try:
             if error is None:
+                self.doing = "dropping the loaded operands"
                 for name in self.loaded:
                     self.execute(self.sql(exp.Drop(tables=[table_ref(name)], kind="TABLE")))
         except BaseException as failure:
             self.loaded.clear()
-            self.end(failure)
+            quietly(partial(self.end, failure), failure)
             raise
         self.loaded.clear()
         self.end(error)

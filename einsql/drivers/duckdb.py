@@ -41,6 +41,12 @@ class DuckDBDriver(Driver):
         self.dialect = load_dialect("duckdb")
         self.prefix = f"__einsql_{secrets.token_hex(4)}_"
         self.registered: list[str] = []
+        self.errors = (duckdb_module().Error,)
+
+    def describe(self, sql: str) -> list[tuple[str, str]]:
+        """The columns of a query and their DuckDB types."""
+        relation = self.con.sql(sql)
+        return [(name, str(t)) for name, t in zip(relation.columns, relation.types)]
 
     def load(self, coo: CooArray, kind: str) -> Relation:
         """Register ``coo`` as an Arrow table under a reserved name."""
@@ -63,12 +69,20 @@ class DuckDBDriver(Driver):
     def close(self, error: BaseException | None = None) -> None:
         """Unregister the loaded operands; close the connection if this driver opened it."""
         try:
+            self.doing = "unregistering the loaded operands"
             for name in self.registered:
                 self.con.unregister(name)
         finally:
             self.registered.clear()
             if self.owned:
                 self.con.close()
+
+
+def duckdb_module() -> Any:
+    """The ``duckdb`` module (imported when a driver is made)."""
+    import duckdb
+
+    return duckdb
 
 
 def arrow_table(coo: CooArray, kind: str) -> pa.Table:
@@ -86,7 +100,13 @@ def arrow_table(coo: CooArray, kind: str) -> pa.Table:
 
 
 def _numpy_column(column: pa.ChunkedArray) -> np.ndarray:
-    """An Arrow column as NumPy; ``HUGEINT`` sums (decimals) as exact Python ints."""
-    if pa.types.is_decimal(column.type):
+    """An Arrow column as NumPy; ``HUGEINT`` sums (decimals of scale 0) as exact Python ints.
+
+    >>> _numpy_column(pa.chunked_array([pa.array([1.25], pa.decimal128(5, 2))])).tolist()
+    [1.25]
+    """
+    if pa.types.is_decimal(column.type) and column.type.scale == 0:
         return np.array([int(v) for v in column.to_pylist()], dtype=object)
+    if pa.types.is_decimal(column.type):
+        return np.array([float(v) for v in column.to_pylist()], dtype=np.float64)
     return np.asarray(column.to_numpy())

@@ -61,6 +61,7 @@ class PostgresDriver(TemporaryTableDriver):
         self.dialect = load_dialect("postgres")
         self.prefix = f"__einsql_{secrets.token_hex(4)}_"
         self.loaded: list[str] = []
+        self.errors = (psycopg_module().Error,)
         self.transaction = con.transaction()
         self.transaction.__enter__()
 
@@ -82,6 +83,12 @@ class PostgresDriver(TemporaryTableDriver):
         """Run one statement."""
         self.con.execute(sql)
 
+    def describe(self, sql: str) -> list[tuple[str, str]]:
+        """The columns of a query and their PostgreSQL types (``numeric(10,2)``, ...)."""
+        with self.con.cursor() as cursor:
+            cursor.execute(sql)
+            return [(column.name, column.type_display) for column in cursor.description or ()]
+
     def query(self, sql: str) -> Rows:
         """Run one query; return its columns (``numeric`` sums as exact ints)."""
         with self.con.cursor() as cursor:
@@ -102,6 +109,13 @@ class PostgresDriver(TemporaryTableDriver):
         finally:
             if self.owned:
                 self.con.close()
+
+
+def psycopg_module() -> Any:
+    """The ``psycopg`` module (imported when a driver is made)."""
+    import psycopg
+
+    return psycopg
 
 
 def _binary_copy(columns: list[tuple[str, np.ndarray]], count: int) -> Iterator[bytes]:

@@ -50,6 +50,7 @@ class SQLiteDriver(TemporaryTableDriver):
         self.prefix = f"__einsql_{secrets.token_hex(4)}_"
         self.savepoint = f"{self.prefix}work"
         self.loaded: list[str] = []
+        self.errors = (sqlite3.Error,)
         self.execute(self.sql(exp.Command(this="SAVEPOINT", expression=self._savepoint())))
 
     def _savepoint(self) -> exp.Expression:

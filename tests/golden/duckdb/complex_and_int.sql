@@ -1,4 +1,4 @@
-WITH "t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS MATERIALIZED (
   SELECT
     "x0"."i0" AS "i0",
     SUM(CAST("x1"."val" AS DOUBLE) * "x0"."val_re") AS "val_re",
@@ -10,7 +10,7 @@ WITH "t0" AS MATERIALIZED (
     "x0"."i0"
 )
 SELECT
-  "t0"."i0" AS "i0",
-  "t0"."val_re" AS "val_re",
-  "t0"."val_im" AS "val_im"
-FROM "t0" AS "t0";
+  "__einsql_t0"."i0" AS "i0",
+  "__einsql_t0"."val_re" AS "val_re",
+  "__einsql_t0"."val_im" AS "val_im"
+FROM "__einsql_t0" AS "__einsql_t0";

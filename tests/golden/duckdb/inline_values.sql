@@ -1,4 +1,4 @@
-WITH "a0" AS (
+WITH "__einsql_a0" AS (
   SELECT
     CAST("v"."i0" AS INT) AS "i0",
     CAST("v"."i1" AS INT) AS "i1",
@@ -6,13 +6,13 @@ WITH "a0" AS (
   FROM (VALUES
     (0, 1, 1.5e0),
     (1, 0, CAST('Infinity' AS DOUBLE))) AS "v"("i0", "i1", "val")
-), "a1" AS (
+), "__einsql_a1" AS (
   SELECT
     CAST("v"."i0" AS INT) AS "i0",
     CAST("v"."val" AS DOUBLE) AS "val"
   FROM (VALUES
     (0, 2.0e0)) AS "v"("i0", "val")
-), "t0" AS MATERIALIZED (
+), "__einsql_t0" AS MATERIALIZED (
   SELECT
     "u"."i0" AS "i0",
     SUM("u"."val") AS "val"
@@ -20,8 +20,8 @@ WITH "a0" AS (
     SELECT
       "x0"."i0" AS "i0",
       SUM("x0"."val" * "x1"."val") AS "val"
-    FROM "a0" AS "x0"
-    JOIN "a1" AS "x1"
+    FROM "__einsql_a0" AS "x0"
+    JOIN "__einsql_a1" AS "x1"
       ON "x0"."i1" = "x1"."i0"
     GROUP BY
       "x0"."i0"
@@ -29,7 +29,7 @@ WITH "a0" AS (
     SELECT DISTINCT
       "x0"."i0" AS "i0",
       CAST('NaN' AS DOUBLE) AS "val"
-    FROM "a0" AS "x0"
+    FROM "__einsql_a0" AS "x0"
     WHERE
       NOT (
         "x0"."val" - "x0"."val"
@@ -37,7 +37,7 @@ WITH "a0" AS (
       AND NOT EXISTS(
         SELECT
           1
-        FROM "a1" AS "x1"
+        FROM "__einsql_a1" AS "x1"
         WHERE
           "x1"."i0" = "x0"."i1"
       )
@@ -45,7 +45,7 @@ WITH "a0" AS (
     SELECT DISTINCT
       "r0"."v" AS "i0",
       CAST('NaN' AS DOUBLE) AS "val"
-    FROM "a1" AS "x0"
+    FROM "__einsql_a1" AS "x0"
     CROSS JOIN GENERATE_SERIES(0, 1) AS "r0"("v")
     WHERE
       NOT (
@@ -54,7 +54,7 @@ WITH "a0" AS (
       AND NOT EXISTS(
         SELECT
           1
-        FROM "a0" AS "x1"
+        FROM "__einsql_a0" AS "x1"
         WHERE
           "x1"."i0" = "r0"."v" AND "x1"."i1" = "x0"."i0"
       )
@@ -63,6 +63,6 @@ WITH "a0" AS (
     "u"."i0"
 )
 SELECT
-  "t0"."i0" AS "i0",
-  "t0"."val" AS "val"
-FROM "t0" AS "t0";
+  "__einsql_t0"."i0" AS "i0",
+  "__einsql_t0"."val" AS "val"
+FROM "__einsql_t0" AS "__einsql_t0";

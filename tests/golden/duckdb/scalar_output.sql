@@ -1,4 +1,4 @@
-WITH "t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS MATERIALIZED (
   SELECT
     SUM("x0"."val" * "x1"."val") AS "val"
   FROM "x" AS "x0"
@@ -8,5 +8,5 @@ WITH "t0" AS MATERIALIZED (
     COUNT(*) > 0
 )
 SELECT
-  "t0"."val" AS "val"
-FROM "t0" AS "t0";
+  "__einsql_t0"."val" AS "val"
+FROM "__einsql_t0" AS "__einsql_t0";

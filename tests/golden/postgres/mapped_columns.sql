@@ -1,4 +1,4 @@
-WITH "t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS MATERIALIZED (
   SELECT
     "x0"."src" AS "i0",
     SUM("x0"."weight" * "x1"."val") AS "val"
@@ -9,6 +9,6 @@ WITH "t0" AS MATERIALIZED (
     "x0"."src"
 )
 SELECT
-  "t0"."i0" AS "i0",
-  "t0"."val" AS "val"
-FROM "t0" AS "t0";
+  "__einsql_t0"."i0" AS "i0",
+  "__einsql_t0"."val" AS "val"
+FROM "__einsql_t0" AS "__einsql_t0";

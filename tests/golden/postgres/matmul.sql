@@ -1,4 +1,4 @@
-WITH "t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS MATERIALIZED (
   SELECT
     "x0"."i0" AS "i0",
     "x1"."i1" AS "i1",
@@ -11,7 +11,7 @@ WITH "t0" AS MATERIALIZED (
     "x1"."i1"
 )
 SELECT
-  "t0"."i0" AS "i0",
-  "t0"."i1" AS "i1",
-  "t0"."val" AS "val"
-FROM "t0" AS "t0";
+  "__einsql_t0"."i0" AS "i0",
+  "__einsql_t0"."i1" AS "i1",
+  "__einsql_t0"."val" AS "val"
+FROM "__einsql_t0" AS "__einsql_t0";

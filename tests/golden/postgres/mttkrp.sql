@@ -1,4 +1,4 @@
-WITH "t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS MATERIALIZED (
   SELECT
     "x0"."i0" AS "i0",
     "x0"."i1" AS "i1",
@@ -7,20 +7,20 @@ WITH "t0" AS MATERIALIZED (
   FROM "b" AS "x0"
   JOIN "c" AS "x1"
     ON "x0"."i1" = "x1"."i1"
-), "t1" AS MATERIALIZED (
+), "__einsql_t1" AS MATERIALIZED (
   SELECT
     "x0"."i0" AS "i0",
     "x1"."i1" AS "i1",
     SUM("x0"."val" * "x1"."val") AS "val"
   FROM "x" AS "x0"
-  JOIN "t0" AS "x1"
+  JOIN "__einsql_t0" AS "x1"
     ON "x0"."i1" = "x1"."i0" AND "x0"."i2" = "x1"."i2"
   GROUP BY
     "x0"."i0",
     "x1"."i1"
 )
 SELECT
-  "t1"."i0" AS "i0",
-  "t1"."i1" AS "i1",
-  "t1"."val" AS "val"
-FROM "t1" AS "t1";
+  "__einsql_t1"."i0" AS "i0",
+  "__einsql_t1"."i1" AS "i1",
+  "__einsql_t1"."val" AS "val"
+FROM "__einsql_t1" AS "__einsql_t1";

@@ -1,4 +1,4 @@
-WITH "a0" AS (
+WITH "__einsql_a0" AS (
   SELECT
     CAST("v"."column1" AS INTEGER) AS "i0",
     CAST("v"."column2" AS INTEGER) AS "i1",
@@ -6,13 +6,13 @@ WITH "a0" AS (
   FROM (VALUES
     (0, 1, 1.5e0),
     (1, 0, 9e999)) AS "v"
-), "a1" AS (
+), "__einsql_a1" AS (
   SELECT
     CAST("v"."column1" AS INTEGER) AS "i0",
     CAST("v"."column2" AS REAL) AS "val"
   FROM (VALUES
     (0, 2.0e0)) AS "v"
-), "t0" AS MATERIALIZED (
+), "__einsql_t0" AS MATERIALIZED (
   SELECT
     "u"."i0" AS "i0",
     CASE WHEN COUNT("u"."val") = COUNT(*) THEN SUM("u"."val") END AS "val"
@@ -23,8 +23,8 @@ WITH "a0" AS (
         WHEN COUNT("x0"."val" * "x1"."val") = COUNT(*)
         THEN SUM("x0"."val" * "x1"."val")
       END AS "val"
-    FROM "a0" AS "x0"
-    JOIN "a1" AS "x1"
+    FROM "__einsql_a0" AS "x0"
+    JOIN "__einsql_a1" AS "x1"
       ON "x0"."i1" = "x1"."i0"
     GROUP BY
       "x0"."i0"
@@ -32,7 +32,7 @@ WITH "a0" AS (
     SELECT DISTINCT
       "x0"."i0" AS "i0",
       CAST(NULL AS REAL) AS "val"
-    FROM "a0" AS "x0"
+    FROM "__einsql_a0" AS "x0"
     WHERE
       NOT COALESCE((
         "x0"."val" - "x0"."val"
@@ -40,7 +40,7 @@ WITH "a0" AS (
       AND NOT EXISTS(
         SELECT
           1
-        FROM "a1" AS "x1"
+        FROM "__einsql_a1" AS "x1"
         WHERE
           "x1"."i0" = "x0"."i1"
       )
@@ -48,7 +48,7 @@ WITH "a0" AS (
     SELECT DISTINCT
       "r0"."v" AS "i0",
       CAST(NULL AS REAL) AS "val"
-    FROM "a1" AS "x0"
+    FROM "__einsql_a1" AS "x0"
     CROSS JOIN (
       WITH RECURSIVE "r0"("v") AS (
         SELECT
@@ -71,7 +71,7 @@ WITH "a0" AS (
       AND NOT EXISTS(
         SELECT
           1
-        FROM "a0" AS "x1"
+        FROM "__einsql_a0" AS "x1"
         WHERE
           "x1"."i0" = "r0"."v" AND "x1"."i1" = "x0"."i0"
       )
@@ -80,6 +80,6 @@ WITH "a0" AS (
     "u"."i0"
 )
 SELECT
-  "t0"."i0" AS "i0",
-  "t0"."val" AS "val"
-FROM "t0" AS "t0";
+  "__einsql_t0"."i0" AS "i0",
+  "__einsql_t0"."val" AS "val"
+FROM "__einsql_t0" AS "__einsql_t0";

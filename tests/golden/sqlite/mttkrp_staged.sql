@@ -1,5 +1,5 @@
-CREATE TEMPORARY TABLE "einsql_t1" AS
-WITH "t0" AS MATERIALIZED (
+CREATE TEMPORARY TABLE "__einsql_t1" AS
+WITH "__einsql_t0" AS MATERIALIZED (
   SELECT
     "x0"."i0" AS "i0",
     "x0"."i1" AS "i1",
@@ -14,14 +14,14 @@ SELECT
   "x1"."i1" AS "i1",
   SUM("x0"."val" * "x1"."val") AS "val"
 FROM "x" AS "x0"
-JOIN "t0" AS "x1"
+JOIN "__einsql_t0" AS "x1"
   ON "x0"."i1" = "x1"."i0" AND "x0"."i2" = "x1"."i2"
 GROUP BY
   "x0"."i0",
   "x1"."i1";
 SELECT
-  "einsql_t1"."i0" AS "i0",
-  "einsql_t1"."i1" AS "i1",
-  "einsql_t1"."val" AS "val"
-FROM "einsql_t1" AS "einsql_t1";
-DROP TABLE IF EXISTS "einsql_t1";
+  "__einsql_t1"."i0" AS "i0",
+  "__einsql_t1"."i1" AS "i1",
+  "__einsql_t1"."val" AS "val"
+FROM "__einsql_t1" AS "__einsql_t1";
+DROP TABLE IF EXISTS "__einsql_t1";
