@@ -30,7 +30,7 @@ from einsql.calculus import grad, hessian
 from einsql.dialect import load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
-from einsql.drivers.base import Driver
+from einsql.drivers.base import Driver, dropped_after
 from einsql.errors import OperandError, OptionError
 from einsql.evaluate import check_variables, load_variables, reference_values, variable_value
 from einsql.expr import Expr, Var, abs_, einsum, solve, sqrt, sum_, var, variables
@@ -342,12 +342,12 @@ def iterate(
 def _run_recursive(lowering: IterationLowering, driver: Driver, trace: bool) -> Iterated:
     """One ``WITH RECURSIVE`` statement into a temporary table, then the result queries."""
     name = f"{driver.prefix}state"
-    driver.execute(driver.sql(lowering.create_state(name)))
-    try:
+    with dropped_after(driver, [name]):
+        driver.doing = "the iteration's WITH RECURSIVE statement"
+        driver.execute(driver.sql(lowering.create_state(name)))
+        driver.doing = "reading the iteration's result"
         rows = driver.query(driver.sql(lowering.result_query(name)))
         losses = driver.query(driver.sql(lowering.trace_query(name))) if trace else None
-    finally:
-        driver.execute(driver.sql(drop_table(name)))
     return _iterated(lowering, rows, losses)
 
 
@@ -358,15 +358,16 @@ def _run_loop(lowering: IterationLowering, driver: Driver, trace: bool) -> Itera
         source: driver.sql(create_table_as(target, lowering.recursive_step(source)))
         for source, target in ((history, odd), (odd, even), (even, odd))
     }
-    created: list[str] = []
-    try:
+    created: list[str] = [history]
+    with dropped_after(driver, created):
+        driver.doing = "the iteration's start"
         driver.execute(driver.sql(create_table_as(history, lowering.seed())))
-        created.append(history)
         last = history
-        for _ in range(lowering.program.steps):
-            driver.execute(steps[last])
+        for step in range(lowering.program.steps):
+            driver.doing = f"step {step + 1} of the iteration"
             following = odd if last != odd else even
             created.append(following)
+            driver.execute(steps[last])
             if not driver.query(driver.sql(_any_row(following)))["one"].size:
                 break
             driver.execute(driver.sql(exp.insert(_all_rows(following), table_ref(history))))
@@ -374,11 +375,9 @@ def _run_loop(lowering: IterationLowering, driver: Driver, trace: bool) -> Itera
                 driver.execute(driver.sql(drop_table(last)))
                 created.remove(last)
             last = following
+        driver.doing = "reading the iteration's result"
         rows = driver.query(driver.sql(lowering.result_query(history)))
         losses = driver.query(driver.sql(lowering.trace_query(history))) if trace else None
-    finally:
-        for table in created:
-            driver.execute(driver.sql(drop_table(table)))
     return _iterated(lowering, rows, losses)
 
 
@@ -453,7 +452,27 @@ def minimize(
     start = {x.name: values[x.name] for x in params if x.name in values}
     program = descent(f, params, method, steps, lr, momentum, tol, start)
     data = {name: value for name, value in values.items() if name not in start}
-    return iterate(program, data, backend, con, trace=trace, form=form)
+    result = iterate(program, data, backend, con, trace=trace, form=form)
+    if method == "newton":
+        _check_newton(result, start)
+    return result
+
+
+def _check_newton(result: Iterated, start: dict[str, Any]) -> None:
+    """Raise if a Newton step met a singular Hessian (its solve gives NaN everywhere).
+
+    Raises:
+        OperandError: the iterate is NaN although the start was not.
+
+    """
+    ((name, x),) = result.values.items()
+    finite_start = all(np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in start.values())
+    if np.isnan(x).all() and x.size and finite_start:
+        raise OperandError(
+            f"a Newton step on {name!r} met a singular (or non-finite) Hessian: its linear "
+            "system has no unique solution; use method='gd', or add a small ridge term "
+            "(+ c * sum(w ** 2)) to the loss"
+        )
 
 
 def power_iteration(

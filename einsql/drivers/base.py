@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,23 @@ def quietly(cleanup: Callable[[], object], error: BaseException) -> None:
         note = f"einsql could not clean up after this error: {type(failure).__name__}: {failure}"
         if hasattr(error, "add_note"):
             error.add_note(redact(note))
+
+
+@contextmanager
+def dropped_after(driver: Driver, names: list[str]) -> Iterator[None]:
+    """Drop the temporary tables in ``names`` (a list the block may change) when it ends.
+
+    After an error (an interrupt too) they are dropped quietly: a failure to
+    drop never hides the error that ended the block.
+    """
+    try:
+        yield
+    except BaseException as error:
+        quietly(partial(driver.discard, list(names)), error)
+        raise
+    driver.doing = "dropping temporary tables"
+    for name in dict.fromkeys(names):
+        driver.execute(driver.sql(drop_table(name)))
 
 
 def _purpose(statement: exp.Expr) -> str:
