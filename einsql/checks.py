@@ -28,6 +28,7 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.errors import OperandError
+from einsql.lower import float_literal, table_ref
 from einsql.operands import Table, value_kind
 
 if TYPE_CHECKING:
@@ -143,8 +144,6 @@ def _check_index_type(table: Table, column: str, types: dict[str, str] | None, w
 
 def _scan(driver: Driver, table: Table, kinds: tuple[str, ...], declared: str) -> dict[str, int]:
     """One aggregate query counting each fault (and the rows)."""
-    from einsql.lower import table_ref
-
     dynamic = driver.dialect.dynamic_types
     columns: list[exp.Expr] = [exp.Count(this=exp.Star()).as_("rows")]
     for k, (column, size) in enumerate(zip(table.axes, table.shape)):
@@ -202,8 +201,6 @@ def _not_typeof(col: exp.Column, allowed: tuple[str, ...]) -> exp.Expr:
 
 def _nonfinite(col: exp.Column, driver: Driver) -> exp.Expr:
     """NaN or an infinity: not strictly between the infinities (NaN compares false or last)."""
-    from einsql.lower import float_literal
-
     inside = exp.and_(
         exp.GT(this=col.copy(), expression=float_literal(-math.inf, driver.dialect)),
         exp.LT(this=col.copy(), expression=float_literal(math.inf, driver.dialect)),
@@ -213,8 +210,6 @@ def _nonfinite(col: exp.Column, driver: Driver) -> exp.Expr:
 
 def _duplicates(table: Table) -> exp.Expression:
     """How many index tuples occur more than once (a scalar subquery)."""
-    from einsql.lower import table_ref
-
     source = table_ref(table.name).as_("d")
     repeated = exp.select(_number(1)).from_(source, copy=False)
     repeated = repeated.having(

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import einsql
-from einsql.cli import (
+from einsql.errors import redact
+from einsql.expression_text import (
     MAX_EXPRESSION_DEPTH,
     MAX_EXPRESSION_LENGTH,
     parse_expression,
 )
-from einsql.errors import redact
 
 VARIABLES = {
     "s": einsql.var("s", ()),

@@ -127,11 +127,13 @@ class Driver(ABC):
 
     def column_types(self, table: Table) -> dict[str, str] | None:
         """The SQL type of each of ``table``'s mapped columns, read without a scan."""
-        columns = [exp.column(c) for c in dict.fromkeys((*table.axes, *table.values))]
-        query = exp.select(*columns).from_(table_ref(table.name)).limit(0)
+        names = list(dict.fromkeys((*table.axes, *table.values)))
+        query = exp.select(*[exp.column(c) for c in names]).from_(table_ref(table.name)).limit(0)
         self.doing = f"reading the column types of table {table.name!r}"
         described = self.describe(self.sql(query))
-        return None if described is None else dict(described)
+        if described is None:
+            return None
+        return dict(zip(names, [sql_type for _, sql_type in described]))  # by position
 
     def discard(self, names: Sequence[str]) -> None:
         """Drop the temporary tables ``names`` after a failed statement."""
