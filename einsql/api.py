@@ -114,16 +114,17 @@ def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-pr
 
 
 def _may_overflow(operands: Sequence[Operand]) -> bool:
-    """Whether a product of float array entries could pass the largest double.
+    """Whether a product of finite float array entries could pass the largest double.
 
     Then a term's partial product may overflow to inf before it meets a
-    missing zero, which NumPy's dense product turns into NaN.
+    missing zero, which NumPy's dense product turns into NaN. (NaN and
+    infinities already in the operands are handled by the NaN terms alone.)
     """
-    magnitude = 0.0  # log10 of the largest possible product of magnitudes
+    magnitude = 0.0  # log10 of the largest possible product of finite magnitudes
     for op in operands:
         if isinstance(op, CooArray) and op.dtype.kind in "fc" and op.nnz:
-            with np.errstate(all="ignore"):
-                largest = float(np.nanmax(np.abs(op.values)))
+            finite = np.abs(op.values[np.isfinite(op.values)])
+            largest = float(finite.max()) if finite.size else 0.0
             magnitude += math.log10(largest) if largest > 1 else 0.0
     return magnitude > math.log10(np.finfo(np.float64).max)
 

@@ -103,6 +103,7 @@ def inspect_table(driver: Driver, table: Table, what: str) -> TableFacts:
         _check_index_type(table, column, types, what)
     if table.trusted:
         return TableFacts(kinds)
+    driver.doing = f"checking the contents of table {table.name!r}"
     counts = _scan(driver, table, kinds, declared)
     _raise_faults(table, counts, what)
     nonfinite = any(
@@ -211,7 +212,7 @@ def _nonfinite(col: exp.Column, driver: Driver) -> exp.Expr:
 def _duplicates(table: Table) -> exp.Expression:
     """How many index tuples occur more than once (a scalar subquery)."""
     source = table_ref(table.name).as_("d")
-    repeated = exp.select(_number(1)).from_(source, copy=False)
+    repeated = exp.select(exp.Count(this=exp.Star())).from_(source, copy=False)
     repeated = repeated.having(
         exp.GT(this=exp.Count(this=exp.Star()), expression=_number(1)), copy=False
     )

@@ -103,9 +103,14 @@ class Database:
         self.con = con
 
     def execute(self, *statements: str) -> None:
-        """Run statements and commit them."""
-        for statement in statements:
-            self.con.execute(statement)
+        """Run statements and commit them (roll back if one fails: the connection is shared)."""
+        try:
+            for statement in statements:
+                self.con.execute(statement)
+        except BaseException:
+            if self.name != "duckdb":
+                self.con.rollback()
+            raise
         if self.name != "duckdb":
             self.con.commit()
 

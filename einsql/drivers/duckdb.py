@@ -102,7 +102,9 @@ def arrow_table(coo: CooArray, kind: str) -> pa.Table:
 def _numpy_column(column: pa.ChunkedArray) -> np.ndarray:
     """An Arrow column as NumPy; ``HUGEINT`` sums (decimals of scale 0) as exact Python ints.
 
-    >>> _numpy_column(pa.chunked_array([pa.array([1.25], pa.decimal128(5, 2))])).tolist()
+    >>> from decimal import Decimal
+    >>> column = pa.chunked_array([pa.array([Decimal("1.25")], pa.decimal128(5, 2))])
+    >>> _numpy_column(column).tolist()
     [1.25]
     """
     if pa.types.is_decimal(column.type) and column.type.scale == 0:
