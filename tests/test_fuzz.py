@@ -319,19 +319,18 @@ def test_fuzz_einsum_against_numpy(db: Database, fuzz_settings: settings) -> Non
             for _ in arrays
         ]
         names = iter(data.draw(st.permutations(HOSTILE_NAMES)))
-        operands, tables = [], []
-        for array, kind in zip(arrays, kinds):
-            if kind == "table":
-                name = next(names)
-                operands.append(load_table(db, name, array))
-                tables.append(name)
-            else:
-                operands.append(as_kind(array, kind))
         optimize = data.draw(st.sampled_from(STRATEGIES))
         staged = data.draw(st.sampled_from([None, True, False]))
         out = data.draw(st.sampled_from(["dense", "coo"]))
         want = expected(case, arrays)
+        operands, tables = [], []
         try:
+            for array, kind in zip(arrays, kinds):
+                if kind == "table":
+                    tables.append(next(names))
+                    operands.append(load_table(db, tables[-1], array))
+                else:
+                    operands.append(as_kind(array, kind))
             result = einsql.einsum(
                 *call_arguments(case, operands),
                 con=db.con,

@@ -49,6 +49,7 @@ INTERNAL_LOOKING = [
 
 
 def _store(db: Database, name: str, array: np.ndarray) -> einsql.Table:
+    db.drop(name)
     einsql.einsum("ij->ij", array, con=db.con, into=name)
     return einsql.Table(name, array.shape)
 
