@@ -145,7 +145,7 @@ class Database:
 
     def drop(self, *names: str) -> None:
         """Drop tables the test made."""
-        self.execute(*[f'DROP TABLE IF EXISTS "{name}"' for name in names])
+        self.execute(*['DROP TABLE IF EXISTS "' + n.replace('"', '""') + '"' for n in names])
 
     def __repr__(self) -> str:
         return self.name

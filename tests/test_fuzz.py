@@ -338,6 +338,11 @@ def test_fuzz_einsum_against_numpy(db: Database, fuzz_settings: settings) -> Non
                 staged=staged,
                 out=out,
             )
+            reference = None
+            if want.dtype.kind in "fc" and not all(np.isfinite(a).all() for a in arrays):
+                reference = einsql.einsum(  # the same plan on dense arrays
+                    *call_arguments(case, operands), con=db.con, optimize=optimize, backend="numpy"
+                )
         except einsql.ExactnessError:
             assert want.dtype == object and _beyond(db.name, want), "ExactnessError without cause"
             return
@@ -346,7 +351,17 @@ def test_fuzz_einsum_against_numpy(db: Database, fuzz_settings: settings) -> Non
         if out == "coo":
             result = result.todense()
             result = result[()] if result.ndim == 0 else result
-        check(result, want, arrays)
+        try:
+            check(result, want, arrays)
+        except AssertionError:
+            # NaN and infinities: einsql sums a label of one operand before the
+            # joins, as NumPy's own kernels do for one or two operands but not its
+            # loop over three or more; there, 0 * inf inside a term NumPy
+            # multiplies out may be summed away first (README: NaN and
+            # infinities). The promise is then the same plan on dense arrays.
+            if reference is None:
+                raise
+            check(result, np.asarray(reference), arrays)
         assert db.leftovers() == []
 
     run()
