@@ -14,6 +14,7 @@ The number of examples per database is ``--fuzz-examples N`` or the
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import os
@@ -298,10 +299,20 @@ def fuzz_settings(request: pytest.FixtureRequest) -> settings:
     return _settings(request)
 
 
+#: Examples per test and database: drawn, and checked against an oracle (printed with -s).
+COUNTS: collections.Counter[str] = collections.Counter()
+
+
+def report(test: str, backend: str) -> None:
+    drawn, checked = COUNTS[f"{test} {backend} drawn"], COUNTS[f"{test} {backend} checked"]
+    print(f"\nfuzz {test} on {backend}: {drawn} examples drawn, {checked} checked")
+
+
 def test_fuzz_einsum_against_numpy(db: Database, fuzz_settings: settings) -> None:
     @fuzz_settings
     @given(st.data())
     def run(data: st.DataObject) -> None:
+        COUNTS[f"einsum {db.name} drawn"] += 1
         case = data.draw(equations())
         mixed = data.draw(st.booleans())
         dtype = data.draw(st.sampled_from(DTYPES))
@@ -362,9 +373,12 @@ def test_fuzz_einsum_against_numpy(db: Database, fuzz_settings: settings) -> Non
             if reference is None:
                 raise
             check(result, np.asarray(reference), arrays)
+            COUNTS[f"einsum {db.name} plan reference"] += 1
+        COUNTS[f"einsum {db.name} checked"] += 1
         assert db.leftovers() == []
 
     run()
+    report("einsum", db.name)
 
 
 def _numpy_accepts(case: dict[str, Any], arrays: list[np.ndarray]) -> bool:
@@ -419,6 +433,7 @@ def test_fuzz_semirings_against_brute_force(db: Database, fuzz_settings: setting
     @fuzz_settings
     @given(st.data())
     def run(data: st.DataObject) -> None:
+        COUNTS[f"semirings {db.name} drawn"] += 1
         ring = data.draw(st.sampled_from(sorted(SEMIRINGS)))
         count = data.draw(st.integers(1, 3))
         letters = "abcd"
@@ -459,6 +474,8 @@ def test_fuzz_semirings_against_brute_force(db: Database, fuzz_settings: setting
             np.testing.assert_array_equal(result, want)
         else:
             np.testing.assert_allclose(result, want, rtol=1e-9, atol=1e-12)
+        COUNTS[f"semirings {db.name} checked"] += 1
         assert db.leftovers() == []
 
     run()
+    report("semirings", db.name)

@@ -6,8 +6,10 @@ Each class of fault the audit found has a test here, on every database.
 from __future__ import annotations
 
 import threading
+import warnings
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -74,6 +76,31 @@ def test_generated_names_never_shadow_user_tables(db: Database, names: tuple[str
         np.testing.assert_allclose(got, np.exp(arrays[2]) * (1 + arrays[2]))
     finally:
         db.drop(*names)
+
+
+@pytest.mark.parametrize("name", INTERNAL_LOOKING)
+def test_every_internal_name_pattern_is_a_user_name(db: Database, name: str) -> None:
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    table = _store(db, name, m)
+    try:
+        for staged in (False, True):
+            got = einsql.einsum("ij,jk->ik", table, m, con=db.con, staged=staged)
+            np.testing.assert_allclose(got, m @ m)
+        x = einsql.var(name, (2, 2))
+        gradient = einsql.grad(einsql.sum(einsql.exp(x)), x)
+        np.testing.assert_allclose(einsql.evaluate(gradient, {name: table}, con=db.con), np.exp(m))
+        w = einsql.var("w", (2,))
+        loss = einsql.sum((einsql.einsum("ij,j->i", x, w) - 1.0) ** 2.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", einsql.LoopWarning)
+            done = einsql.minimize(loss, w, {name: table}, steps=3, lr=0.01, con=db.con)
+        w_np = np.zeros(2)
+        for _ in range(3):
+            w_np -= 0.01 * 2 * m.T @ (m @ w_np - 1.0)
+        np.testing.assert_allclose(done.x, w_np, rtol=1e-9)
+        assert db.leftovers() == []
+    finally:
+        db.drop(name)
 
 
 def test_pasted_sql_reads_user_tables_named_like_steps(duck: duckdb.DuckDBPyConnection) -> None:
@@ -368,30 +395,34 @@ def test_passwords_never_appear() -> None:
     assert "secret" not in str(info.value) and "***" in str(info.value)
 
 
-def test_an_interrupt_between_statements_leaves_nothing(duck: duckdb.DuckDBPyConnection) -> None:
-    from conftest import leftovers
-
+def test_an_interrupt_between_statements_leaves_nothing(db: Database) -> None:
     from einsql.drivers.duckdb import DuckDBDriver
+    from einsql.drivers.postgres import PostgresDriver
+    from einsql.drivers.sqlite import SQLiteDriver
 
-    original = DuckDBDriver.query
+    driver = {"duckdb": DuckDBDriver, "postgres": PostgresDriver, "sqlite": SQLiteDriver}[db.name]
+    original = driver.query
 
-    def interrupted(self: DuckDBDriver, sql: str) -> dict:
+    def interrupted(self: Any, sql: str) -> Any:
         if "__einsql_" in sql and "SELECT" in sql and "COUNT" not in sql:
             raise KeyboardInterrupt  # after the staged tables were created
         return original(self, sql)
 
-    DuckDBDriver.query = interrupted  # type: ignore[method-assign]
+    driver.query = interrupted  # type: ignore[method-assign]
     try:
         with pytest.raises(KeyboardInterrupt):
-            einsql.einsum("ij,jk,kl->il", *[np.ones((2, 2))] * 3, con=duck, staged=True)
+            einsql.einsum("ij,jk,kl->il", *[np.ones((2, 2))] * 3, con=db.con, staged=True)
     finally:
-        DuckDBDriver.query = original  # type: ignore[method-assign]
-    assert leftovers(duck) == []
+        driver.query = original  # type: ignore[method-assign]
+    assert db.leftovers() == []
+    assert db.rows("SELECT 1") == [(1,)]
 
 
 def test_errors_inside_a_user_transaction_are_the_real_ones(db: Database) -> None:
+    db.execute('DROP TABLE IF EXISTS "mine"', 'CREATE TABLE "mine" (x INTEGER)')
     if db.name == "duckdb":
         db.con.execute("BEGIN")
+    db.con.execute('INSERT INTO "mine" VALUES (1)')  # PostgreSQL, SQLite: a transaction opens
     try:
         with pytest.raises(einsql.EinsqlError, match="no_such"):
             einsql.einsum(
@@ -402,10 +433,12 @@ def test_errors_inside_a_user_transaction_are_the_real_ones(db: Database) -> Non
                 con=db.con,
                 staged=True,
             )
+        if db.name != "duckdb":  # the user's transaction is still open and usable
+            assert db.con.execute('SELECT COUNT(*) FROM "mine"').fetchall() == [(1,)]
     finally:
-        if db.name == "duckdb":
-            db.con.execute("ROLLBACK")
+        db.con.rollback() if db.name != "duckdb" else db.con.execute("ROLLBACK")
     assert db.leftovers() == []
+    db.drop("mine")
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "postgres"])
