@@ -481,3 +481,37 @@ def test_two_hundred_calls_leave_nothing_behind(db: Database) -> None:
         except einsql.DatabaseError:
             pass
     assert db.leftovers() == []
+
+
+FRESH_PROCESS_THREADS = """
+import sys, threading
+import numpy as np, einsql
+url, errors = sys.argv[1], []
+a = np.arange(12.0).reshape(3, 4)
+
+def work():
+    try:
+        for _ in range(3):
+            assert np.allclose(einsql.einsum("ij,kj->ik", a, a, con=url), a @ a.T)
+    except BaseException as error:
+        errors.append(repr(error))
+
+threads = [threading.Thread(target=work) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors)
+"""
+
+
+def test_threads_in_a_fresh_process_find_every_dialect_ready(pg_url: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS_THREADS, pg_url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
