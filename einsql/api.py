@@ -280,7 +280,7 @@ def compile_program(
         prepared.kind,
         target,
         staged=staged,
-        nonfinite=_nonfinite(prepared, nonfinite),
+        nonfinite=_nonfinite(prepared, prepared.nonfinite, nonfinite),
     )
 
 
@@ -320,9 +320,9 @@ def _split_args(args: Sequence[Any]) -> tuple[str, list[Any]]:
     return from_sublists(args)
 
 
-def _nonfinite(prepared: Prepared, nonfinite: bool | None) -> bool:
-    chosen = prepared.nonfinite if nonfinite is None else nonfinite
-    return chosen and not prepared.empty
+def _nonfinite(prepared: Prepared, found: bool, nonfinite: bool | None) -> bool:
+    """Whether steps add NaN terms: as asked, else as found; never when a label has size 0."""
+    return (found if nonfinite is None else nonfinite) and not prepared.empty
 
 
 def check_names(prepared: Prepared, into: str | None, dialect: Dialect) -> None:
@@ -355,7 +355,7 @@ def _run_sql(
         driver.dialect,
         staged=staged,
         prefix=driver.prefix,
-        nonfinite=(loaded.nonfinite if nonfinite is None else nonfinite) and not prepared.empty,
+        nonfinite=_nonfinite(prepared, loaded.nonfinite, nonfinite),
     )
     rows = driver.run(program, into)
     if rows is None:

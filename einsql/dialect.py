@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from einsql.errors import OperandError, OptionError
-from einsql.names import check_table_name, check_user_name
+from einsql.names import check_table_name
 
 if TYPE_CHECKING:
     from einsql.operands import Table
@@ -161,26 +161,30 @@ class Dialect:
         return next((name for limit, name in self.exact_int_types if bound <= limit), None)
 
     def check_table_name(self, name: str, what: str) -> None:
-        """Check a dot-separated table name: no reserved or empty part, none too long."""
-        check_table_name(name, what)
-        for part in name.split("."):
-            self.check_identifier(part, what)
-
-    def check_table(self, table: Table, what: str) -> None:
-        """Check a table operand's name and its columns' names (see ``check_identifier``)."""
-        self.check_table_name(table.name, what)
-        for column in (*table.axes, *table.values):
-            self.check_identifier(column, f"a column of {what}")
-
-    def check_identifier(self, name: str, what: str) -> None:
-        """Raise if ``name`` is not a user's name, or longer than ``max_identifier_bytes``.
+        """Check a dot-separated table name: no reserved or empty part, none too long.
 
         Raises:
-            OperandError: the name is reserved (see :mod:`einsql.names`), or the
-                database would reject or silently truncate it.
+            OperandError: see :func:`einsql.names.check_table_name` and ``check_length``.
 
         """
-        check_user_name(name, what)
+        check_table_name(name, what)
+        for part in name.split("."):
+            self.check_length(part, what)
+
+    def check_table(self, table: Table, what: str) -> None:
+        """Check a table operand's names in this database (``Table`` checked them as names)."""
+        for part in table.name.split("."):
+            self.check_length(part, what)
+        for column in (*table.axes, *table.values):
+            self.check_length(column, f"a column of {what}")
+
+    def check_length(self, name: str, what: str) -> None:
+        """Raise if ``name`` is longer than ``max_identifier_bytes``.
+
+        Raises:
+            OperandError: the database would reject or silently truncate the name.
+
+        """
         limit = self.max_identifier_bytes
         if limit is not None and len(name.encode()) > limit:
             raise OperandError(

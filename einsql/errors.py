@@ -57,6 +57,16 @@ _URL_PASSWORD = re.compile(
 _KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&'\"]*)", re.I)
 
 
+def first_line(error: BaseException) -> str:
+    r"""The first line of an error's message (its repr if it has none), credentials redacted.
+
+    >>> first_line(ValueError("postgresql://bob:pw@h/x failed\nDETAIL: ..."))
+    'postgresql://bob:***@h/x failed'
+    """
+    text = str(error).strip()
+    return redact(text.splitlines()[0] if text else repr(error))
+
+
 def redact(text: str) -> str:
     """``text`` with the password of every connection URL (or DSN) in it shown as ``***``.
 

@@ -75,6 +75,6 @@ def check_table_name(name: str, what: str) -> None:
     """
     if isinstance(name, str) and name and any(part == "" for part in name.split(".")):
         raise OperandError(f"{what} has an empty name part in {name!r}")
-    check_user_name(name, what)
+    check_user_name(name, what)  # a str, not empty
     for part in name.split("."):
         check_user_name(part, what)

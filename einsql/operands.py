@@ -148,9 +148,7 @@ def _table_shape(name: str, shape: Any) -> tuple[int, ...]:
         dims = tuple(shape)
     except TypeError:
         dims = (None,)
-    if not all(
-        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in dims
-    ):
+    if not all(_is_count(n) for n in dims):
         raise OperandError(f"table {name!r} needs a shape of non-negative integers, not {shape!r}")
     return tuple(int(n) for n in dims)
 

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from einsql.drivers.base import Driver, quietly
-from einsql.errors import DatabaseError, OptionError, redact
+from einsql.errors import DatabaseError, OptionError, first_line, redact
 
 #: Backends that run SQL, with the module holding each driver.
 DRIVERS = {
@@ -142,8 +142,7 @@ def _connecting(url: str, opener: Any, target: str) -> Any:
     try:
         return opener(target)
     except Exception as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise DatabaseError(f"connecting to {redact(url)!r} failed: {redact(first)}") from error
+        raise DatabaseError(f"connecting to {redact(url)!r} failed: {first_line(error)}") from error
 
 
 def _opened(backend: str, native: Any) -> Resolved:
@@ -220,17 +219,19 @@ def open_driver(con: Any = None, backend: str | None = None) -> Iterator[Driver]
         doing = driver.doing  # what failed, before cleanup runs statements of its own
         quietly(partial(_finish, driver, connection, error), error)
         driver.doing = doing
-        translated = driver.translate(error)
-        if translated is error:
-            raise
-        raise translated from error
+        _raise_translated(driver, error)
     try:
         _finish(driver, connection, None)
     except BaseException as error:
-        translated = driver.translate(error)
-        if translated is error:
-            raise
-        raise translated from error
+        _raise_translated(driver, error)
+
+
+def _raise_translated(driver: Driver, error: BaseException) -> NoReturn:
+    """Raise ``error`` as einsql reports it (see ``Driver.translate``), the original as cause."""
+    translated = driver.translate(error)
+    if translated is error:
+        raise error
+    raise translated from error
 
 
 def _finish(driver: Driver, connection: Resolved, error: BaseException | None) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.display import Progress
-from einsql.errors import DatabaseError, EinsqlError, ExactnessError, redact
+from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
 from einsql.lower import create_table_as, drop_table, read_value, table_ref
 from einsql.operands import CooArray, axis_columns, value_columns
 
@@ -172,9 +172,7 @@ class Driver(ABC):
                 self.doing = "the query of the result"
                 rows = self.query(self.sql(program.query))
         except BaseException as error:
-            doing = self.doing
-            quietly(lambda: self.discard(program.temporaries), error)
-            self.doing = doing
+            quietly(partial(self.discard, program.temporaries), error)
             raise
         finally:
             progress.close()
@@ -192,7 +190,7 @@ class Driver(ABC):
         """
         if isinstance(error, EinsqlError) or not isinstance(error, self.errors):
             return error
-        message = redact(str(error).strip().splitlines()[0] if str(error).strip() else repr(error))
+        message = first_line(error)
         if _FLOAT_RANGE.search(message):
             return DatabaseError(
                 f"{self.doing} failed on {self.dialect.name}: a float value overflowed or "

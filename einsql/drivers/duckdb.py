@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -23,8 +24,6 @@ from einsql.operands import CooArray, axis_columns, value_columns
 
 def connect(con: Any) -> DuckDBDriver:
     """A driver on ``con``: None opens an in-memory database that the driver owns."""
-    import duckdb
-
     if con is None:
         return DuckDBDriver(duckdb.connect(), owned=True)
     if isinstance(con, duckdb.DuckDBPyConnection):
@@ -41,7 +40,7 @@ class DuckDBDriver(Driver):
         self.dialect = load_dialect("duckdb")
         self.prefix = f"__einsql_{secrets.token_hex(4)}_"
         self.registered: list[str] = []
-        self.errors = (duckdb_module().Error,)
+        self.errors = (duckdb.Error,)
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         """The columns of a query and their DuckDB types."""
@@ -76,13 +75,6 @@ class DuckDBDriver(Driver):
             self.registered.clear()
             if self.owned:
                 self.con.close()
-
-
-def duckdb_module() -> Any:
-    """The ``duckdb`` module (imported when a driver is made)."""
-    import duckdb
-
-    return duckdb
 
 
 def arrow_table(coo: CooArray, kind: str) -> pa.Table:

@@ -50,6 +50,7 @@ class PostgresDriver(TemporaryTableDriver):
     """Runs einsql programs on one psycopg connection, inside one transaction block."""
 
     def __init__(self, con: Any, owned: bool) -> None:
+        import psycopg
         from psycopg.pq import TransactionStatus
 
         if con.info.transaction_status == TransactionStatus.INERROR:
@@ -61,7 +62,7 @@ class PostgresDriver(TemporaryTableDriver):
         self.dialect = load_dialect("postgres")
         self.prefix = f"__einsql_{secrets.token_hex(4)}_"
         self.loaded: list[str] = []
-        self.errors = (psycopg_module().Error,)
+        self.errors = (psycopg.Error,)
         self.transaction = con.transaction()
         self.transaction.__enter__()
 
@@ -109,13 +110,6 @@ class PostgresDriver(TemporaryTableDriver):
         finally:
             if self.owned:
                 self.con.close()
-
-
-def psycopg_module() -> Any:
-    """The ``psycopg`` module (imported when a driver is made)."""
-    import psycopg
-
-    return psycopg
 
 
 def _binary_copy(columns: list[tuple[str, np.ndarray]], count: int) -> Iterator[bytes]:
