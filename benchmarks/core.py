@@ -11,7 +11,6 @@ machines are noisy. Results print as a table and go to ``benchmarks/results/core
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
 import statistics
 import time
@@ -26,10 +25,9 @@ import scipy.sparse as sp
 
 import einsql
 from einsql.api import prepare
-from einsql.dialect import load_dialect
 from einsql.drivers import open_driver
 from einsql.drivers.duckdb import arrow_table
-from einsql.lower import lower
+from einsql.lower import Layout, lower
 from einsql.operands import as_operand
 
 RESULTS = Path(__file__).parent / "results"
@@ -121,10 +119,8 @@ def bench_materialized(n: int, nnz: int, repeat: int) -> list[dict[str, Any]]:
     for label, (equation, operands, path) in cases.items():
         timings = {}
         for materialize in (True, False):
-            dialect = copy.copy(load_dialect("duckdb"))
-            dialect.materialize_steps = materialize
             timings[materialize] = median_time(
-                lambda d=dialect, e=equation, o=operands, p=path: run_with(d, e, o, p), repeat
+                lambda m=materialize, e=equation, o=operands, p=path: run_with(m, e, o, p), repeat
             )
         rows.append(
             row(
@@ -139,11 +135,13 @@ def bench_materialized(n: int, nnz: int, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
-def run_with(dialect: Any, equation: str, operands: list[Any], path: Any) -> None:
+def run_with(materialize: bool, equation: str, operands: list[Any], path: Any) -> None:
     prepared = prepare([equation, *operands], optimize=path)
     with open_driver(None, "duckdb") as driver:
+        dialect = driver.dialect
         relations = [driver.load(op, "float") for op in prepared.operands]  # type: ignore[arg-type]
-        program = lower(prepared.plan, relations, "float", dialect, prefix=driver.prefix)
+        layout = Layout(materialize=materialize, prefix=driver.prefix)
+        program = lower(prepared.plan, relations, "float", dialect, layout=layout)
         driver.con.execute(f"CREATE TABLE bench_out AS {dialect.render(program.query)}")  # type: ignore[attr-defined]
 
 

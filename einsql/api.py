@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from einsql.checks import TableFacts, inspect_table
+from einsql.coo import Program, Relation, axis_columns, value_columns
 from einsql.dialect import Dialect, load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
@@ -34,18 +35,9 @@ from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
 from einsql.expr_lower import lower_expression, named_tables
 from einsql.iterate import Iteration, iteration_sql
-from einsql.lower import Program, Relation, lower
+from einsql.lower import Layout, lower
 from einsql.names import generated
-from einsql.operands import (
-    CooArray,
-    Operand,
-    Table,
-    as_operand,
-    axis_columns,
-    from_dense,
-    value_columns,
-    value_kind,
-)
+from einsql.operands import CooArray, Operand, Table, as_operand, from_dense, value_kind
 from einsql.planner import Plan, make_plan
 from einsql.reference import evaluate
 from einsql.results import check_dense_size, to_coo, to_dense
@@ -279,7 +271,7 @@ def compile_program(
         relations,
         prepared.kind,
         target,
-        staged=staged,
+        layout=Layout(staged=staged),
         nonfinite=_nonfinite(prepared, prepared.nonfinite, nonfinite),
     )
 
@@ -353,8 +345,7 @@ def _run_sql(
         loaded.relations,
         prepared.kind,
         driver.dialect,
-        staged=staged,
-        prefix=driver.prefix,
+        layout=Layout(staged=staged, prefix=driver.prefix),
         nonfinite=_nonfinite(prepared, loaded.nonfinite, nonfinite),
     )
     rows = driver.run(program, into)

@@ -28,8 +28,8 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.errors import OperandError
-from einsql.lower import float_literal, table_ref
 from einsql.operands import Table, value_kind
+from einsql.sql import float_literal, table_ref
 
 if TYPE_CHECKING:
     from einsql.drivers.base import Driver

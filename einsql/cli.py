@@ -18,11 +18,12 @@ import numpy as np
 from sqlglot import exp
 
 import einsql
+from einsql.coo import axis_columns
 from einsql.drivers import backend_of, open_driver
 from einsql.errors import DatabaseError, EinsqlError, OperandError, OptionError, redact
 from einsql.expression_text import parse_expression
-from einsql.lower import table_ref
-from einsql.operands import CooArray, Table, axis_columns
+from einsql.operands import CooArray, Table
+from einsql.sql import table_ref
 
 EXAMPLES = """\
 examples:

@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from einsql.errors import OperandError, OptionError
 from einsql.names import check_table_name
+from einsql.sql import building
 
 if TYPE_CHECKING:
     from einsql.operands import Table
@@ -124,7 +125,10 @@ class Dialect:
         ``copy=False`` lets sqlglot's dialect transforms work on ``tree`` itself
         (they are idempotent), which saves copying large trees before running them.
         """
-        return str(tree.sql(dialect=self.sqlglot_dialect, pretty=pretty, identify=True, copy=copy))
+        with building():
+            return str(
+                tree.sql(dialect=self.sqlglot_dialect, pretty=pretty, identify=True, copy=copy)
+            )
 
     def parse_type(self, name: str) -> exp.DataType:
         """A SQL type name as a sqlglot type (a fresh copy of a cached parse)."""
@@ -144,7 +148,7 @@ class Dialect:
         """NaN (``key="nan"``) or an infinity (``"inf"``, ``"-inf"``) as a typed literal."""
         return exp.Cast(this=exp.Literal.string(self.float_specials[key]), to=float_type)
 
-    def sum_values(self, value: exp.Expression) -> exp.Expression:
+    def sum_values(self, value: exp.Expr) -> exp.Expr:
         """``SUM(value)``; where NaN is NULL, NULL if any term is (see ``nan_is_null``)."""
         total = exp.Sum(this=value)
         if not self.nan_is_null:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from einsql.checks import inspect_table
+from einsql.coo import Relation
 from einsql.dialect import Dialect, load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
@@ -34,7 +35,6 @@ from einsql.expr import (
     walk,
 )
 from einsql.expr_lower import lower_expression, variable_table
-from einsql.lower import Relation
 from einsql.operands import CooArray, Table, as_operand
 from einsql.results import check_dense_size, to_coo, to_dense
 

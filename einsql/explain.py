@@ -8,19 +8,20 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
 
 from einsql.api import check_names, load_relations, prepare
+from einsql.coo import Program
 from einsql.dialect import load_dialect
 from einsql.display import html_table, markdown_table, text_table
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
-from einsql.lower import Program, lower, table_ref
+from einsql.lower import Layout, lower
 from einsql.planner import Plan
+from einsql.sql import table_ref
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,12 @@ def explain(
         loaded = load_relations(driver, prepared)
         steps: tuple[StepRun, ...] = ()
         if run:
-            single_steps = copy.copy(driver.dialect)
-            single_steps.max_statement_steps = 1
             staged = lower(
                 prepared.plan,
                 loaded.relations,
                 prepared.kind,
-                single_steps,
-                staged=True,
-                prefix=driver.prefix,
+                driver.dialect,
+                layout=Layout(max_statement_steps=1, staged=True, prefix=driver.prefix),
                 nonfinite=loaded.nonfinite,
             )
             steps = run_measured(driver, staged)
@@ -137,7 +135,7 @@ def explain(
                 loaded.relations,
                 prepared.kind,
                 driver.dialect,
-                staged=False,
+                layout=Layout(staged=False),
                 nonfinite=loaded.nonfinite,
             )
             analysis = explain_analyze(driver, single)

@@ -33,6 +33,7 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.checks import TableFacts
+from einsql.coo import Program, Relation, axis_columns
 from einsql.dialect import Dialect
 from einsql.equation import Equation
 from einsql.errors import OperandError, OptionError
@@ -48,19 +49,11 @@ from einsql.expr import (
     uniform_value,
     walk,
 )
-from einsql.lower import (
-    Program,
-    Relation,
-    float_literal,
-    guarded_exp,
-    lower_steps,
-    parenthesized,
-    table_ref,
-    values_query,
-)
+from einsql.lower import lower_steps
 from einsql.names import generated
-from einsql.operands import Table, axis_columns, from_dense
+from einsql.operands import Table, from_dense
 from einsql.planner import make_plan
+from einsql.sql import float_literal, guarded_exp, parenthesized, table_ref, values_query
 
 #: Functions that keep a sparse operand sparse (f(0) = 0), mapped over stored rows.
 SPARSE_UNARY = frozenset(fn for fn, at_zero in UNARY.items() if at_zero == 0.0)

@@ -36,8 +36,8 @@ from einsql.evaluate import check_variables, load_variables, reference_values, v
 from einsql.expr import Expr, Var, abs_, einsum, solve, sqrt, sum_, var, variables
 from einsql.expr_lower import named_tables
 from einsql.iterate_lower import IterationLowering, check_iteration
-from einsql.lower import create_table_as, drop_table, table_ref
 from einsql.operands import Table
+from einsql.sql import create_table_as, drop_table, table_ref
 
 #: Methods of :func:`descent` and :func:`minimize`.
 METHODS = ("gd", "momentum", "newton")

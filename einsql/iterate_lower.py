@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlglot import exp
 
+from einsql.coo import Relation, axis_columns
 from einsql.dialect import Dialect
 from einsql.errors import OptionError
 from einsql.expr_lower import (
@@ -50,9 +51,9 @@ from einsql.expr_lower import (
     table_relation,
     with_ctes,
 )
-from einsql.lower import Relation, create_table_as, float_literal, table_ref, values_query
 from einsql.names import generated
-from einsql.operands import CooArray, axis_columns
+from einsql.operands import CooArray
+from einsql.sql import create_table_as, float_literal, table_ref, values_query
 
 if TYPE_CHECKING:
     from einsql.iterate import Iteration

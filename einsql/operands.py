@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from einsql.coo import axis_columns, value_columns
 from einsql.errors import OperandError
 from einsql.names import check_table_name, check_user_name
 
@@ -166,24 +167,6 @@ def _table_dtype(name: str, dtype: Any) -> np.dtype[Any]:
             "bool, int64, float64, complex128 (or another numeric NumPy dtype)"
         ) from None
     return result
-
-
-def axis_columns(rank: int) -> tuple[str, ...]:
-    """The axis column names of the table convention.
-
-    >>> axis_columns(3)
-    ('i0', 'i1', 'i2')
-    """
-    return tuple(f"i{k}" for k in range(rank))
-
-
-def value_columns(kind: str) -> tuple[str, ...]:
-    """The value column names of the table convention for a value kind.
-
-    >>> value_columns("complex")
-    ('val_re', 'val_im')
-    """
-    return ("val_re", "val_im") if kind == "complex" else ("val",)
 
 
 def value_kind(dtype: np.dtype[Any], where: str) -> str:

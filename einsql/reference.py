@@ -66,7 +66,7 @@ def semiring_step(step: Step, arrays: Sequence[np.ndarray], semiring: Semiring) 
     product = np.broadcast_to(product, [sizes[lb] for lb in labels])
     summed = tuple(k for k, lb in enumerate(labels) if lb not in step.output)
     kept = [lb for lb in labels if lb in step.output]
-    result = semiring.numpy_plus(product, summed) if summed else product
+    result = semiring.numpy_plus(product, summed, semiring.zero) if summed else product
     distinct_out = "".join(dict.fromkeys(step.output))
     result = np.transpose(result, [kept.index(lb) for lb in distinct_out])
     if distinct_out == step.output:

@@ -36,51 +36,80 @@ from functools import reduce
 from typing import Any
 
 import numpy as np
+from sqlglot import exp
 
 from einsql.errors import OptionError
+
+#: A "sum" over axes on NumPy arrays: ``plus(array, axes, zero)``.
+NumpyPlus = Callable[[np.ndarray, tuple[int, ...], Any], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Semiring:
-    """A semiring einsql computes in.
+    """A semiring einsql computes in: its NumPy half and its SQL half, side by side.
 
     Attributes:
         name: its name (``semiring=`` takes it).
         zero: the identity of the sum, which absorbs in the product; missing rows.
         kind: the value kind the SQL computes with (``float`` or ``bool``),
             None for sum-product, which follows the operands' dtype.
-        times: the product in SQL: ``mul``, ``add`` or ``and``.
-        plus: the sum in SQL: ``sum``, ``min``, ``max``, ``or`` or ``logsumexp``.
+        numpy_times: the product on NumPy arrays (broadcasting).
+        numpy_plus: the sum over axes on NumPy arrays (the zero over nothing).
+        sql_times: the product in SQL, a binary operator.
+        sql_plus: the sum in SQL, an aggregate; None for log-sum-exp, which
+            the lowering sums in its numerically stable shape.
 
     """
 
     name: str
     zero: Any
     kind: str | None
-    times: str
-    plus: str
-
-    def numpy_times(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The product on NumPy arrays (broadcasting)."""
-        return _NUMPY_TIMES[self.times](a, b)
-
-    def numpy_plus(self, a: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
-        """The sum of ``a`` over ``axis`` (the zero over nothing)."""
-        return _NUMPY_PLUS[self.plus](a, axis, self.zero)
+    numpy_times: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    numpy_plus: NumpyPlus
+    sql_times: type[exp.Binary]
+    sql_plus: type[exp.AggFunc] | None
 
 
-SUM_PRODUCT = Semiring("sum-product", 0, None, "mul", "sum")
+def _logsumexp(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
+    result: np.ndarray = reduce(
+        lambda x, k: np.logaddexp.reduce(x, axis=k, keepdims=True, initial=zero),
+        axis,
+        a,
+    )
+    return np.squeeze(result, axis=axis)
+
+
+def _sum(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
+    return np.asarray(np.sum(a, axis=axis))
+
+
+def _min(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
+    return np.asarray(np.min(a, axis=axis, initial=zero))
+
+
+def _max(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
+    return np.asarray(np.max(a, axis=axis, initial=zero))
+
+
+def _any(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
+    return np.asarray(np.any(a, axis=axis))
+
+
+SUM_PRODUCT = Semiring("sum-product", 0, None, np.multiply, _sum, exp.Mul, exp.Sum)
+
+#: Booleans: what a sum-product over bool values computes, as NumPy's einsum does.
+OR_AND = Semiring("or-and", False, "bool", np.logical_and, _any, exp.And, exp.LogicalOr)
 
 #: Every semiring, by name.
 SEMIRINGS = {
     s.name: s
     for s in [
         SUM_PRODUCT,
-        Semiring("min-plus", np.inf, "float", "add", "min"),
-        Semiring("max-plus", -np.inf, "float", "add", "max"),
-        Semiring("max-product", 0.0, "float", "mul", "max"),
-        Semiring("or-and", False, "bool", "and", "or"),
-        Semiring("log-sum-exp", -np.inf, "float", "add", "logsumexp"),
+        Semiring("min-plus", np.inf, "float", np.add, _min, exp.Add, exp.Min),
+        Semiring("max-plus", -np.inf, "float", np.add, _max, exp.Add, exp.Max),
+        Semiring("max-product", 0.0, "float", np.multiply, _max, exp.Mul, exp.Max),
+        OR_AND,
+        Semiring("log-sum-exp", -np.inf, "float", np.add, _logsumexp, exp.Add, None),
     ]
 }
 
@@ -95,28 +124,3 @@ def get_semiring(name: str) -> Semiring:
     if name not in SEMIRINGS:
         raise OptionError(f"unknown semiring {name!r}; use one of {', '.join(SEMIRINGS)}")
     return SEMIRINGS[name]
-
-
-_NUMPY_TIMES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "mul": np.multiply,
-    "add": np.add,
-    "and": np.logical_and,
-}
-
-
-def _logsumexp(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
-    result: np.ndarray = reduce(
-        lambda x, k: np.logaddexp.reduce(x, axis=k, keepdims=True, initial=zero),
-        axis,
-        a,
-    )
-    return np.squeeze(result, axis=axis)
-
-
-_NUMPY_PLUS: dict[str, Callable[[np.ndarray, tuple[int, ...], Any], np.ndarray]] = {
-    "sum": lambda a, axis, zero: np.sum(a, axis=axis),
-    "min": lambda a, axis, zero: np.min(a, axis=axis, initial=zero),
-    "max": lambda a, axis, zero: np.max(a, axis=axis, initial=zero),
-    "or": lambda a, axis, zero: np.any(a, axis=axis),
-    "logsumexp": _logsumexp,
-}

@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlglot import exp
 
+from einsql.coo import axis_columns, value_columns
 from einsql.display import Progress
 from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
-from einsql.lower import create_table_as, drop_table, read_value, table_ref
-from einsql.operands import CooArray, axis_columns, value_columns
+from einsql.operands import CooArray
+from einsql.sql import create_table_as, drop_table, read_value, table_ref
 
 if TYPE_CHECKING:
+    from einsql.coo import Program, Relation
     from einsql.dialect import Dialect
-    from einsql.lower import Program, Relation
     from einsql.operands import Table
 
 #: Result columns by name, axes first, as NumPy arrays (object arrays for huge integers).

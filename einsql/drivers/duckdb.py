@@ -15,11 +15,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from einsql.coo import Relation, axis_columns, value_columns
 from einsql.dialect import WIDE_INDEX, load_dialect
 from einsql.drivers.base import Driver, Rows, value_arrays
 from einsql.errors import OptionError
-from einsql.lower import Relation
-from einsql.operands import CooArray, axis_columns, value_columns
+from einsql.operands import CooArray
 
 
 def connect(con: Any) -> DuckDBDriver:

@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
+from einsql.coo import Relation, axis_columns, value_columns
 from einsql.dialect import load_dialect
 from einsql.drivers.base import Rows, TemporaryTableDriver, load_columns, rows_from_tuples
 from einsql.errors import OptionError
-from einsql.lower import Relation, table_ref
-from einsql.operands import CooArray, axis_columns, value_columns
+from einsql.operands import CooArray
+from einsql.sql import table_ref
 
 #: Big-endian NumPy types of PostgreSQL's binary format, by SQL type.
 _BINARY = {"INT": ">i4", "BIGINT": ">i8", "DOUBLE PRECISION": ">f8", "BOOLEAN": "?"}

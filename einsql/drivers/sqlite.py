@@ -16,11 +16,12 @@ from typing import Any
 
 from sqlglot import exp
 
+from einsql.coo import Relation, axis_columns, value_columns
 from einsql.dialect import load_dialect
 from einsql.drivers.base import Rows, TemporaryTableDriver, load_columns, rows_from_tuples
 from einsql.errors import OptionError
-from einsql.lower import Relation, table_ref
-from einsql.operands import CooArray, axis_columns, value_columns
+from einsql.operands import CooArray
+from einsql.sql import table_ref
 
 #: The first SQLite with ``AS MATERIALIZED`` common table expressions.
 MINIMUM_VERSION = (3, 35, 0)
