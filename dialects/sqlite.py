@@ -57,7 +57,7 @@ class SQLite(Dialect):
         infinity = exp.Literal.number("9e999")
         return infinity if key == "inf" else exp.Neg(this=infinity)
 
-    def is_finite(self, value: exp.Expression) -> exp.Expr:
+    def is_finite(self, value: exp.Expr) -> exp.Expr:
         """``x - x = 0``, which is NULL for NaN (NULL) and ``inf - inf``: so false then."""
         return exp.Coalesce(this=super().is_finite(value), expressions=[exp.false()])
 

@@ -9,8 +9,10 @@ array([[1., 0.],
 
 from __future__ import annotations
 
+from typing import Any
+
 from einsql.api import compile_program, einsum, plan, prepare, to_sql
-from einsql.calculus import GradCheck, check_grad, grad, hessian, jacobian
+from einsql.calculus import grad, hessian, jacobian
 from einsql.display import SQL
 from einsql.errors import (
     DatabaseError,
@@ -24,24 +26,10 @@ from einsql.errors import (
 )
 from einsql.evaluate import evaluate
 from einsql.explain import Explanation, StepRun, explain
-from einsql.expr import (
-    Expr,
-    const,
-    cos,
-    exp,
-    log,
-    log1p,
-    relu,
-    sigmoid,
-    sin,
-    softplus,
-    solve,
-    sqrt,
-    tanh,
-    var,
-)
-from einsql.expr import abs_ as abs
+from einsql.expr import APPLY, Expr, const, solve, var
 from einsql.expr import sum_ as sum
+from einsql.functions import PUBLIC_FUNCTIONS
+from einsql.gradcheck import GradCheck, check_grad
 from einsql.iterate import (
     Iterated,
     Iteration,
@@ -78,38 +66,41 @@ __all__ = [
     "StepRun",
     "SubscriptError",
     "Table",
-    "abs",
     "check_grad",
     "compile_program",
     "connect",
     "const",
-    "cos",
     "descent",
     "einsum",
     "evaluate",
-    "exp",
     "explain",
     "grad",
     "hessian",
     "iterate",
     "jacobian",
-    "log",
-    "log1p",
     "minimize",
     "plan",
     "power_iteration",
     "power_method",
     "prepare",
-    "relu",
-    "sigmoid",
-    "sin",
-    "softplus",
     "solve",
-    "sqrt",
     "sum",
-    "tanh",
     "to_sql",
     "var",
+    *PUBLIC_FUNCTIONS,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``einsql.exp``, ``einsql.tanh``, ...: every public elementwise function by its name.
+
+    >>> import einsql
+    >>> print(einsql.erf(einsql.var("x", (2,))))
+    erf(x)
+    """
+    if name in APPLY:
+        return APPLY[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"

@@ -21,8 +21,7 @@ einsum with a repeated output label (``"ab->abab"``), never a dense tensor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -35,18 +34,12 @@ from einsql.expr import (
     Solve,
     Var,
     const,
-    cos,
-    elementwise,
     fresh_labels,
-    log,
     make_einsum,
-    sigmoid,
-    sign,
-    sin,
-    unary,
     walk,
     zeros,
 )
+from einsql.functions import FUNCTIONS
 
 
 def grad(f: Expr, x: Var) -> Expr:
@@ -107,12 +100,13 @@ def _pullback(node: Expr, bar: Expr, outer: int) -> Iterator[tuple[Expr, Expr]]:
         yield from _einsum_pullback(node, bar, outer)
     elif isinstance(node, Elementwise) and len(node.operands) == 1:
         (a,) = node.operands
-        yield a, _UNARY_RULES[node.fn](bar, a, node)
+        (contribution,) = FUNCTIONS[node.fn].pullback(bar, a, node)
+        yield a, contribution
     elif isinstance(node, Solve):
         raise OperandError(f"{node} has no derivative in einsql; differentiate before solving")
     elif isinstance(node, Elementwise):
         a, b = node.operands
-        for operand, contribution in zip((a, b), _BINARY_RULES[node.fn](bar, a, b, node)):
+        for operand, contribution in zip((a, b), FUNCTIONS[node.fn].pullback(bar, a, b, node)):
             yield operand, unbroadcast(contribution, operand.shape, outer)
 
 
@@ -153,89 +147,3 @@ def unbroadcast(adjoint: Expr, shape: tuple[int, ...], outer: int) -> Expr:
             extra_inputs.append(one)
             extra.append(const(np.ones(1)))
     return make_einsum([labels, *extra_inputs], output, [adjoint, *extra])
-
-
-Rule = Callable[[Expr, Expr, Expr], Expr]
-
-_UNARY_RULES: dict[str, Rule] = {
-    "neg": lambda bar, a, y: -bar,
-    "exp": lambda bar, a, y: bar * y,
-    "log": lambda bar, a, y: bar / a,
-    "log1p": lambda bar, a, y: bar / (1.0 + a),
-    "sqrt": lambda bar, a, y: bar * (0.5 / y),
-    "abs": lambda bar, a, y: bar * sign(a),
-    "sin": lambda bar, a, y: bar * cos(a),
-    "cos": lambda bar, a, y: -(bar * sin(a)),
-    "tanh": lambda bar, a, y: bar * (1.0 - y * y),
-    "sigmoid": lambda bar, a, y: bar * (y * (1.0 - y)),
-    "relu": lambda bar, a, y: bar * unary("step", a),
-    "softplus": lambda bar, a, y: bar * sigmoid(a),
-    "sign": lambda bar, a, y: zeros(bar.shape),
-    "step": lambda bar, a, y: zeros(bar.shape),
-}
-
-_BINARY_RULES: dict[str, Callable[[Expr, Expr, Expr, Expr], tuple[Expr, Expr]]] = {
-    "add": lambda bar, a, b, y: (bar, bar),
-    "sub": lambda bar, a, b, y: (bar, -bar),
-    "mul": lambda bar, a, b, y: (bar * b, bar * a),
-    "div": lambda bar, a, b, y: (bar / b, -(bar * y / b)),
-    "pow": lambda bar, a, b, y: (
-        bar * (b * elementwise("pow", a, b - 1.0)),
-        bar * (log(a) * y),
-    ),
-}
-
-
-@dataclass(frozen=True)
-class GradCheck:
-    """A derivative compared with central finite differences.
-
-    Attributes:
-        ok: whether they agree within the tolerances.
-        max_error: the largest absolute difference.
-        analytic: the derivative einsql computed (NumPy reference).
-        numeric: the finite-difference estimate.
-
-    """
-
-    ok: bool
-    max_error: float
-    analytic: np.ndarray
-    numeric: np.ndarray
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
-def check_grad(
-    f: Expr,
-    x: Var,
-    values: dict[str, Any],
-    eps: float = 1e-6,
-    rtol: float = 1e-5,
-    atol: float = 1e-7,
-) -> GradCheck:
-    """Compare ``jacobian(f, x)`` (``grad`` for a scalar) with central differences.
-
-    Both run on the NumPy reference. ``values`` gives every variable of ``f``.
-
-    >>> from einsql.expr import var, einsum, exp
-    >>> x = var("x", (3,))
-    >>> bool(check_grad(einsum("i->", exp(x) * x), x, {"x": np.array([0.1, -0.3, 2.0])}))
-    True
-    """
-    from einsql.evaluate import evaluate
-
-    point = np.array(values[x.name], dtype=np.float64)
-    analytic = np.asarray(evaluate(jacobian(f, x), values, backend="numpy"))
-    numeric = np.zeros(f.shape + x.shape)
-    for index in np.ndindex(*x.shape):
-        shifted = []
-        for delta in (eps, -eps):
-            moved = point.copy()
-            moved[index] += delta
-            shifted.append(np.asarray(evaluate(f, {**values, x.name: moved}, backend="numpy")))
-        numeric[(..., *index)] = (shifted[0] - shifted[1]) / (2 * eps)
-    error = float(np.max(np.abs(analytic - numeric), initial=0.0))
-    ok = bool(np.allclose(analytic, numeric, rtol=rtol, atol=atol))
-    return GradCheck(ok, error, analytic, numeric)

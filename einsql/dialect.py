@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable, Mapping
 from functools import cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from einsql.errors import OperandError, OptionError
 from einsql.names import check_table_name
-from einsql.sql import building
+from einsql.sql import binary, building
 
 if TYPE_CHECKING:
     from einsql.operands import Table
@@ -111,6 +113,9 @@ class Dialect:
     executable: bool = True
     """einsql has a driver for this database and its test suite runs the SQL."""
 
+    function_sql: Mapping[str, Callable[..., exp.Expr]] = MappingProxyType({})
+    """SQL of elementwise functions that differ here, by name (see ``einsql.functions``)."""
+
     def axis_type(self, size: int) -> str:
         """The SQL type of the index column of an axis of ``size``.
 
@@ -196,9 +201,9 @@ class Dialect:
                 f"truncates identifiers longer than {limit} bytes, so use a shorter name"
             )
 
-    def is_finite(self, value: exp.Expression) -> exp.Expr:
+    def is_finite(self, value: exp.Expr) -> exp.Expr:
         """True where ``value`` is neither NaN nor infinite (``x - x = 0`` only then)."""
-        difference = exp.Sub(this=value.copy(), expression=value.copy())
+        difference = binary(exp.Sub, value.copy(), value.copy())
         return exp.EQ(this=exp.paren(difference), expression=exp.Literal.number(0))
 
     def pack(self, rows: str) -> exp.Select:

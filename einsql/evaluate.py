@@ -22,7 +22,6 @@ from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.errors import OperandError
 from einsql.expr import (
-    NUMPY,
     Const,
     Einsum,
     Elementwise,
@@ -35,6 +34,7 @@ from einsql.expr import (
     walk,
 )
 from einsql.expr_lower import lower_expression, variable_table
+from einsql.functions import FUNCTIONS
 from einsql.operands import CooArray, Table, as_operand
 from einsql.results import check_dense_size, to_coo, to_dense
 
@@ -100,7 +100,7 @@ def _compute(node: Expr, args: list[np.ndarray], values: dict[str, Any]) -> np.n
         return _solve(*args)
     assert isinstance(node, Elementwise)
     with np.errstate(all="ignore"):
-        return np.asarray(NUMPY[node.fn](*args), dtype=np.float64)
+        return np.asarray(FUNCTIONS[node.fn].numpy(*args), dtype=np.float64)
 
 
 def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:

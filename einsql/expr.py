@@ -11,7 +11,7 @@ operand), so derivatives stay small.
 >>> y = einsum("ij,j->i", A, x)
 >>> print(y)
 (A[ab] x[b] -> [a])
->>> print(sum_(exp(y) + 1.0))
+>>> print(sum_(y.map("exp") + 1.0))
 ((exp((A[ab] x[b] -> [a])) + 1.0)[a] -> [])
 >>> y is einsum("ij,j->i", A, x)
 True
@@ -31,52 +31,8 @@ from opt_einsum import get_symbol
 from einsql.equation import fresh_labels as equation_fresh_labels
 from einsql.equation import parse
 from einsql.errors import OperandError, ShapeError
+from einsql.functions import FUNCTIONS, PUBLIC_FUNCTIONS
 
-#: Elementwise functions of one argument, and their value at zero.
-UNARY = {
-    "neg": 0.0,
-    "exp": 1.0,
-    "log": -math.inf,
-    "log1p": 0.0,
-    "sqrt": 0.0,
-    "abs": 0.0,
-    "sin": 0.0,
-    "cos": 1.0,
-    "tanh": 0.0,
-    "sigmoid": 0.5,
-    "relu": 0.0,
-    "softplus": math.log(2.0),
-    "sign": 0.0,
-    "step": 0.0,
-}
-
-#: Elementwise functions of two arguments (NumPy broadcasting).
-BINARY = ("add", "sub", "mul", "div", "pow")
-
-#: NumPy implementations of every elementwise function, for folding and the reference.
-NUMPY: dict[str, Callable[..., np.ndarray]] = {
-    "neg": np.negative,
-    "exp": np.exp,
-    "log": np.log,
-    "log1p": np.log1p,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tanh": np.tanh,
-    "sigmoid": lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),
-    "relu": lambda a: np.maximum(a, 0.0),
-    "softplus": lambda a: np.logaddexp(0.0, a),
-    "sign": np.sign,
-    "step": lambda a: (a > 0).astype(np.float64),
-    "add": np.add,
-    "sub": np.subtract,
-    "mul": np.multiply,
-    "div": np.divide,
-    "pow": np.power,
-}
-
-_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 _INTERNED: weakref.WeakValueDictionary[tuple[Any, ...], Expr] = weakref.WeakValueDictionary()
 
 
@@ -132,6 +88,14 @@ class Expr:
 
     def __neg__(self) -> Expr:
         return unary("neg", self)
+
+    def map(self, fn: str) -> Expr:
+        """``fn`` (a function of one argument in ``einsql.functions``) of this, elementwise.
+
+        >>> print(var("x", (2,)).map("tan"))
+        tan(x)
+        """
+        return unary(fn, self)
 
     def __repr__(self) -> str:
         return f"<einsql expression {self} of shape {self.shape}>"
@@ -200,9 +164,10 @@ class Elementwise(Expr):
         return self.operands
 
     def __str__(self) -> str:
-        if self.fn in _SYMBOLS:
+        symbol = FUNCTIONS[self.fn].symbol
+        if symbol is not None:
             left, right = self.operands
-            return f"({left} {_SYMBOLS[self.fn]} {right})"
+            return f"({left} {symbol} {right})"
         if self.fn == "neg":
             return f"-{self.operands[0]}"
         return f"{self.fn}({self.operands[0]})"
@@ -308,11 +273,11 @@ def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def unary(fn: str, operand: Any) -> Expr:
-    """``fn(operand)`` elementwise (``fn`` a key of ``UNARY``)."""
+    """``fn(operand)`` elementwise (``fn`` a function of one argument in ``FUNCTIONS``)."""
     a = as_expr(operand)
     if isinstance(a, Const):
         with np.errstate(all="ignore"):
-            return const(NUMPY[fn](a.value))
+            return const(FUNCTIONS[fn].numpy(a.value))
     if fn == "neg" and isinstance(a, Elementwise) and a.fn == "neg":
         return a.operands[0]
     result: Expr = _intern(Elementwise, a.shape, ("map", fn, a.key), fn=fn, operands=(a,))
@@ -320,7 +285,7 @@ def unary(fn: str, operand: Any) -> Expr:
 
 
 def elementwise(fn: str, left: Any, right: Any) -> Expr:
-    """``left fn right`` elementwise with broadcasting (``fn`` one of ``BINARY``)."""
+    """``left fn right`` elementwise, broadcasting (``fn`` of two arguments in ``FUNCTIONS``)."""
     a, b = as_expr(left), as_expr(right)
     shape = broadcast_shape(a.shape, b.shape)
     simpler = _simplify_binary(fn, a, b, shape)
@@ -335,7 +300,7 @@ def _simplify_binary(fn: str, a: Expr, b: Expr, shape: tuple[int, ...]) -> Expr 
     """Fold constants and drop additive zeros and multiplicative ones."""
     if isinstance(a, Const) and isinstance(b, Const):
         with np.errstate(all="ignore"):
-            return const(NUMPY[fn](a.value, b.value))
+            return const(FUNCTIONS[fn].numpy(a.value, b.value))
     if fn in ("add", "sub") and is_zero(b) and a.shape == shape:
         return a
     if fn == "add" and is_zero(a) and b.shape == shape:
@@ -549,45 +514,31 @@ def _unary_function(fn: str) -> Callable[[Any], Expr]:
     def apply(x: Any) -> Expr:
         return unary(fn, x)
 
-    apply.__name__ = fn
-    apply.__doc__ = f"``{fn}`` of an expression, elementwise (f(0) = {UNARY[fn]:.4g})."
+    apply.__name__ = apply.__qualname__ = fn
+    apply.__doc__ = (
+        f"``{fn}`` of an expression, elementwise (f(0) = {FUNCTIONS[fn].at_zero:.4g}).\n\n"
+        f"See :data:`einsql.functions.FUNCTIONS` for its SQL, derivative and LaTeX."
+    )
     return apply
 
 
-exp = _unary_function("exp")
-log = _unary_function("log")
-log1p = _unary_function("log1p")
-sqrt = _unary_function("sqrt")
-abs_ = _unary_function("abs")
-sin = _unary_function("sin")
-cos = _unary_function("cos")
-tanh = _unary_function("tanh")
-sigmoid = _unary_function("sigmoid")
-relu = _unary_function("relu")
-softplus = _unary_function("softplus")
-sign = _unary_function("sign")
+#: ``exp``, ``log``, ``tanh``, ...: each public function of one argument, for expressions.
+APPLY: dict[str, Callable[[Any], Expr]] = {fn: _unary_function(fn) for fn in PUBLIC_FUNCTIONS}
+abs_ = APPLY["abs"]
 
 
-_LATEX_UNARY = {
-    "exp": r"\exp",
-    "log": r"\log",
-    "sin": r"\sin",
-    "cos": r"\cos",
-    "tanh": r"\tanh",
-    "sigmoid": r"\sigma",
-    "log1p": r"\operatorname{log1p}",
-    "relu": r"\operatorname{relu}",
-    "softplus": r"\operatorname{softplus}",
-    "sign": r"\operatorname{sign}",
-    "step": r"\operatorname{step}",
-}
+def __getattr__(name: str) -> Callable[[Any], Expr]:
+    """``einsql.expr.tanh`` and the other public functions, straight from their records."""
+    if name in APPLY:
+        return APPLY[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def latex(expr: Expr) -> str:
     r"""The expression in LaTeX, einsums written as sums over their summed labels.
 
     >>> x, A = var("x", (3,)), var("A", (2, 3))
-    >>> latex(exp(einsum("ij,j->i", A, x)))
+    >>> latex(einsum("ij,j->i", A, x).map("exp"))
     '\\exp\\left(\\sum_{b} A_{ab} x_{b}\\right)'
     """
     if isinstance(expr, Var):
@@ -604,24 +555,7 @@ def latex(expr: Expr) -> str:
         matrix, rhs = (_latex_operand(op) for op in expr.operands)
         return f"{matrix}^{{-1}} {rhs}"
     assert isinstance(expr, Elementwise)
-    args = [latex(op) for op in expr.operands]
-    if expr.fn == "neg":
-        return f"-\\left({args[0]}\\right)"
-    if expr.fn == "sqrt":
-        return f"\\sqrt{{{args[0]}}}"
-    if expr.fn == "abs":
-        return f"\\left|{args[0]}\\right|"
-    if expr.fn in _LATEX_UNARY:
-        return f"{_LATEX_UNARY[expr.fn]}\\left({args[0]}\\right)"
-    a, b = args
-    forms = {
-        "add": f"{a} + {b}",
-        "sub": f"{a} - \\left({b}\\right)",
-        "mul": f"\\left({a}\\right) \\odot \\left({b}\\right)",
-        "div": f"\\frac{{{a}}}{{{b}}}",
-        "pow": f"\\left({a}\\right)^{{{b}}}",
-    }
-    return forms[expr.fn]
+    return FUNCTIONS[expr.fn].latex.format(*(latex(op) for op in expr.operands))
 
 
 def _latex_operand(expr: Expr) -> str:

@@ -19,7 +19,7 @@ where NumPy gives inf or NaN (PostgreSQL raises on ``ln(0)`` or ``exp(1000)``).
 >>> from einsql.expr import var, einsum, exp
 >>> from einsql.dialect import load_dialect
 >>> x = var("x", (3,))
->>> program = lower_expression(einsum("i->", exp(x)), {"x": table_relation("x", 1)},
+>>> program = lower_expression(einsum("i->", exp(x)), {"x": coo_relation("x", 1)},
 ...                            load_dialect("duckdb"))
 >>> "EXP" in program.render(load_dialect("duckdb"))
 True
@@ -27,18 +27,17 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sqlglot import exp
 
 from einsql.checks import TableFacts
-from einsql.coo import Program, Relation, axis_columns
+from einsql.coo import VALUE, Program, Relation, axis_column, axis_columns, coo_relation
 from einsql.dialect import Dialect
 from einsql.equation import Equation
 from einsql.errors import OperandError, OptionError
 from einsql.expr import (
-    UNARY,
     Const,
     Einsum,
     Elementwise,
@@ -49,19 +48,25 @@ from einsql.expr import (
     uniform_value,
     walk,
 )
+from einsql.functions import FUNCTIONS, function_sql
 from einsql.lower import lower_steps
 from einsql.names import generated
 from einsql.operands import Table, from_dense
 from einsql.planner import make_plan
-from einsql.sql import float_literal, guarded_exp, parenthesized, table_ref, values_query
-
-#: Functions that keep a sparse operand sparse (f(0) = 0), mapped over stored rows.
-SPARSE_UNARY = frozenset(fn for fn, at_zero in UNARY.items() if at_zero == 0.0)
-
-
-def table_relation(name: str, ndim: int) -> Relation:
-    """A COO table ``name`` with ``ndim`` axes, in the convention."""
-    return Relation(name, axis_columns(ndim), ("val",), "float")
+from einsql.sql import (
+    aliased,
+    binary,
+    building,
+    case,
+    column,
+    float_literal,
+    named,
+    select,
+    summed_union,
+    table_ref,
+    values_query,
+    with_ctes,
+)
 
 
 def variable_table(
@@ -121,10 +126,10 @@ def lower_expression(
     """
     ctes, (result,) = lower_nodes([expr], variables, dialect, optimize)
     alias = "r"
-    columns = [exp.column(c, table=alias).as_(f"i{k}") for k, c in enumerate(result.axes)]
-    columns.append(exp.column(result.values[0], table=alias).as_("val"))
+    columns = [named(column(c, alias), axis_column(k)) for k, c in enumerate(result.axes)]
+    columns.append(named(column(result.values[0], alias), VALUE))
     query = exp.select(*columns).from_(table_ref(result.name).as_(alias))
-    return Program((), with_ctes(query, ctes, dialect))
+    return Program((), with_ctes(query, ctes, dialect.materialize_steps))
 
 
 #: Named subqueries, in the order they must be defined.
@@ -151,23 +156,18 @@ def lower_nodes(
         The CTEs, and the relation holding each expression's rows.
 
     """
-    builder = _Builder(dialect, optimize, prefix)
-    for expr in exprs:
-        for node in walk(expr):
-            if id(node) not in builder.relations:
-                builder.add(node, variables)
+    builder = _ExpressionLowering(dialect, optimize, prefix)
+    with building():
+        for expr in exprs:
+            for node in walk(expr):
+                if id(node) not in builder.relations:
+                    builder.add(node, variables)
     return builder.ctes, [builder.relations[id(expr)] for expr in exprs]
 
 
-def with_ctes(query: exp.Select, ctes: Ctes, dialect: Dialect) -> exp.Select:
-    """``query`` with ``ctes`` in front, materialized where the dialect wants it."""
-    for name, body in ctes:
-        materialized = dialect.materialize_steps or None
-        query = query.with_(name, as_=body, materialized=materialized, copy=False)
-    return query
+class _ExpressionLowering:
+    """The CTEs of an expression DAG, one or more per node, each node once."""
 
-
-class _Builder:
     def __init__(self, dialect: Dialect, optimize: str, prefix: str) -> None:
         self.dialect = dialect
         self.optimize = optimize
@@ -192,7 +192,7 @@ class _Builder:
             assert isinstance(node, Elementwise)
             body = self._elementwise(node)
         self.ctes.append((name, body))
-        self.relations[id(node)] = table_relation(name, node.ndim)
+        self.relations[id(node)] = coo_relation(name, node.ndim)
 
     def _einsum(self, node: Einsum, name: str) -> Relation:
         sizes: dict[str, int] = {}
@@ -203,7 +203,7 @@ class _Builder:
         names = [f"{name}_{s}" for s in range(len(plan.steps))]
         relations = [self.relations[id(op)] for op in node.operands]
         self.ctes += lower_steps(plan, relations, "float", self.dialect, names)
-        return table_relation(names[-1], node.ndim)
+        return coo_relation(names[-1], node.ndim)
 
     def _solve(self, node: Solve, name: str) -> Relation:
         """Gauss-Jordan elimination of ``[A | b]``, one CTE per pivot, with partial pivoting.
@@ -220,30 +220,30 @@ class _Builder:
         matrix, rhs = (self.relations[id(op)] for op in node.operands)
         parts = [
             exp.select(
-                exp.column(matrix.axes[0]).as_("i0"),
-                exp.column(matrix.axes[1]).as_("i1"),
-                exp.column(matrix.values[0]).as_("val"),
+                exp.column(matrix.axes[0]).as_(axis_column(0)),
+                exp.column(matrix.axes[1]).as_(axis_column(1)),
+                exp.column(matrix.values[0]).as_(VALUE),
             ).from_(table_ref(matrix.name)),
             exp.select(
-                exp.column(rhs.axes[0]).as_("i0"),
-                exp.Literal.number(n).as_("i1"),
-                exp.column(rhs.values[0]).as_("val"),
+                exp.column(rhs.axes[0]).as_(axis_column(0)),
+                exp.Literal.number(n).as_(axis_column(1)),
+                exp.column(rhs.values[0]).as_(VALUE),
             ).from_(table_ref(rhs.name)),
         ]
-        augmented = table_relation(f"{name}_m", 2)
+        augmented = coo_relation(f"{name}_m", 2)
         self.ctes.append((augmented.name, self._densified(exp.union(*parts, distinct=False), n)))
         for k in range(n):
-            pivoted = table_relation(f"{name}_p{k}", 2)
+            pivoted = coo_relation(f"{name}_p{k}", 2)
             self.ctes.append((pivoted.name, self._pivot(augmented.name, k)))
             augmented = pivoted
         solution = exp.select("i0", "val").from_(table_ref(augmented.name))
-        self.ctes.append((name, solution.where(exp.column("i1").eq(n))))
-        return table_relation(name, 1)
+        self.ctes.append((name, solution.where(column(axis_column(1)).eq(n))))
+        return coo_relation(name, 1)
 
     def _densified(self, rows: exp.Query, n: int) -> exp.Query:
         """Every entry of an ``n x (n + 1)`` matrix from sparse ``i0, i1, val`` rows."""
-        keys, select, value = densified(rows, table_relation("a", 2), (n, n + 1), self.dialect)
-        return select.select(*keys, value.as_("val"), copy=False)
+        keys, query, value = densified(rows, coo_relation("a", 2), (n, n + 1), self.dialect)
+        return query.select(*keys, value.as_(VALUE), copy=False)
 
     def _pivot(self, source: str, k: int) -> exp.Query:
         """Step ``k``: the pivot row divided by the pivot, its column eliminated from the others.
@@ -261,7 +261,7 @@ class _Builder:
     @staticmethod
     def _column_entries(source: str, k: int) -> exp.Select:
         """The entries of the matrix ``source``, each with its row's entry in column ``k``."""
-        i, j, val = exp.column("i0"), exp.column("i1"), exp.column("val")
+        i, j, val = column(axis_column(0)), column(axis_column(1)), column(VALUE)
         picked = exp.Max(this=exp.Case(ifs=[exp.If(this=j.copy().eq(k), true=val.copy())]))
         in_column = exp.Window(this=picked, partition_by=[i.copy()]).as_("in_column")
         return exp.select(i, j, val, in_column).from_(table_ref(source))
@@ -272,27 +272,24 @@ class _Builder:
         Each column is ordered by the pivot choice (rows above ``k`` last), and
         the first row of that order read: the same row in every column.
         """
-        i = exp.column("i0")
+        i = column(axis_column(0))
         below = exp.GTE(this=i.copy(), expression=exp.Literal.number(k))
-        rank = self._case([(below, exp.Abs(this=exp.column("in_column")))], self._num(-1.0))
+        rank = case([(below, exp.Abs(this=exp.column("in_column")))], self._num(-1.0))
         order = exp.Order(
             expressions=[exp.Ordered(this=rank, desc=True, nulls_first=True), exp.Ordered(this=i)]
         )
 
-        def first(column: str, alias: str) -> exp.Expr:
-            picked = exp.FirstValue(this=exp.column(column))
-            window = exp.Window(this=picked, partition_by=[exp.column("i1")], order=order.copy())
+        def first(name: str, alias: str) -> exp.Expr:
+            picked = exp.FirstValue(this=column(name))
+            window = exp.Window(
+                this=picked, partition_by=[column(axis_column(1))], order=order.copy()
+            )
             return window.as_(alias)
 
-        return exp.select(
-            "i0",
-            "i1",
-            "val",
-            "in_column",
-            first("i0", "pivot_row"),
-            first("val", "in_row"),
-            first("in_column", "pivot"),
-        ).from_(self._subquery(entries, "c"))
+        i0, i1 = axis_columns(2)
+        plain = [column(name) for name in (i0, i1, VALUE, "in_column")]
+        firsts = [first(i0, "pivot_row"), first(VALUE, "in_row"), first("in_column", "pivot")]
+        return select([*plain, *firsts], aliased(entries, "c"))
 
     def _eliminated(self, rows: exp.Select, k: int) -> exp.Select:
         """Rows ``k`` and the pivot row swapped, the pivot row scaled, the others eliminated.
@@ -300,30 +297,26 @@ class _Builder:
         A zero pivot (a singular matrix) makes every entry NaN, and every later
         step keeps them NaN.
         """
-        i, val, pivot = exp.column("i0"), exp.column("val"), exp.column("pivot")
+        i, val, pivot = column(axis_column(0)), column(VALUE), exp.column("pivot")
         pivot_row, pivot_k = exp.column("pivot_row"), exp.Literal.number(k)
-        scaled = _binary(exp.Div, exp.column("in_row"), pivot.copy())
-        update = _binary(exp.Sub, val.copy(), _binary(exp.Mul, exp.column("in_column"), scaled))
+        scaled = binary(exp.Div, exp.column("in_row"), pivot.copy())
+        update = binary(exp.Sub, val.copy(), binary(exp.Mul, exp.column("in_column"), scaled))
         on_row = i.copy().eq(pivot_row.copy())
         singular = pivot.copy().eq(self._num(0.0))
-        value = self._case(
+        value = case(
             [
                 (singular, self._num(np.nan)),
-                (on_row, _binary(exp.Div, val.copy(), pivot.copy())),
+                (on_row, binary(exp.Div, val.copy(), pivot.copy())),
             ],
             update,
         )
-        swapped = self._case(
+        swapped = case(
             [(on_row.copy(), pivot_k.copy()), (i.copy().eq(pivot_k.copy()), pivot_row.copy())],
             i.copy(),
         )
-        return exp.select(swapped.as_("i0"), "i1", value.as_("val")).from_(
-            self._subquery(rows, "w")
+        return exp.select(swapped.as_(axis_column(0)), "i1", value.as_(VALUE)).from_(
+            aliased(rows, "w")
         )
-
-    @staticmethod
-    def _subquery(query: exp.Query, alias: str) -> exp.Subquery:
-        return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
     # --- constants ---------------------------------------------------------------------
 
@@ -332,9 +325,9 @@ class _Builder:
         if value is not None and node.ndim > 0:
             keys, source = self._full_range(node.shape)
             literal = float_literal(value, self.dialect)
-            return source.select(*keys, literal.as_("val"), copy=False)
+            return source.select(*keys, literal.as_(VALUE), copy=False)
         relation = Relation(
-            "c", axis_columns(node.ndim), ("val",), "float", rows=from_dense(node.value, 0)
+            "c", axis_columns(node.ndim), (VALUE,), "float", rows=from_dense(node.value, 0)
         )
         return values_query(relation, self.dialect)
 
@@ -356,7 +349,7 @@ class _Builder:
             return self._product(node, operands, shapes)
         if node.fn in ("add", "sub"):
             return self._sum(node, operands, shapes)
-        if len(operands) == 1 and node.fn in SPARSE_UNARY:
+        if len(operands) == 1 and FUNCTIONS[node.fn].keeps_sparsity:
             return self._map_rows(node, operands[0])
         return self._dense(node, operands, shapes)
 
@@ -368,8 +361,8 @@ class _Builder:
         keys: list[exp.Expr | None] = [None] * node.ndim
         conditions: list[exp.Expr] = []
         for alias, relation, shape in zip(aliases, operands, shapes):
-            for axis, column in _aligned_axes(node.shape, shape, relation):
-                col = exp.column(column, table=alias)
+            for axis, name in _aligned_axes(node.shape, shape, relation):
+                col = column(name, alias)
                 first = keys[axis]
                 if first is None:
                     keys[axis] = col
@@ -379,12 +372,12 @@ class _Builder:
             this=exp.column(operands[0].values[0], table="a"),
             expression=exp.column(operands[1].values[0], table="b"),
         )
-        select = exp.select(*_key_columns(keys), value.as_("val")).from_(
+        query = exp.select(*_key_columns(keys), value.as_(VALUE)).from_(
             table_ref(operands[0].name).as_("a")
         )
         on = exp.and_(*conditions) if conditions else None
         join = table_ref(operands[1].name).as_("b")
-        return select.join(join, on=on) if on is not None else select.join(join, join_type="cross")
+        return query.join(join, on=on) if on is not None else query.join(join, join_type="cross")
 
     def _sum(
         self, node: Elementwise, operands: list[Relation], shapes: list[tuple[int, ...]]
@@ -396,25 +389,17 @@ class _Builder:
             value: exp.Expr = exp.column(relation.values[0], table="s")
             if k == 1 and node.fn == "sub":
                 value = exp.Neg(this=value)
-            parts.append(source.select(*keys, value.as_("val"), copy=False))
-        union = exp.union(parts[0], parts[1], distinct=False)
-        keys_out = [exp.column(f"i{k}", table="u") for k in range(node.ndim)]
-        total = self.dialect.sum_values(exp.column("val", table="u"))
-        select = exp.select(*[k.as_(k.name) for k in keys_out], total.as_("val")).from_(
-            exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u")))
-        )
-        if keys_out:
-            return select.group_by(*[k.copy() for k in keys_out])
-        nonempty = exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))
-        return select.having(nonempty)
+            parts.append(source.select(*keys, value.as_(VALUE), copy=False))
+        total = self.dialect.sum_values
+        return summed_union(parts, axis_columns(node.ndim), (VALUE,), total)
 
     def _map_rows(
         self, node: Elementwise, operand: Relation, scalar: exp.Expr | None = None
     ) -> exp.Query:
         """``fn`` of the stored rows only (f(0) = 0), with a constant second argument if any."""
         args = [exp.column(operand.values[0], table="a")] + ([scalar] if scalar is not None else [])
-        keys = [exp.column(c, table="a").as_(f"i{k}") for k, c in enumerate(operand.axes)]
-        return exp.select(*keys, self._apply(node.fn, args).as_("val")).from_(
+        keys = [exp.column(c, table="a").as_(axis_column(k)) for k, c in enumerate(operand.axes)]
+        return exp.select(*keys, self._apply(node.fn, args).as_(VALUE)).from_(
             table_ref(operand.name).as_("a")
         )
 
@@ -426,7 +411,7 @@ class _Builder:
         An inner query lists each index with the operands' values (0 where a
         row is missing); the function applies outside, on plain columns.
         """
-        keys, select = self._full_range(node.shape)
+        keys, query = self._full_range(node.shape)
         columns = []
         for k, (relation, shape) in enumerate(zip(operands, shapes)):
             alias = f"a{k}"
@@ -435,13 +420,15 @@ class _Builder:
                 for axis, column in _aligned_axes(node.shape, shape, relation)
             ]
             on = exp.and_(*conditions) if conditions else exp.true()
-            select = select.join(table_ref(relation.name).as_(alias), on=on, join_type="left")
+            query = query.join(table_ref(relation.name).as_(alias), on=on, join_type="left")
             columns.append(self._present_or_zero(relation, alias).as_(f"x{k}"))
-        inner = select.select(*keys, *columns, copy=False)
+        inner = query.select(*keys, *columns, copy=False)
         args = [exp.column(f"x{k}", table="d") for k in range(len(operands))]
-        outer_keys = [exp.column(f"i{k}", table="d").as_(f"i{k}") for k in range(node.ndim)]
-        return exp.select(*outer_keys, self._apply(node.fn, args).as_("val")).from_(
-            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("d")))
+        outer_keys = [
+            exp.column(axis_column(k), table="d").as_(axis_column(k)) for k in range(node.ndim)
+        ]
+        return exp.select(*outer_keys, self._apply(node.fn, args).as_(VALUE)).from_(
+            aliased(inner, "d")
         )
 
     def _present_or_zero(self, relation: Relation, alias: str) -> exp.Expr:
@@ -456,132 +443,24 @@ class _Builder:
         self, relation: Relation, shape: tuple[int, ...], full: tuple[int, ...], alias: str
     ) -> tuple[list[exp.Expr], exp.Select]:
         """The rows of ``relation`` repeated along the axes it is broadcast over."""
-        select = exp.select().from_(table_ref(relation.name).as_(alias))
+        query = exp.select().from_(table_ref(relation.name).as_(alias))
         columns = dict(_aligned_axes(full, shape, relation))
         keys = []
         for axis, size in enumerate(full):
             if axis in columns:
-                keys.append(exp.column(columns[axis], table=alias).as_(f"i{axis}"))
+                keys.append(exp.column(columns[axis], table=alias).as_(axis_column(axis)))
             else:
-                select = select.join(self.dialect.index_range(size, f"r{axis}"), join_type="cross")
-                keys.append(exp.column("v", table=f"r{axis}").as_(f"i{axis}"))
-        return keys, select
+                query = query.join(self.dialect.index_range(size, f"r{axis}"), join_type="cross")
+                keys.append(exp.column("v", table=f"r{axis}").as_(axis_column(axis)))
+        return keys, query
 
     # --- functions ---------------------------------------------------------------------
 
     def _apply(self, fn: str, args: Sequence[exp.Expr]) -> exp.Expr:
-        rule = _FUNCTIONS[fn]
-        return rule(self, *args)
+        return function_sql(self.dialect, fn, list(args))
 
     def _num(self, x: float) -> exp.Expr:
         return float_literal(x, self.dialect)
-
-    def _case(self, pairs: Sequence[tuple[exp.Expr, exp.Expr]], default: exp.Expr) -> exp.Expr:
-        case = exp.Case(ifs=[exp.If(this=c, true=v) for c, v in pairs])
-        return case.else_(default)
-
-    def _exp(self, x: exp.Expr) -> exp.Expr:
-        return guarded_exp(x, self.dialect)
-
-    def _ln(self, x: exp.Expr) -> exp.Expr:
-        return self._case(
-            [
-                (exp.GT(this=x.copy(), expression=self._num(0.0)), exp.Ln(this=x.copy())),
-                (exp.EQ(this=x.copy(), expression=self._num(0.0)), self._num(-np.inf)),
-            ],
-            self._num(np.nan),
-        )
-
-    def _log1p(self, x: exp.Expr) -> exp.Expr:
-        """``ln(1 + x)``, by its series near 0 where ``1 + x`` would lose digits."""
-        series = x.copy()
-        for power in (2, 3, 4):
-            raised = _binary(exp.Pow, x.copy(), exp.Literal.number(power))
-            term = _binary(exp.Div, raised, self._num(float(power)))
-            series = _binary(exp.Sub if power % 2 == 0 else exp.Add, series, term)
-        small = exp.LT(this=exp.Abs(this=x.copy()), expression=self._num(1e-4))
-        return self._case([(small, series)], self._ln(_binary(exp.Add, self._num(1.0), x)))
-
-    def _div(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
-        zero = self._num(0.0)
-        by_zero = self._case(
-            [
-                (exp.GT(this=a.copy(), expression=zero.copy()), self._num(np.inf)),
-                (exp.LT(this=a.copy(), expression=zero.copy()), self._num(-np.inf)),
-            ],
-            self._num(np.nan),
-        )
-        quotient = _binary(exp.Div, a.copy(), b.copy())
-        return self._case([(exp.EQ(this=b.copy(), expression=zero), by_zero)], quotient)
-
-    def _pow(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
-        zero = self._num(0.0)
-        fractional = exp.NEQ(this=b.copy(), expression=exp.Floor(this=b.copy()))
-        negative_base = exp.and_(exp.LT(this=a.copy(), expression=zero.copy()), fractional)
-        zero_base = exp.and_(
-            exp.EQ(this=a.copy(), expression=zero.copy()),
-            exp.LT(this=b.copy(), expression=zero.copy()),
-        )
-        return self._case(
-            [(negative_base, self._num(np.nan)), (zero_base, self._num(np.inf))],
-            _binary(exp.Pow, a.copy(), b.copy()),
-        )
-
-    def _positive(self, x: exp.Expr) -> exp.Expr:
-        return exp.GT(this=x.copy(), expression=self._num(0.0))
-
-    def _sigmoid(self, x: exp.Expr) -> exp.Expr:
-        one = self._num(1.0)
-        negative_tail = self._exp(exp.Neg(this=parenthesized(x.copy())))
-        positive_tail = self._exp(x.copy())
-        return self._case(
-            [
-                (
-                    exp.GTE(this=x.copy(), expression=self._num(0.0)),
-                    _binary(exp.Div, one, _binary(exp.Add, one.copy(), negative_tail)),
-                )
-            ],
-            _binary(exp.Div, positive_tail, _binary(exp.Add, one.copy(), positive_tail.copy())),
-        )
-
-    def _softplus(self, x: exp.Expr) -> exp.Expr:
-        tail = self._log1p(self._exp(exp.Neg(this=exp.Abs(this=x.copy()))))
-        relu = self._case([(self._positive(x), x.copy())], self._num(0.0))
-        return _binary(exp.Add, relu, tail)
-
-
-Function = Callable[..., exp.Expr]
-
-_FUNCTIONS: dict[str, Function] = {
-    "neg": lambda b, x: exp.Neg(this=parenthesized(x)),
-    "exp": lambda b, x: b._exp(x),
-    "log": lambda b, x: b._ln(x),
-    "log1p": lambda b, x: b._log1p(x),
-    "sqrt": lambda b, x: b._case(
-        [(exp.GTE(this=x.copy(), expression=b._num(0.0)), exp.Sqrt(this=x.copy()))],
-        b._num(np.nan),
-    ),
-    "abs": lambda b, x: exp.Abs(this=x),
-    "sin": lambda b, x: exp.Anonymous(this="SIN", expressions=[x]),
-    "cos": lambda b, x: exp.Anonymous(this="COS", expressions=[x]),
-    "tanh": lambda b, x: exp.Anonymous(this="TANH", expressions=[x]),
-    "sigmoid": lambda b, x: b._sigmoid(x),
-    "relu": lambda b, x: b._case([(b._positive(x), x.copy())], b._num(0.0)),
-    "softplus": lambda b, x: b._softplus(x),
-    "sign": lambda b, x: b._case(
-        [
-            (b._positive(x), b._num(1.0)),
-            (exp.LT(this=x.copy(), expression=b._num(0.0)), b._num(-1.0)),
-        ],
-        b._num(0.0),
-    ),
-    "step": lambda b, x: b._case([(b._positive(x), b._num(1.0))], b._num(0.0)),
-    "add": lambda b, x, y: _binary(exp.Add, x, y),
-    "sub": lambda b, x, y: _binary(exp.Sub, x, y),
-    "mul": lambda b, x, y: _binary(exp.Mul, x, y),
-    "div": lambda b, x, y: b._div(x, y),
-    "pow": lambda b, x, y: b._pow(x, y),
-}
 
 
 def present_or_zero(relation: Relation, alias: str, dialect: Dialect) -> exp.Expr:
@@ -604,17 +483,12 @@ def full_range(shape: tuple[int, ...], dialect: Dialect) -> tuple[list[exp.Expr]
         The index columns ``r0.v AS i0, ...``, and the select to add columns to.
 
     """
-    select = exp.select().from_(
-        exp.Subquery(
-            this=exp.select(exp.Literal.number(0).as_("z")),
-            alias=exp.TableAlias(this=exp.to_identifier("one")),
-        )
-    )
+    query = exp.select().from_(aliased(exp.select(exp.Literal.number(0).as_("z")), "one"))
     keys = []
     for k, size in enumerate(shape):
-        select = select.join(dialect.index_range(size, f"r{k}"), join_type="cross")
-        keys.append(exp.column("v", table=f"r{k}").as_(f"i{k}"))
-    return keys, select
+        query = query.join(dialect.index_range(size, f"r{k}"), join_type="cross")
+        keys.append(exp.column("v", table=f"r{k}").as_(axis_column(k)))
+    return keys, query
 
 
 def densified(
@@ -633,23 +507,18 @@ def densified(
         value of each index (0 where ``source`` has no row).
 
     """
-    keys, select = full_range(shape, dialect)
+    keys, query = full_range(shape, dialect)
     if isinstance(source, str):
         item: exp.Expr = table_ref(source).as_("a")
     else:
-        item = exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("a")))
+        item = aliased(source, "a")
     conditions = [
         exp.column(column, table="a").eq(key.this.copy())
         for column, key in zip(relation.axes, keys)
     ]
     on = exp.and_(*conditions) if conditions else exp.true()
-    select = select.join(item, on=on, join_type="left")
-    return keys, select, present_or_zero(relation, "a", dialect)
-
-
-def _binary(kind: type[exp.Binary], a: exp.Expr, b: exp.Expr) -> exp.Expr:
-    """``a op b`` with both sides parenthesized as needed (sqlglot does not add them)."""
-    return kind(this=parenthesized(a), expression=parenthesized(b))
+    query = query.join(item, on=on, join_type="left")
+    return keys, query, present_or_zero(relation, "a", dialect)
 
 
 def _aligned_axes(
@@ -667,6 +536,6 @@ def _aligned_axes(
 def _key_columns(keys: list[exp.Expr | None]) -> list[exp.Expr]:
     """Output index columns; an axis no operand holds has size 1: its index is 0."""
     return [
-        (key.copy() if key is not None else exp.Literal.number(0)).as_(f"i{k}")
+        (key.copy() if key is not None else exp.Literal.number(0)).as_(axis_column(k))
         for k, key in enumerate(keys)
     ]

@@ -19,26 +19,12 @@ from typing import Any
 
 import einsql
 from einsql.errors import EinsqlError, OptionError
+from einsql.functions import PUBLIC_FUNCTIONS
 
 _USAGE = {
     "einsum": "einsum('subscripts', operand, ...)",
     "sum": "sum(x) or sum(x, axis=...)",
-    **{
-        name: f"{name}(x)"
-        for name in (
-            "exp",
-            "log",
-            "log1p",
-            "sqrt",
-            "abs",
-            "sin",
-            "cos",
-            "tanh",
-            "sigmoid",
-            "relu",
-            "softplus",
-        )
-    },
+    **{name: f"{name}(x)" for name in PUBLIC_FUNCTIONS},
     "const": "const(a number or a list of numbers)",
 }
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import Relation, axis_columns
+from einsql.coo import Relation, axis_columns, coo_relation
 from einsql.dialect import Dialect
 from einsql.errors import OptionError
 from einsql.expr_lower import (
@@ -48,12 +48,10 @@ from einsql.expr_lower import (
     densified,
     full_range,
     lower_nodes,
-    table_relation,
-    with_ctes,
 )
 from einsql.names import generated
 from einsql.operands import CooArray
-from einsql.sql import create_table_as, float_literal, table_ref, values_query
+from einsql.sql import create_table_as, float_literal, table_ref, values_query, with_ctes
 
 if TYPE_CHECKING:
     from einsql.iterate import Iteration
@@ -180,7 +178,9 @@ class IterationLowering:
             )
         step = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("INT")).as_("step")
         if self.form == "packed":
-            packed = with_ctes(self.dialect.pack(NXT), [(NXT, _union(parts))], self.dialect)
+            packed = with_ctes(
+                self.dialect.pack(NXT), [(NXT, _union(parts))], self.dialect.materialize_steps
+            )
             return exp.select(step, exp.Subquery(this=packed).as_("a"))
         rows = exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("s")))
         return exp.select(step, exp.column("k", table="s"), exp.column("val", table="s")).from_(
@@ -213,13 +213,13 @@ class IterationLowering:
             .join(exp.to_identifier(PREV), join_type="cross")
             .where(go.copy())
         )
-        return with_ctes(final, ctes, self.dialect)
+        return with_ctes(final, ctes, self.dialect.materialize_steps)
 
     def _packed_step(self, source: str) -> exp.Select:
         item, position, value = self.dialect.unpack(exp.column("a", table=_ROW), "u")
         cur = exp.select(position.as_("k"), value.as_("val")).from_(item)
         ctes: Ctes = [(CUR, cur), *self._updates]
-        packed = with_ctes(self.dialect.pack(NXT), ctes, self.dialect)
+        packed = with_ctes(self.dialect.pack(NXT), ctes, self.dialect.materialize_steps)
         step = exp.Add(this=exp.column("step", table=_ROW), expression=exp.Literal.number(1))
         select = exp.select(step.as_("step"), exp.Subquery(this=packed).as_("a"))
         return select.from_(table_ref(source).as_(_ROW)).where(self._go(_ROW))
@@ -277,7 +277,7 @@ class IterationLowering:
         for j, (v, offset) in enumerate(zip(self.program.state, self.offsets)):
             name = f"{prefix}{j}"
             ctes.append((name, self._unpositioned(rows, v.shape, int(offset))))
-            variables[v.name] = table_relation(name, v.ndim)
+            variables[v.name] = coo_relation(name, v.ndim)
         return ctes, variables
 
     # --- positions ---------------------------------------------------------------------
@@ -379,7 +379,7 @@ class IterationLowering:
         ordered = exp.select("*").from_(
             exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("r")))
         )
-        return with_ctes(ordered.order_by(*order), ctes, self.dialect)
+        return with_ctes(ordered.order_by(*order), ctes, self.dialect.materialize_steps)
 
     def trace_query(self, source: str) -> exp.Select:
         """``step, loss`` from ``source``: the loss before each step, then after the last."""
@@ -411,7 +411,7 @@ class IterationLowering:
                 alias=exp.TableAlias(this=exp.to_identifier("t")),
             )
         )
-        return with_ctes(ordered.order_by("step"), [*ctes, *built], self.dialect)
+        return with_ctes(ordered.order_by("step"), [*ctes, *built], self.dialect.materialize_steps)
 
     def _last_variables(self, source: str) -> tuple[Ctes, dict[str, Relation]]:
         ctes, variables = self._state_variables(LAST, generated("y"))

@@ -22,13 +22,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlglot import exp
 
 if TYPE_CHECKING:
     from einsql.coo import Relation
     from einsql.dialect import Dialect
+
+#: A query kind kept through a change (``with_ctes`` returns what it was given).
+QueryT = TypeVar("QueryT", bound=exp.Query)
 
 
 @contextmanager
@@ -192,11 +195,11 @@ def summed_union(
 
 
 def with_ctes(
-    query: exp.Query,
+    query: QueryT,
     ctes: Sequence[tuple[str, exp.Query]],
     materialized: bool = False,
     recursive: bool = False,
-) -> exp.Query:
+) -> QueryT:
     """``WITH name AS [MATERIALIZED] (body), ... query`` (``query`` itself, changed).
 
     ``materialized=False`` leaves the choice to the database (no keyword).
@@ -247,16 +250,46 @@ def float_literal(x: float, dialect: Dialect) -> exp.Expr:
 def guarded_exp(x: exp.Expr, dialect: Dialect) -> exp.Expr:
     """``EXP(x)`` that saturates to inf or 0 as IEEE does (PostgreSQL raises instead).
 
-    ``x`` is copied into each branch.
+    NaN stays NaN. ``x`` is copied into each branch.
     """
     overflow = exp.GT(this=x.copy(), expression=float_literal(709.782712893384, dialect))
     underflow = exp.LT(this=x.copy(), expression=float_literal(-745.0, dialect))
-    return case(
+    finite = case(
         [
             (overflow, float_literal(math.inf, dialect)),
             (underflow, float_literal(0.0, dialect)),
         ],
         exp.Exp(this=x.copy()),
+    )
+    return by_class(x, dialect, finite, math.inf, 0.0)
+
+
+def by_class(
+    x: exp.Expr,
+    dialect: Dialect,
+    finite: exp.Expr,
+    at_inf: float,
+    at_minus_inf: float,
+    at_nan: float = math.nan,
+) -> exp.Expr:
+    """``finite`` for finite ``x``; the given values at the infinities and at NaN.
+
+    Comparisons alone cannot tell NaN apart: PostgreSQL and DuckDB rank NaN
+    above every number (``NaN > 0`` is true) and SQLite stores it as NULL.
+    """
+    return case(
+        [
+            (dialect.is_finite(x.copy()), finite),
+            (
+                exp.EQ(this=x.copy(), expression=float_literal(math.inf, dialect)),
+                float_literal(at_inf, dialect),
+            ),
+            (
+                exp.EQ(this=x.copy(), expression=float_literal(-math.inf, dialect)),
+                float_literal(at_minus_inf, dialect),
+            ),
+        ],
+        float_literal(at_nan, dialect),
     )
 
 

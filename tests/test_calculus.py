@@ -12,8 +12,9 @@ from expressions import SCALAR, TENSOR
 
 import einsql
 import einsql.expr as ex
-from einsql.calculus import check_grad, grad, hessian, jacobian
+from einsql.calculus import grad, hessian, jacobian
 from einsql.evaluate import evaluate
+from einsql.gradcheck import check_grad
 
 
 def rng_for(name: str) -> np.random.Generator:
