@@ -24,22 +24,14 @@ from einsql.errors import (
     ShapeError,
     SubscriptError,
 )
-from einsql.evaluate import evaluate
-from einsql.explain import Explanation, StepRun, explain
+from einsql.evaluation import evaluate
+from einsql.explanation import Explanation, StepRun, explain
 from einsql.expr import APPLY, Expr, const, solve, var
 from einsql.expr import sum_ as sum
 from einsql.functions import PUBLIC_FUNCTIONS
 from einsql.gradcheck import GradCheck, check_grad
-from einsql.iterate import (
-    Iterated,
-    Iteration,
-    LoopWarning,
-    descent,
-    iterate,
-    minimize,
-    power_iteration,
-    power_method,
-)
+from einsql.iteration import Iterated, Iteration, LoopWarning, descent, power_method
+from einsql.iteration_run import iterate, minimize, power_iteration
 from einsql.operands import CooArray, Table
 from einsql.planner import Plan, Step
 from einsql.session import Session, connect

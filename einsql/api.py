@@ -34,7 +34,8 @@ from einsql.errors import OptionError, SubscriptError
 from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
 from einsql.expr_lower import lower_expression, named_tables
-from einsql.iterate import Iteration, iteration_sql
+from einsql.iteration import Iteration
+from einsql.iteration_run import iteration_sql
 from einsql.lower import Layout, lower
 from einsql.names import generated
 from einsql.operands import CooArray, Operand, Table, as_operand, from_dense, value_kind

@@ -91,7 +91,7 @@ class Dialect:
     """Complex values live in two real columns (``val_re``, ``val_im``); no native type."""
 
     iteration_forms: tuple[str, ...] = ("rows", "loop")
-    """How an iteration carries its state, the default first (see ``einsql.iterate_lower``).
+    """How an iteration carries its state, the default first (see ``einsql.iteration_sql``).
 
     ``rows``: one ``WITH RECURSIVE`` statement, a row per entry of the state
     (the recursive term aggregates); ``packed``: one statement, a row per

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from opt_einsum import get_symbol
+from opt_einsum import contract, get_symbol
 
 from einsql.equation import fresh_labels as equation_fresh_labels
 from einsql.equation import parse
@@ -383,7 +383,7 @@ def make_einsum(inputs: Sequence[str], output: str, operands: Sequence[Expr]) ->
         result = operands[0]
     elif all(isinstance(op, Const) for op in operands) and len(set(output)) == len(output):
         values = [op.value for op in operands if isinstance(op, Const)]
-        result = const(dense_einsum(inputs, output, values))
+        result = const(_fold(inputs, output, values))
     else:
         canonical, out = _canonical(inputs, output)
         key = ("einsum", tuple(canonical), out, tuple(op.key for op in operands))
@@ -481,17 +481,12 @@ def _drop_redundant_ones(inputs: list[str], operands: list[Expr]) -> tuple[list[
     return inputs, operands
 
 
-def dense_einsum(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
-    """The einsum of dense arrays on the NumPy reference (repeated output labels too)."""
-    from einsql.equation import Equation
-    from einsql.planner import make_plan
-    from einsql.reference import evaluate
+def _fold(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The einsum of constant arrays (distinct output labels), folded as the node is built.
 
-    sizes: dict[str, int] = {}
-    for labels, array in zip(inputs, arrays):
-        sizes.update(zip(labels, array.shape))
-    equation = Equation(tuple(inputs), output, tuple(sizes.items()))
-    return evaluate(make_plan(equation), list(arrays))
+    opt_einsum contracts it (any label symbols); the expression IR imports no planner.
+    """
+    return np.asarray(contract(",".join(inputs) + "->" + output, *arrays), dtype=np.float64)
 
 
 # --- the functions users call --------------------------------------------------------

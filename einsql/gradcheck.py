@@ -1,7 +1,7 @@
 """Checking derivatives: einsql's Jacobian against central finite differences.
 
 Beside the calculus rather than inside it: it runs expressions on the NumPy
-reference (``einsql.evaluate``), which the calculus itself never needs.
+reference (``einsql.evaluation``), which the calculus itself never needs.
 
 >>> import numpy as np
 >>> from einsql.expr import var, einsum
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from einsql.calculus import jacobian
-from einsql.evaluate import evaluate
+from einsql.evaluation import evaluate
 from einsql.expr import Expr, Var
 
 

@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
-from einsql.planner import Plan, Step
+from einsql.equation import Equation
+from einsql.expr import Const, Einsum, Elementwise, Expr, Solve, Var, walk
+from einsql.functions import FUNCTIONS
+from einsql.planner import Plan, Step, make_plan
 from einsql.semiring import SUM_PRODUCT, Semiring, get_semiring
 
 #: NumPy's einsum accepts at most this many distinct labels in one call.
@@ -100,3 +103,54 @@ def _einsum(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) ->
         args += [array, [labels[lb] for lb in labels_k]]
     einsum: Any = np.einsum  # the interleaved form has no typed overload
     return np.asarray(einsum(*args, [labels[lb] for lb in output]))
+
+
+def dense_einsum(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The einsum of dense arrays through einsql's own plan (repeated output labels too)."""
+    sizes: dict[str, int] = {}
+    for labels, array in zip(inputs, arrays):
+        sizes.update(zip(labels, array.shape))
+    equation = Equation(tuple(inputs), output, tuple(sizes.items()))
+    return evaluate(make_plan(equation), list(arrays))
+
+
+def expression_values(exprs: Sequence[Expr], arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The values of several expressions from float64 arrays of their variables.
+
+    Every node is computed once, however often it is used; einsums run through
+    their plans, as in the databases.
+
+    >>> from einsql.expr import var
+    >>> x = var("x", (2,))
+    >>> expression_values([(x * 2.0).map("exp")], {"x": np.zeros(2)})[0].tolist()
+    [1.0, 1.0]
+    """
+    results: dict[int, np.ndarray] = {}
+    for expr in exprs:
+        for node in walk(expr):
+            if id(node) not in results:
+                args = [results[id(c)] for c in node.children]
+                results[id(node)] = _node_value(node, args, arrays)
+    return [results[id(expr)] for expr in exprs]
+
+
+def _node_value(node: Expr, args: list[np.ndarray], arrays: dict[str, np.ndarray]) -> np.ndarray:
+    if isinstance(node, Var):
+        return arrays[node.name]
+    if isinstance(node, Const):
+        return node.value
+    if isinstance(node, Einsum):
+        return dense_einsum(node.inputs, node.output, args)
+    if isinstance(node, Solve):
+        return _solve(*args)
+    assert isinstance(node, Elementwise)
+    with np.errstate(all="ignore"):
+        return np.asarray(FUNCTIONS[node.fn].numpy(*args), dtype=np.float64)
+
+
+def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``matrix^-1 rhs``; NaN where the matrix is singular (the databases divide by zero)."""
+    try:
+        return np.linalg.solve(matrix, rhs)
+    except np.linalg.LinAlgError:
+        return np.full(rhs.shape, np.nan)

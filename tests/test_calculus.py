@@ -13,7 +13,7 @@ from expressions import SCALAR, TENSOR
 import einsql
 import einsql.expr as ex
 from einsql.calculus import grad, hessian, jacobian
-from einsql.evaluate import evaluate
+from einsql.evaluation import evaluate
 from einsql.gradcheck import check_grad
 
 

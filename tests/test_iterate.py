@@ -21,7 +21,7 @@ from conftest import Database, psql_rows
 import einsql
 from einsql.dialect import load_dialect
 from einsql.expr import var
-from einsql.iterate import NEWTON_MAX_PARAMETERS
+from einsql.iteration import NEWTON_MAX_PARAMETERS
 
 RTOL = 1e-8
 

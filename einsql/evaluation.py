@@ -22,20 +22,14 @@ from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.errors import OperandError
 from einsql.expr import (
-    Const,
-    Einsum,
-    Elementwise,
     Expr,
-    Solve,
     Var,
-    dense_einsum,
     var,
     variables,
-    walk,
 )
 from einsql.expr_lower import lower_expression, variable_table
-from einsql.functions import FUNCTIONS
 from einsql.operands import CooArray, Table, as_operand
+from einsql.reference import expression_values
 from einsql.results import check_dense_size, to_coo, to_dense
 
 
@@ -75,40 +69,18 @@ def evaluate(
 def reference_values(exprs: list[Expr], values: dict[str, Any]) -> list[np.ndarray]:
     """The NumPy values of several expressions, each shared node computed once.
 
+    Each variable's value is checked and converted to float64 first.
+
     >>> from einsql.expr import var
     >>> x = var("x", (2,))
     >>> [v.tolist() for v in reference_values([x + 1.0, x * 2.0], {"x": [1.0, 2.0]})]
     [[2.0, 3.0], [2.0, 4.0]]
     """
-    results: dict[int, np.ndarray] = {}
+    nodes: dict[str, Var] = {}
     for expr in exprs:
-        for node in walk(expr):
-            if id(node) not in results:
-                args = [results[id(c)] for c in node.children]
-                results[id(node)] = _compute(node, args, values)
-    return [results[id(expr)] for expr in exprs]
-
-
-def _compute(node: Expr, args: list[np.ndarray], values: dict[str, Any]) -> np.ndarray:
-    if isinstance(node, Var):
-        return variable_value(node, values)
-    if isinstance(node, Const):
-        return node.value
-    if isinstance(node, Einsum):
-        return dense_einsum(node.inputs, node.output, args)
-    if isinstance(node, Solve):
-        return _solve(*args)
-    assert isinstance(node, Elementwise)
-    with np.errstate(all="ignore"):
-        return np.asarray(FUNCTIONS[node.fn].numpy(*args), dtype=np.float64)
-
-
-def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``matrix^-1 rhs``; NaN where the matrix is singular (the databases divide by zero)."""
-    try:
-        return np.linalg.solve(matrix, rhs)
-    except np.linalg.LinAlgError:
-        return np.full(rhs.shape, np.nan)
+        nodes.update(variables(expr))
+    arrays = {name: variable_value(node, values) for name, node in nodes.items()}
+    return expression_values(exprs, arrays)
 
 
 def _evaluate_sql(

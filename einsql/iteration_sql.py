@@ -20,7 +20,7 @@ The forms differ in how the state is carried (``Dialect.iteration_forms``):
 
 >>> from einsql.expr import var
 >>> from einsql.dialect import load_dialect
->>> from einsql.iterate import Iteration
+>>> from einsql.iteration import Iteration
 >>> x = var("x", (2,))
 >>> halve = Iteration(state=(x,), updates=(x * 0.5,), start=(np.ones(2),), steps=3)
 >>> check_iteration(halve, load_dialect("duckdb"), "rows", False)
@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlglot import exp
@@ -49,12 +48,10 @@ from einsql.expr_lower import (
     full_range,
     lower_nodes,
 )
+from einsql.iteration import Iteration
 from einsql.names import generated
 from einsql.operands import CooArray
 from einsql.sql import create_table_as, float_literal, table_ref, values_query, with_ctes
-
-if TYPE_CHECKING:
-    from einsql.iterate import Iteration
 
 #: The name of the recursive CTE.
 STATE = generated("state")
