@@ -236,7 +236,9 @@ class _ExpressionLowering:
             pivoted = coo_relation(f"{name}_p{k}", 2)
             self.ctes.append((pivoted.name, self._pivot(augmented.name, k)))
             augmented = pivoted
-        solution = exp.select("i0", "val").from_(table_ref(augmented.name))
+        solution = exp.select(column(axis_column(0)), column(VALUE)).from_(
+            table_ref(augmented.name)
+        )
         self.ctes.append((name, solution.where(column(axis_column(1)).eq(n))))
         return coo_relation(name, 1)
 
@@ -314,9 +316,9 @@ class _ExpressionLowering:
             [(on_row.copy(), pivot_k.copy()), (i.copy().eq(pivot_k.copy()), pivot_row.copy())],
             i.copy(),
         )
-        return exp.select(swapped.as_(axis_column(0)), "i1", value.as_(VALUE)).from_(
-            aliased(rows, "w")
-        )
+        return exp.select(
+            swapped.as_(axis_column(0)), column(axis_column(1)), value.as_(VALUE)
+        ).from_(aliased(rows, "w"))
 
     # --- constants ---------------------------------------------------------------------
 

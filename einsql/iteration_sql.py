@@ -39,7 +39,7 @@ from functools import cached_property
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import Relation, axis_columns, coo_relation
+from einsql.coo import VALUE, Relation, axis_column, axis_columns, coo_relation
 from einsql.dialect import Dialect
 from einsql.errors import OptionError
 from einsql.expr_lower import (
@@ -51,7 +51,14 @@ from einsql.expr_lower import (
 from einsql.iteration import Iteration
 from einsql.names import generated
 from einsql.operands import CooArray
-from einsql.sql import create_table_as, float_literal, table_ref, values_query, with_ctes
+from einsql.sql import (
+    column,
+    create_table_as,
+    float_literal,
+    table_ref,
+    values_query,
+    with_ctes,
+)
 
 #: The name of the recursive CTE.
 STATE = generated("state")
@@ -180,7 +187,7 @@ class IterationLowering:
             )
             return exp.select(step, exp.Subquery(this=packed).as_("a"))
         rows = exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("s")))
-        return exp.select(step, exp.column("k", table="s"), exp.column("val", table="s")).from_(
+        return exp.select(step, exp.column("k", table="s"), exp.column(VALUE, table="s")).from_(
             rows
         )
 
@@ -191,12 +198,12 @@ class IterationLowering:
         prev = exp.select(exp.Max(this=exp.column("step")).as_("step"))
         if self.change_position is not None:
             change = exp.Case(
-                ifs=[exp.If(this=exp.column("k").eq(self.change_position), true=exp.column("val"))]
+                ifs=[exp.If(this=exp.column("k").eq(self.change_position), true=exp.column(VALUE))]
             )
             prev = prev.select(exp.Max(this=change).as_("change"), copy=False)
         go = self._go(PREV)
         cur = (
-            exp.select(exp.column("k", table="s"), exp.column("val", table="s"))
+            exp.select(exp.column("k", table="s"), exp.column(VALUE, table="s"))
             .from_(table_ref(source).as_("s"))
             .join(exp.to_identifier(PREV), join_type="cross")
             .where(go)
@@ -205,7 +212,7 @@ class IterationLowering:
         ctes += self._updates
         step = exp.Add(this=exp.column("step", table=PREV), expression=exp.Literal.number(1))
         final = (
-            exp.select(step.as_("step"), exp.column("k", table="n"), exp.column("val", table="n"))
+            exp.select(step.as_("step"), exp.column("k", table="n"), exp.column(VALUE, table="n"))
             .from_(table_ref(NXT).as_("n"))
             .join(exp.to_identifier(PREV), join_type="cross")
             .where(go.copy())
@@ -214,7 +221,7 @@ class IterationLowering:
 
     def _packed_step(self, source: str) -> exp.Select:
         item, position, value = self.dialect.unpack(exp.column("a", table=_ROW), "u")
-        cur = exp.select(position.as_("k"), value.as_("val")).from_(item)
+        cur = exp.select(position.as_("k"), value.as_(VALUE)).from_(item)
         ctes: Ctes = [(CUR, cur), *self._updates]
         packed = with_ctes(self.dialect.pack(NXT), ctes, self.dialect.materialize_steps)
         step = exp.Add(this=exp.column("step", table=_ROW), expression=exp.Literal.number(1))
@@ -305,7 +312,7 @@ class IterationLowering:
         return exp.Cast(this=flat, to=self.index.copy()).as_("k")
 
     def _float(self, value: exp.Expr) -> exp.Expr:
-        return exp.Cast(this=value, to=self.float.copy()).as_("val")
+        return exp.Cast(this=value, to=self.float.copy()).as_(VALUE)
 
     def _start(self, start: np.ndarray, offset: int) -> exp.Select:
         """``k, val`` of a start value: a range if it is uniform, else its nonzeros inlined."""
@@ -314,7 +321,7 @@ class IterationLowering:
             return self._uniform_positioned(first, start.shape, offset)
         coords = np.argwhere(start != 0)
         coo = CooArray(coords, start[tuple(coords.T)], start.shape)
-        relation = Relation("a", axis_columns(start.ndim), ("val",), "float", rows=coo)
+        relation = Relation("a", axis_columns(start.ndim), (VALUE,), "float", rows=coo)
         return self._positioned(values_query(relation, self.dialect), relation, start.shape, offset)
 
     def _scalar_row(self, position: int, value: exp.Expr) -> exp.Select:
@@ -332,21 +339,23 @@ class IterationLowering:
                 index = exp.IntDiv(this=index, expression=exp.Literal.number(stride))
             if axis > 0:
                 index = exp.Mod(this=exp.paren(index), expression=exp.Literal.number(n))
-            columns.append(exp.Cast(this=index, to=self.index.copy()).as_(f"i{axis}"))
+            columns.append(exp.Cast(this=index, to=self.index.copy()).as_(axis_column(axis)))
         inside = exp.and_(
             exp.GTE(this=exp.column("k"), expression=exp.Literal.number(offset)),
             exp.LT(this=exp.column("k"), expression=exp.Literal.number(offset + size)),
         )
-        return exp.select(*columns, exp.column("val")).from_(exp.to_identifier(rows)).where(inside)
+        return exp.select(*columns, exp.column(VALUE)).from_(exp.to_identifier(rows)).where(inside)
 
     def positional(self, source: str, last_only: bool) -> exp.Select:
         """``step, k, val`` of the states in table ``source`` (only the last if asked)."""
         if self.form == "packed":
             item, position, value = self.dialect.unpack(exp.column("a", table="s"), "u")
-            select = exp.select(exp.column("step", table="s"), position.as_("k"), value.as_("val"))
+            select = exp.select(exp.column("step", table="s"), position.as_("k"), value.as_(VALUE))
             select = select.from_(table_ref(source).as_("s")).join(item, join_type="cross")
         else:
-            select = exp.select("step", "k", "val").from_(table_ref(source).as_("s"))
+            select = exp.select(column("step"), column("k"), column(VALUE)).from_(
+                table_ref(source).as_("s")
+            )
         if last_only:
             select = select.where(exp.column("step", table="s").eq(self._last_step(source)))
         return select
@@ -365,14 +374,14 @@ class IterationLowering:
         parts = []
         for v in self.program.reported:
             rows = variables[v.name]
-            axes = [exp.column(c).as_(f"i{a}") for a, c in enumerate(rows.axes)]
-            axes += [exp.Literal.number(0).as_(f"i{a}") for a in range(v.ndim, width)]
+            axes = [exp.column(c).as_(axis_column(a)) for a, c in enumerate(rows.axes)]
+            axes += [exp.Literal.number(0).as_(axis_column(a)) for a in range(v.ndim, width)]
             name = exp.Literal.string(v.name).as_("variable")
             step = self._last_step(source).as_("step")
             parts.append(
-                exp.select(step, name, *axes, exp.column("val")).from_(table_ref(rows.name))
+                exp.select(step, name, *axes, exp.column(VALUE)).from_(table_ref(rows.name))
             )
-        order = ["variable", *(f"i{a}" for a in range(width))]
+        order = ["variable", *(axis_column(a) for a in range(width))]
         ordered = exp.select("*").from_(
             exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("r")))
         )
@@ -387,7 +396,7 @@ class IterationLowering:
         )
         before = exp.Sub(this=exp.column("step", table="h"), expression=exp.Literal.number(1))
         earlier = (
-            exp.select(before.as_("step"), exp.column("val", table="h").as_("loss"))
+            exp.select(before.as_("step"), exp.column(VALUE, table="h").as_("loss"))
             .from_(history)
             .where(exp.column("k", table="h").eq(self.loss_position))
             .where(exp.GT(this=exp.column("step", table="h"), expression=exp.Literal.number(0)))
@@ -416,7 +425,7 @@ class IterationLowering:
         return [
             (
                 LAST,
-                exp.select("k", "val").from_(
+                exp.select(column("k"), column(VALUE)).from_(
                     exp.Subquery(this=last, alias=exp.TableAlias(this=exp.to_identifier("p")))
                 ),
             ),
