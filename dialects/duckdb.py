@@ -13,6 +13,7 @@ Integer sums are exact up to ``HUGEINT`` (2**127 - 1). The recursive term of
 
 from __future__ import annotations
 
+from einsql.backends import Backend
 from einsql.dialect import INT64_MAX, Dialect
 
 
@@ -28,3 +29,13 @@ class DuckDB(Dialect):
 
 
 DIALECT = DuckDB()
+
+BACKEND = Backend(
+    name="duckdb",
+    driver="einsql.drivers.duckdb",
+    schemes=("duckdb",),
+    sqlalchemy=(("duckdb", "duckdb_engine"),),
+    modules=("duckdb",),
+    memory_url="duckdb://",
+    priority=0,  # the default: embedded, nothing to set up
+)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from einsql.backends import Backend
+from einsql.coo import VALUE
 from einsql.dialect import INT64_MAX, Dialect
 
 
@@ -50,7 +52,7 @@ class Postgres(Dialect):
         SELECT ARRAY(SELECT "val" FROM "nxt" ORDER BY "k")
         """
         ordered = (
-            exp.select(exp.column("val"))
+            exp.select(exp.column(VALUE))
             .from_(exp.to_identifier(rows))
             .order_by(exp.Ordered(this=exp.column("k"), nulls_first=False))
         )
@@ -68,3 +70,13 @@ class Postgres(Dialect):
 
 
 DIALECT = Postgres()
+
+BACKEND = Backend(
+    name="postgres",
+    driver="einsql.drivers.postgres",
+    schemes=("postgresql", "postgres", "postgresql+psycopg"),
+    sqlalchemy=(("postgresql", "psycopg"),),
+    modules=("psycopg",),
+    dsn=True,
+    test_server="EINSQL_TEST_POSTGRES",
+)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from einsql.backends import Backend
 from einsql.dialect import INT64_MAX, Dialect
 
 
@@ -81,3 +82,12 @@ SELECT "v" FROM "r") AS "r"
 
 
 DIALECT = SQLite()
+
+BACKEND = Backend(
+    name="sqlite",
+    driver="einsql.drivers.sqlite",
+    schemes=("sqlite",),
+    sqlalchemy=(("sqlite", "pysqlite"),),
+    modules=("sqlite3",),
+    memory_url="sqlite://",
+)

@@ -18,7 +18,9 @@ import numpy as np
 from sqlglot import exp
 
 import einsql
-from einsql.coo import axis_columns
+from einsql import backends
+from einsql.coo import VALUE, axis_column, axis_columns
+from einsql.dialect import TEXT_DIALECTS
 from einsql.drivers import backend_of, open_driver
 from einsql.errors import DatabaseError, EinsqlError, OperandError, OptionError, redact
 from einsql.expression_text import parse_expression
@@ -71,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument(
         "--dialect",
         default=None,
-        help="duckdb, postgres, sqlite, or a text "
-        "target: trino, spark, bigquery, snowflake (default: the --con's, or duckdb)",
+        help=f"{', '.join(backends.names())}, or a text target: {', '.join(TEXT_DIALECTS)} "
+        f"(default: the --con's, or {backends.default().name})",
     )
     sql.add_argument("--staged", action="store_true", help="a script of staged statements")
     run = _subcommand(commands, "run", "evaluate an einsum on files")
@@ -83,8 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE[:SHAPE]",
         help="operands: " + "; ".join(f"{k} {v}" for k, v in FILE_TYPES.items()),
     )
-    run.add_argument("--backend", default=None, help="duckdb, postgres, sqlite or numpy")
-    run.add_argument("--con", default=None, help="a database URL (default: in-memory DuckDB)")
+    run.add_argument("--backend", default=None, help=f"{', '.join(backends.names())} or numpy")
+    run.add_argument(
+        "--con", default=None, help=f"a database URL (default: in-memory {backends.default().name})"
+    )
     run.add_argument(
         "--out", default=None, help="write the result to .npy, .csv or .parquet (default: print it)"
     )
@@ -105,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--wrt", required=True, help="the variable to differentiate by")
     grad.add_argument("--hessian", action="store_true", help="the Hessian instead")
     grad.add_argument("--sql", action="store_true", help="print its SQL instead")
-    grad.add_argument("--dialect", default="duckdb", help="the dialect of --sql")
+    grad.add_argument("--dialect", default=backends.default().name, help="the dialect of --sql")
     explain = _subcommand(commands, "explain", "print the contraction plan")
     _equation_argument(explain)
     _table_arguments(explain)
@@ -202,7 +206,7 @@ def _read_argument(text: str) -> str:
 def _command_sql(args: argparse.Namespace) -> int:
     equation = _read_argument(args.equation)
     tables = _tables(args, equation)
-    dialect = args.dialect or (backend_of(args.con) if args.con else "duckdb")
+    dialect = args.dialect or backend_of(args.con)  # with no --con, the default backend
     print(
         einsql.to_sql(
             equation,
@@ -355,13 +359,13 @@ def _coo_columns(path: Path, suffix: str) -> dict[str, np.ndarray]:
 
 
 def _coo_operand(columns: dict[str, np.ndarray], shape: tuple[int, ...] | None, spec: str) -> Any:
-    if "val" not in columns:
+    if VALUE not in columns:
         raise OperandError(f"{spec!r} has no column 'val' (COO files hold i0, i1, ..., val)")
     axes = sorted(
         (c for c in columns if c.startswith("i") and c[1:].isdigit()), key=lambda c: int(c[1:])
     )
     coords = np.column_stack([columns[a].astype(np.int64) for a in axes]) if axes else None
-    values = columns["val"]
+    values = columns[VALUE]
     if values.dtype.kind not in "biuf":
         raise OperandError(f"{spec!r} has a column 'val' that is not numeric")
     count = len(values)
@@ -384,8 +388,8 @@ def write_result(result: Any, out: str) -> None:
         return
     if suffix not in (".csv", ".parquet"):
         raise OptionError(f"cannot write {out!r}: use a .npy, .csv or .parquet file")
-    columns = {f"i{k}": result.coords[:, k] for k in range(result.coords.shape[1])}
-    columns["val"] = result.values
+    columns = {axis_column(k): result.coords[:, k] for k in range(result.coords.shape[1])}
+    columns[VALUE] = result.values
     if suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from einsql.backends import names as backend_names
 from einsql.errors import OperandError, OptionError
 from einsql.names import check_table_name
 from einsql.sql import binary, building
@@ -29,8 +30,21 @@ from einsql.sql import binary, building
 if TYPE_CHECKING:
     from einsql.operands import Table
 
-#: Adapters shipped in ``einsql.dialects``, each with a driver and tested end to end.
-DIALECTS = ("duckdb", "postgres", "sqlite")
+    #: Adapters with a driver (a ``BACKEND``), each tested end to end: see ``__getattr__``.
+    DIALECTS: tuple[str, ...]
+else:
+
+    def __getattr__(name: str) -> tuple[str, ...]:
+        """``DIALECTS``, read from the backend records on first use (adapters import this module).
+
+        >>> import einsql.dialect
+        >>> einsql.dialect.DIALECTS
+        ('duckdb', 'postgres', 'sqlite')
+        """
+        if name == "DIALECTS":
+            return backend_names()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: sqlglot dialects ``to_sql`` also writes, as text only: the test suite does not run it.
 TEXT_DIALECTS = ("trino", "spark", "bigquery", "snowflake")
@@ -285,11 +299,11 @@ _LOADING = threading.Lock()
 def _load_dialect(name: str) -> Dialect:
     if name in TEXT_DIALECTS:
         dialect: Dialect = TextDialect(name)
-    elif name in DIALECTS:
+    elif name in backend_names():
         dialect = importlib.import_module(f"einsql.dialects.{name}").DIALECT
     else:
         raise OptionError(
-            f"unknown dialect {name!r}; use one of {', '.join(DIALECTS)} "
+            f"unknown dialect {name!r}; use one of {', '.join(backend_names())} "
             f"(or, as text only, {', '.join(TEXT_DIALECTS)})"
         )
     warm = exp.select(exp.Cast(this=exp.Literal.number(1), to=dialect.parse_type("DOUBLE")))

@@ -23,7 +23,7 @@ class Session:
     only if the session opened it (from a URL or None).
 
     Attributes:
-        backend: ``"duckdb"``, ``"postgres"`` or ``"sqlite"``.
+        backend: the backend's name (one of ``einsql.backends.names()``).
         con: the native connection einsql runs on.
 
     """
@@ -69,14 +69,12 @@ class Session:
 def connect(con: Any = None, backend: str | None = None) -> Session:
     """A session on ``con``: a URL, a connection, a SQLAlchemy engine, or None.
 
-    ``None`` opens a new in-memory database (DuckDB, or ``backend``'s). A
-    SQLAlchemy ``Engine`` lends one pooled connection for the session's life.
+    ``None`` opens a new in-memory database (the default backend's, DuckDB, or
+    ``backend``'s). A SQLAlchemy ``Engine`` lends one pooled connection for the
+    session's life.
 
     Raises:
         OptionError: an unknown kind of connection or URL.
 
     """
-    resolved = resolve(con, backend)
-    if resolved.native is None:
-        return Session(resolve("sqlite://" if resolved.backend == "sqlite" else "duckdb://"))
-    return Session(resolved)
+    return Session(resolve(con, backend))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -13,6 +12,8 @@ import duckdb
 import numpy as np
 import opt_einsum
 import pytest
+
+from einsql import backends
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,15 +80,42 @@ def assert_matches(result: Any, expected: Any) -> None:
         np.testing.assert_allclose(result, expected, rtol=rtol, atol=rtol * scale)
 
 
-#: The databases every backend-parametrized test runs on.
-BACKENDS = ["duckdb", "postgres", "sqlite"]
+#: The databases every backend-parametrized test runs on: one per backend record.
+BACKENDS = list(backends.names())
+
+
+def server_url(name: str) -> str | None:
+    """The URL of backend ``name``'s test server (its ``test_server`` variable), if set.
+
+    Raises:
+        RuntimeError: it is not set but required (``EINSQL_REQUIRE_<NAME>``, as in CI).
+
+    """
+    record = backends.find(name)
+    assert record.test_server is not None, f"{name} tests need no server"
+    url = os.environ.get(record.test_server)
+    if url is None and os.environ.get(record.require_variable):
+        raise RuntimeError(f"{record.require_variable} is set but {record.test_server} is not")
+    return url
 
 
 def postgres_url() -> str | None:
-    """The test server's URL; None when there is none (an error where one is required)."""
-    url = os.environ.get("EINSQL_TEST_POSTGRES")
-    if url is None and os.environ.get("EINSQL_REQUIRE_POSTGRES"):
-        raise RuntimeError("EINSQL_REQUIRE_POSTGRES is set but EINSQL_TEST_POSTGRES is not")
+    """The test PostgreSQL server's URL; None when there is none (an error where required)."""
+    return server_url("postgres")
+
+
+def database_url(name: str) -> str:
+    """Where backend ``name``'s tests run: its test server, or a new in-memory database.
+
+    Skips the test when a server is needed and none is set (an error in CI).
+    """
+    record = backends.find(name)
+    if record.test_server is None:
+        assert record.memory_url is not None, f"{name} has neither a test server nor memory"
+        return record.memory_url
+    url = server_url(name)
+    if url is None:
+        pytest.skip(f"no {name} server: set {record.test_server} or run scripts/test")
     return url
 
 
@@ -95,12 +123,15 @@ class Database:
     """A test database: its connection and what the tests need to look inside it.
 
     The connections are shared by the whole suite, so einsql must leave each as
-    it found it: no tables of its own and no open transaction.
+    it found it: no tables of its own and no open transaction. What differs
+    between databases comes from the backend's driver module (``in_transaction``,
+    ``list_tables``).
     """
 
     def __init__(self, name: str, con: Any) -> None:
         self.name = name
         self.con = con
+        self.driver = backends.find(name).load_driver()
 
     def execute(self, *statements: str) -> None:
         """Run statements and commit them (roll back if one fails: the connection is shared)."""
@@ -108,40 +139,30 @@ class Database:
             for statement in statements:
                 self.con.execute(statement)
         except BaseException:
-            if self.name != "duckdb":
-                self.con.rollback()
+            self.end(commit=False)
             raise
-        if self.name != "duckdb":
-            self.con.commit()
+        self.end(commit=True)
+
+    def end(self, commit: bool) -> None:
+        """Commit or roll back the open transaction, if any."""
+        if self.in_transaction():
+            self.con.commit() if commit else self.con.rollback()
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a query (its transaction, if any, is ended)."""
-        if self.name == "duckdb":
-            return self.con.sql(sql).fetchall()
         rows = list(self.con.execute(sql).fetchall())
-        self.con.rollback()
+        self.end(commit=False)
         return rows
 
     def in_transaction(self) -> bool:
         """Whether a transaction is open on the connection."""
-        if self.name == "postgres":
-            from psycopg.pq import TransactionStatus
-
-            return self.con.info.transaction_status != TransactionStatus.IDLE
-        if self.name == "sqlite":
-            return bool(self.con.in_transaction)
-        return False
+        return bool(self.driver.in_transaction(self.con))
 
     def leftovers(self) -> list[str]:
-        """Tables einsql made and did not remove, and an open transaction if any."""
+        """Tables einsql made and did not remove, and an open transaction if any (ended)."""
         found = ["<open transaction>"] if self.in_transaction() else []
-        query = {
-            "duckdb": "SELECT table_name FROM information_schema.tables",
-            "postgres": "SELECT relname FROM pg_class",
-            "sqlite": "SELECT name FROM sqlite_schema UNION ALL "
-            "SELECT name FROM temp.sqlite_schema",
-        }[self.name]
-        return found + [r[0] for r in self.rows(query) if "einsql" in r[0]]
+        self.end(commit=False)
+        return found + [name for name in self.driver.list_tables(self.con) if "einsql" in name]
 
     def drop(self, *names: str) -> None:
         """Drop tables the test made."""
@@ -152,17 +173,8 @@ class Database:
 
 
 def open_database(name: str) -> Any:
-    """A new connection to a test database of backend ``name`` (skips without PostgreSQL)."""
-    if name == "duckdb":
-        return duckdb.connect()
-    if name == "sqlite":
-        return sqlite3.connect(":memory:")
-    url = postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL server: set EINSQL_TEST_POSTGRES or run scripts/test")
-    import psycopg
-
-    return psycopg.connect(url)
+    """A new connection to a test database of backend ``name`` (skips without its server)."""
+    return backends.find(name).load_driver().open_url(database_url(name))
 
 
 @pytest.fixture(scope="session")
@@ -209,10 +221,7 @@ def leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
 @pytest.fixture()
 def pg_url() -> str:
     """The test PostgreSQL server's URL (the test skips without one, outside CI)."""
-    url = postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL server: set EINSQL_TEST_POSTGRES or run scripts/test")
-    return url
+    return database_url("postgres")
 
 
 def psql_rows(url: str, script: str) -> list[list[str]]:

@@ -199,7 +199,7 @@ def test_odd_table_names_work(db, name) -> None:
         assert_matches(einsql.einsum("ik->k", table, con=db.con), (A @ B).sum(0))
         assert_matches(einsql.einsum("ik->k", table, con=db.con, backend="numpy"), (A @ B).sum(0))
     finally:
-        db.drop(name.replace('"', '""'))
+        db.drop(name)
 
 
 def test_a_name_too_long_for_postgres_is_an_error_not_a_truncation(db) -> None:

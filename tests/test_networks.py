@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import opt_einsum
 import pytest
@@ -11,9 +9,8 @@ from conftest import assert_matches, random_operand
 
 import einsql
 from einsql.api import prepare
-from einsql.dialect import load_dialect
 from einsql.drivers import open_driver
-from einsql.lower import lower
+from einsql.lower import Layout, lower
 from einsql.results import to_coo, to_dense
 
 
@@ -100,12 +97,11 @@ def test_staged_groups_of_any_size_give_the_same_answer(limit, db) -> None:
     equation, shapes = random_network(40, 5)
     rng = np.random.default_rng(5)
     arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
-    dialect = copy.copy(load_dialect(db.name))
-    dialect.max_statement_steps = limit
     prepared = prepare([equation, *arrays], optimize="greedy")
     with open_driver(db.con) as driver:
         relations = [driver.load(op, "float") for op in prepared.operands]
-        program = lower(prepared.plan, relations, "float", dialect, prefix=driver.prefix)
+        layout = Layout(max_statement_steps=limit, prefix=driver.prefix)
+        program = lower(prepared.plan, relations, "float", driver.dialect, layout=layout)
         creates = [s for s in program.setup if s.key == "create"]
         assert len(creates) >= len(prepared.plan.steps) / limit
         rows = driver.run(program)

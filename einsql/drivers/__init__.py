@@ -2,7 +2,9 @@
 
 Drivers are separate from dialects (which only write SQL text), as in SQLAlchemy.
 ``open_driver`` accepts every kind of connection einsql knows, picks the driver,
-and makes sure the work ends cleanly.
+and makes sure the work ends cleanly. Which backend a connection, URL or engine
+belongs to is read from the backend records (:mod:`einsql.backends`), and each
+backend's driver module opens its own URLs, so nothing here names a database.
 
 >>> backend_of(None), backend_of("sqlite://"), backend_of("postgresql+psycopg://h/db")
 ('duckdb', 'sqlite', 'postgres')
@@ -10,34 +12,15 @@ and makes sure the work ends cleanly.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NoReturn
 
+from einsql import backends
 from einsql.drivers.base import Driver, quietly
 from einsql.errors import DatabaseError, OptionError, first_line, redact
-
-#: Backends that run SQL, with the module holding each driver.
-DRIVERS = {
-    "duckdb": "einsql.drivers.duckdb",
-    "postgres": "einsql.drivers.postgres",
-    "sqlite": "einsql.drivers.sqlite",
-}
-
-#: URL schemes, SQLAlchemy style, and the backend each names.
-SCHEMES = {
-    "duckdb": "duckdb",
-    "sqlite": "sqlite",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "postgresql+psycopg": "postgres",
-}
-
-#: The top-level module of each driver's native connection type.
-_MODULES = {"duckdb": "duckdb", "psycopg": "postgres", "sqlite3": "sqlite"}
 
 
 @dataclass(frozen=True)
@@ -45,9 +28,8 @@ class Resolved:
     """A resolved connection: the backend, the native connection, who closes it.
 
     Attributes:
-        backend: the backend name (a key of ``DRIVERS``).
-        native: the driver-level connection (duckdb, psycopg or sqlite3), or None
-            for a new in-memory database.
+        backend: the backend's name (see :mod:`einsql.backends`).
+        native: the driver-level connection (a duckdb, psycopg or sqlite3 one, ...).
         release: what einsql closes when done (a connection it opened, or a
             SQLAlchemy pool checkout), or None when the caller owns everything.
 
@@ -77,12 +59,14 @@ def resolve(con: Any, backend: str | None = None) -> Resolved:
     """Turn ``con`` into a native connection, opening one for URLs and None.
 
     Args:
-        con: None, a duckdb / psycopg 3 / sqlite3 connection, a SQLAlchemy
-            ``Engine`` or ``Connection``, or a URL (``duckdb:///path``,
-            ``postgresql://...``, ``postgresql+psycopg://...``, ``sqlite:///path``)
-            or a libpq key=value DSN.
+        con: None, a native connection of a backend (duckdb, psycopg 3, sqlite3),
+            a SQLAlchemy ``Engine`` or ``Connection``, or a URL with one of the
+            backends' schemes (``duckdb:///path``, ``postgresql://...``,
+            ``postgresql+psycopg://...``, ``sqlite:///path``) or a libpq
+            key=value DSN.
         backend: the backend asked for; None takes the connection's. With
-            ``con=None`` it picks the in-memory database (duckdb or sqlite).
+            ``con=None`` it opens that backend's in-memory database (its
+            ``memory_url``; the default backend's when None too).
 
     Raises:
         OptionError: an unknown kind of connection, URL or backend, or a
@@ -95,52 +79,65 @@ def resolve(con: Any, backend: str | None = None) -> Resolved:
 
 def _classify(con: Any, backend: str | None = None) -> tuple[str, Any]:
     """The backend of ``con`` and a function opening its native connection."""
-    if backend is not None and backend not in DRIVERS:
+    if backend is not None and backend not in backends.names():
         raise OptionError(
-            f"unknown backend {backend!r}; use one of {', '.join([*DRIVERS, 'numpy'])}"
+            f"unknown backend {backend!r}; use one of {', '.join([*backends.names(), 'numpy'])}"
         )
     if con is None:
-        name = backend or "duckdb"
-        if name == "postgres":
-            raise OptionError("the postgres backend needs con= (a connection or a URL)")
-        return name, lambda: Resolved(name, None)
+        return _classify_memory(backends.find(backend) if backend else backends.default())
     if isinstance(con, str):
         return _classify_url(con)
     module = type(con).__module__.split(".")[0].lstrip("_")
-    if module in _MODULES:
-        return _MODULES[module], lambda: Resolved(_MODULES[module], con)
+    record = backends.by_module(module)
+    if record is not None:
+        return record.name, lambda: Resolved(record.name, con)
     if module == "sqlalchemy":
         return _classify_sqlalchemy(con)
     kind = f"{type(con).__module__}.{type(con).__qualname__}"
+    modules = [name for r in backends.registry() for name in r.modules]
     raise OptionError(
-        f"einsql has no driver for connections of type {kind}; pass a duckdb, psycopg 3 "
-        "or sqlite3 connection, a SQLAlchemy Engine or Connection, or a URL"
+        f"einsql has no driver for connections of type {kind}; pass a {_or(modules)} "
+        "connection, a SQLAlchemy Engine or Connection, or a URL"
     )
+
+
+def _or(words: list[str]) -> str:
+    """``'a, b or c'``.
+
+    >>> _or(["duckdb"]), _or(["duckdb", "psycopg", "sqlite3"])
+    ('duckdb', 'duckdb, psycopg or sqlite3')
+    """
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+def _classify_memory(record: backends.Backend) -> tuple[str, Any]:
+    """A new in-memory database of ``record``'s backend, opened from its ``memory_url``."""
+    url = record.memory_url
+    if url is None:
+        raise OptionError(f"the {record.name} backend needs con= (a connection or a URL)")
+    return _classify_url(url)
 
 
 def _classify_url(url: str) -> tuple[str, Any]:
-    scheme, separator, rest = url.partition("://")
-    if not separator and "=" in url:  # a libpq DSN such as "host=... dbname=..."
-        scheme, rest = "postgresql", url
-    backend = SCHEMES.get(scheme.lower())
-    if backend is None:
+    """The backend a URL (or a DSN) names; its driver module opens the connection."""
+    scheme, separator, _ = url.partition("://")
+    record = backends.by_scheme(scheme) if separator else None
+    if not separator and "=" in url:  # a connection string such as "host=... dbname=..."
+        record = backends.by_dsn()
+    if record is None:
+        schemes = [s for r in backends.registry() for s in r.schemes]
         raise OptionError(
             f"cannot open {redact(url)!r}: use a URL starting with one of "
-            f"{', '.join(s + '://' for s in SCHEMES)}"
+            f"{', '.join(s + '://' for s in schemes)}"
         )
-    if backend == "postgres":
-        target = url if not separator else "postgresql://" + rest
-        return backend, lambda: _opened(backend, _connecting(url, _open_postgres, target))
-    path = rest[1:] if rest.startswith("/") else rest  # SQLAlchemy style: ///relative, ////abs
-    return backend, lambda: _opened(
-        backend, _connecting(url, lambda p: _open_file(backend, p), path or ":memory:")
-    )
+    name = record.name
+    return name, lambda: _opened(name, _connecting(url, record))
 
 
-def _connecting(url: str, opener: Any, target: str) -> Any:
-    """``opener(target)``; a failure is a :class:`einsql.DatabaseError` without credentials."""
+def _connecting(url: str, record: backends.Backend) -> Any:
+    """The driver's ``open_url(url)``; a failure is a :class:`einsql.DatabaseError`, redacted."""
     try:
-        return opener(target)
+        return record.load_driver().open_url(url)
     except Exception as error:
         raise DatabaseError(f"connecting to {redact(url)!r} failed: {first_line(error)}") from error
 
@@ -149,39 +146,17 @@ def _opened(backend: str, native: Any) -> Resolved:
     return Resolved(backend, native, release=native)
 
 
-def _open_postgres(target: str) -> Any:
-    import psycopg
-
-    return psycopg.connect(target)
-
-
-def _open_file(backend: str, path: str) -> Any:
-    if backend == "duckdb":
-        import duckdb
-
-        return duckdb.connect(path)
-    import sqlite3
-
-    return sqlite3.connect(path)
-
-
-#: SQLAlchemy (dialect name, DB-API driver) pairs einsql can unwrap.
-_SQLALCHEMY = {
-    ("duckdb", "duckdb_engine"): "duckdb",
-    ("postgresql", "psycopg"): "postgres",
-    ("sqlite", "pysqlite"): "sqlite",
-}
-
-
 def _classify_sqlalchemy(con: Any) -> tuple[str, Any]:
     """An Engine lends a pooled connection (returned when done); a Connection is used."""
     key = (con.dialect.name, con.dialect.driver)
-    backend = _SQLALCHEMY.get(key)
-    if backend is None:
+    record = backends.by_sqlalchemy(*key)
+    if record is None:
+        pairs = [f"{d}+{p}" for r in backends.registry() for d, p in r.sqlalchemy]
         raise OptionError(
             f"the SQLAlchemy engine uses {key[0]}+{key[1]}, which einsql has no driver for; "
-            "use postgresql+psycopg://, sqlite:// or duckdb:// (duckdb_engine)"
+            f"use one of {', '.join(pairs)}"
         )
+    backend = record.name
 
     def open_native() -> Resolved:
         if hasattr(con, "raw_connection"):  # an Engine
@@ -205,14 +180,12 @@ def open_driver(con: Any = None, backend: str | None = None) -> Iterator[Driver]
     """
     connection = resolve(con, backend)
     try:
-        module = importlib.import_module(DRIVERS[connection.backend])
+        module = backends.find(connection.backend).load_driver()
         driver: Driver = module.connect(connection.native)
     except BaseException:
         if connection.release is not None:
             connection.release.close()
         raise
-    if connection.native is None:
-        connection = Resolved(connection.backend, driver.con)  # the driver owns it
     try:
         yield driver
     except BaseException as error:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import axis_columns, value_columns
+from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns, value_columns
 from einsql.display import Progress
 from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
 from einsql.operands import CooArray
@@ -282,8 +282,9 @@ def value_arrays(coo: CooArray, kind: str) -> dict[str, np.ndarray]:
     """
     if kind == "complex":
         values = coo.values.astype(np.complex128)
-        return {"val_re": values.real.copy(), "val_im": values.imag.copy()}
-    return {"val": coo.values.astype(VALUE_DTYPES[kind])}
+        real, imaginary = COMPLEX_VALUES
+        return {real: values.real.copy(), imaginary: values.imag.copy()}
+    return {VALUE: coo.values.astype(VALUE_DTYPES[kind])}
 
 
 def load_columns(coo: CooArray, kind: str, dialect: Dialect) -> dict[str, tuple[str, np.ndarray]]:
@@ -321,3 +322,13 @@ def rows_from_tuples(names: Sequence[str], tuples: Sequence[Sequence[Any]]) -> R
     if not tuples:
         return {name: np.empty(0, dtype=object) for name in names}
     return {name: column_array(column) for name, column in zip(names, zip(*tuples))}
+
+
+def url_path(url: str) -> str:
+    """The file a URL names, SQLAlchemy style (``///relative``, ``////absolute``); none: memory.
+
+    >>> url_path("sqlite:///data.db"), url_path("duckdb:////tmp/x.db"), url_path("duckdb://")
+    ('data.db', '/tmp/x.db', ':memory:')
+    """
+    rest = url.partition("://")[2]
+    return (rest[1:] if rest.startswith("/") else rest) or ":memory:"

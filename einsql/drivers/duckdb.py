@@ -14,10 +14,11 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+from sqlglot import exp
 
 from einsql.coo import Relation, axis_columns, value_columns
 from einsql.dialect import WIDE_INDEX, load_dialect
-from einsql.drivers.base import Driver, Rows, value_arrays
+from einsql.drivers.base import Driver, Rows, url_path, value_arrays
 from einsql.errors import OptionError
 from einsql.operands import CooArray
 
@@ -29,6 +30,32 @@ def connect(con: Any) -> DuckDBDriver:
     if isinstance(con, duckdb.DuckDBPyConnection):
         return DuckDBDriver(con, owned=False)
     raise OptionError(f"the duckdb backend needs a duckdb connection, got {type(con).__name__}")
+
+
+def open_url(url: str) -> duckdb.DuckDBPyConnection:
+    """A new connection to the file a ``duckdb://`` URL names (a new database in memory if none).
+
+    >>> open_url("duckdb://").execute("SELECT 42").fetchall()
+    [(42,)]
+    """
+    return duckdb.connect(url_path(url))
+
+
+def in_transaction(con: Any) -> bool:
+    """False: DuckDB's Python API does not report whether a transaction is open."""
+    return False
+
+
+def list_tables(con: Any) -> list[str]:
+    """The tables and views on ``con``, temporary and registered ones included.
+
+    >>> con = open_url("duckdb://")
+    >>> _ = con.execute("CREATE TEMPORARY TABLE t (x INT)")
+    >>> list_tables(con), in_transaction(con)
+    (['t'], False)
+    """
+    query = exp.select("table_name").from_("information_schema.tables")
+    return [row[0] for row in con.sql(load_dialect("duckdb").render(query)).fetchall()]
 
 
 class DuckDBDriver(Driver):

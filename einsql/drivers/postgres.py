@@ -47,6 +47,37 @@ def connect(con: Any) -> PostgresDriver:
     )
 
 
+def open_url(url: str) -> Any:
+    """A new psycopg connection from a URL of any PostgreSQL scheme, or a libpq DSN.
+
+    The scheme becomes ``postgresql://``, which libpq reads (``postgresql+psycopg``
+    is SQLAlchemy's spelling).
+    """
+    import psycopg
+
+    _, separator, rest = url.partition("://")
+    return psycopg.connect("postgresql://" + rest if separator else url)
+
+
+def in_transaction(con: Any) -> bool:
+    """Whether a transaction is open (or failed) on ``con``."""
+    from psycopg.pq import TransactionStatus
+
+    return bool(con.info.transaction_status != TransactionStatus.IDLE)
+
+
+def list_tables(con: Any) -> list[str]:
+    """The relations in ``pg_class`` (tables, views, indexes, ...), read in a transaction block.
+
+    The block is a transaction of its own, or a savepoint in the caller's open one,
+    so the connection is left as it was.
+    """
+    query = exp.select("relname").from_("pg_class")
+    with con.transaction(), con.cursor() as cursor:
+        cursor.execute(load_dialect("postgres").render(query))
+        return [row[0] for row in cursor.fetchall()]
+
+
 class PostgresDriver(TemporaryTableDriver):
     """Runs einsql programs on one psycopg connection, inside one transaction block."""
 

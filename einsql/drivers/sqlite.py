@@ -18,7 +18,13 @@ from sqlglot import exp
 
 from einsql.coo import Relation, axis_columns, value_columns
 from einsql.dialect import load_dialect
-from einsql.drivers.base import Rows, TemporaryTableDriver, load_columns, rows_from_tuples
+from einsql.drivers.base import (
+    Rows,
+    TemporaryTableDriver,
+    load_columns,
+    rows_from_tuples,
+    url_path,
+)
 from einsql.errors import OptionError
 from einsql.operands import CooArray
 from einsql.sql import table_ref
@@ -39,6 +45,33 @@ def connect(con: Any) -> SQLiteDriver:
     if isinstance(con, sqlite3.Connection):
         return SQLiteDriver(con, owned=False)
     raise OptionError(f"the sqlite backend needs a sqlite3 connection, got {type(con).__name__}")
+
+
+def open_url(url: str) -> sqlite3.Connection:
+    """A new connection to the file a ``sqlite://`` URL names (a new database in memory if none).
+
+    >>> open_url("sqlite://").execute("SELECT 42").fetchall()
+    [(42,)]
+    """
+    return sqlite3.connect(url_path(url))
+
+
+def in_transaction(con: sqlite3.Connection) -> bool:
+    """Whether a transaction is open on ``con``."""
+    return con.in_transaction
+
+
+def list_tables(con: sqlite3.Connection) -> list[str]:
+    """The tables, views and indexes on ``con``, temporary ones included.
+
+    >>> con = open_url("sqlite://")
+    >>> _ = con.execute("CREATE TEMPORARY TABLE t (x INT)")
+    >>> list_tables(con), in_transaction(con)
+    (['t'], False)
+    """
+    schemas = [exp.select("name").from_(f"{s}.sqlite_schema") for s in ("main", "temp")]
+    query = exp.union(*schemas, distinct=False)
+    return [row[0] for row in con.execute(load_dialect("sqlite").render(query)).fetchall()]
 
 
 class SQLiteDriver(TemporaryTableDriver):
