@@ -13,6 +13,12 @@ each table's ``nnz``); results come back as COO (dense for opt_einsum on NumPy).
     python benchmarks/runner.py --quick              # tiny workloads, a smoke test
     python benchmarks/runner.py --only spmm,tree     # workloads whose name holds a word
     python benchmarks/runner.py --systems einsql-duckdb,naive-duckdb
+    python benchmarks/runner.py --only compile       # compile speed alone (see below)
+
+Compile speed (:mod:`compile_speed`) is measured too: ``einsql.to_sql`` on a chain
+of 1,000 tables (100 with ``--quick``; parse, plan, lower, render, no data)
+against ``opt_einsum.contract_path`` on the same shapes, interleaved over
+``5 * --repeat`` rounds, medians and their ratio, written to ``compile.csv``.
 
 PostgreSQL runs when ``EINSQL_BENCH_POSTGRES`` (or ``EINSQL_TEST_POSTGRES``)
 names a server: ``postgresql://user@host:port/db``. Without SQLite the full run
@@ -42,6 +48,8 @@ import sparse
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from compile_speed import measure_compile
+from compile_speed import table as compile_table
 from core import drop_tables, write_csv
 from naive import naive_sql
 from workloads import Workload, standard
@@ -351,7 +359,11 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds before repeats stop")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated systems")
-    parser.add_argument("--only", default="", help="comma-separated words of workload names")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated words of workload names; 'compile' is the compile-speed measurement",
+    )
     parser.add_argument("--out", default=str(RESULTS), help="directory for runner.csv/.svg")
     args = parser.parse_args(argv)
     systems = [s for s in args.systems.split(",") if s]
@@ -365,14 +377,26 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
         print(f"{w.name}: {w.num_tensors} tensors, {w.equation[:60]}", flush=True)
         measurements += measure(w, systems, args.repeat, args.budget)
     out = Path(args.out)
-    write_csv(rows(measurements), out / "runner.csv")
-    plot(measurements, systems, out / "runner.svg")
-    print()
-    print(table(measurements, systems))
-    print()
-    print("\n".join(summary(measurements)))
-    print(f"\nwrote {out / 'runner.csv'} and {out / 'runner.svg'}")
+    if measurements:
+        write_csv(rows(measurements), out / "runner.csv")
+        plot(measurements, systems, out / "runner.svg")
+        print()
+        print(table(measurements, systems))
+        print()
+        print("\n".join(summary(measurements)))
+        print(f"\nwrote {out / 'runner.csv'} and {out / 'runner.svg'}")
+    if not words or "compile" in words:
+        compiled(100 if args.quick else 1000, 5 * args.repeat, out)
     return measurements
+
+
+def compiled(num: int, rounds: int, out: Path) -> None:
+    """The compile-speed measurement: print its table and write ``compile.csv``."""
+    print(f"\ncompile: chain of {num} tables, {rounds} interleaved rounds", flush=True)
+    compile_rows = measure_compile(num, rounds)
+    write_csv(compile_rows, out / "compile.csv")
+    print(compile_table(compile_rows))
+    print(f"\nwrote {out / 'compile.csv'}")
 
 
 if __name__ == "__main__":

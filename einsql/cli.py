@@ -25,6 +25,7 @@ from einsql.drivers import backend_of, open_driver
 from einsql.errors import DatabaseError, EinsqlError, OperandError, OptionError, redact
 from einsql.expression_text import parse_expression
 from einsql.operands import CooArray, Table
+from einsql.planner import strategies
 from einsql.sql import table_ref
 
 EXAMPLES = """\
@@ -145,7 +146,7 @@ def _optimize_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--optimize",
         default="auto",
-        help="path strategy: auto, greedy, dp, optimal, random-greedy, branch-2, branch-all",
+        help=f"path strategy: {', '.join(strategies())}",
     )
     parser.add_argument(
         "--semiring",

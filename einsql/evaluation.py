@@ -38,7 +38,7 @@ def evaluate(
     values: dict[str, Any],
     backend: str | None = None,
     con: Any = None,
-    optimize: str = "auto",
+    optimize: Any = "auto",
 ) -> Any:
     """The value of ``expr`` with variables set from ``values`` (by name), as a dense array.
 
@@ -84,7 +84,7 @@ def reference_values(exprs: list[Expr], values: dict[str, Any]) -> list[np.ndarr
 
 
 def _evaluate_sql(
-    expr: Expr, values: dict[str, Any], backend: str | None, con: Any, optimize: str
+    expr: Expr, values: dict[str, Any], backend: str | None, con: Any, optimize: Any
 ) -> Any:
     checked = check_variables(variables(expr), values, load_dialect(backend_of(con, backend)))
     with open_driver(con, backend) as driver:

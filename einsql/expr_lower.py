@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlglot import exp
@@ -110,7 +111,7 @@ def named_tables(
 
 
 def lower_expression(
-    expr: Expr, variables: dict[str, Relation], dialect: Dialect, optimize: str = "auto"
+    expr: Expr, variables: dict[str, Relation], dialect: Dialect, optimize: Any = "auto"
 ) -> Program:
     """One statement computing ``expr`` from the variables' relations.
 
@@ -140,7 +141,7 @@ def lower_nodes(
     exprs: Sequence[Expr],
     variables: dict[str, Relation],
     dialect: Dialect,
-    optimize: str = "auto",
+    optimize: Any = "auto",
     prefix: str = generated("e"),
 ) -> tuple[Ctes, list[Relation]]:
     """CTEs computing several expressions at once, each shared node once.
@@ -168,7 +169,7 @@ def lower_nodes(
 class _ExpressionLowering:
     """The CTEs of an expression DAG, one or more per node, each node once."""
 
-    def __init__(self, dialect: Dialect, optimize: str, prefix: str) -> None:
+    def __init__(self, dialect: Dialect, optimize: Any, prefix: str) -> None:
         self.dialect = dialect
         self.optimize = optimize
         self.prefix = prefix

@@ -47,7 +47,7 @@ def iterate(
     values: dict[str, Any],
     backend: str | None = None,
     con: Any = None,
-    optimize: str = "auto",
+    optimize: Any = "auto",
     trace: bool = False,
     form: str | None = None,
 ) -> Iterated:

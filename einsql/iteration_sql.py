@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from sqlglot import exp
@@ -116,7 +117,7 @@ class IterationLowering:
         dialect: Dialect,
         form: str,
         trace: bool = False,
-        optimize: str = "auto",
+        optimize: Any = "auto",
     ) -> None:
         self.program = program
         self.data = data

@@ -3,12 +3,18 @@
 Labels that occur in one operand only (and not in the output) are summed first,
 in a unary step per operand: joins get smaller, and NaN and infinities combine
 as in ``numpy.einsum``, which sums such labels first too. The order of the
-remaining contractions comes from opt_einsum's public ``contract_path``. The plan is in SSA
-form: operands are values ``0 .. n-1``, step ``s`` writes value ``n + s``, and
-every value is read exactly once. A step is unary (a permutation, a diagonal, a
-sum over axes) or binary (a join of two values, summed over the labels nobody
-needs any more); a path entry naming more than two operands is split into binary
-steps from left to right.
+remaining contractions comes from a path optimizer: a name in opt_einsum's
+registry (see :func:`strategies`), any opt_einsum ``PathOptimizer`` (such as
+cotengra's ``HyperOptimizer``), einsql's ``"sparse"`` greedy, or an explicit
+path. einsql calls the optimizer itself, as ``opt_einsum.contract_path`` does
+but without building its report, so the same name gives the same path.
+
+The plan is in SSA form: operands are values ``0 .. n-1``, step ``s`` writes
+value ``n + s``, and every value is read exactly once. A step is unary (a
+permutation, a diagonal, a sum over axes) or binary (a join of two values,
+summed over the labels nobody needs any more), and each step is checked
+against that invariant as it is built; a path entry naming more than two
+operands is split into binary steps from left to right.
 
 >>> from einsql.equation import parse
 >>> p = make_plan(parse("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]), "optimal")
@@ -19,12 +25,15 @@ steps from left to right.
 from __future__ import annotations
 
 import math
+import operator
+import reprlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import opt_einsum
+from opt_einsum.paths import PathOptimizer
 
 from einsql.display import html_table, markdown_table, text_table
 from einsql.equation import Equation
@@ -32,17 +41,26 @@ from einsql.errors import OptionError
 from einsql.semiring import get_semiring
 from einsql.sparsity import estimate_nonzeros, path_cost, sparse_greedy
 
-#: The path strategies accepted by name; an explicit path (a list of tuples) also works.
-STRATEGIES = (
-    "auto",
-    "sparse",
-    "greedy",
-    "dp",
-    "optimal",
-    "random-greedy",
-    "branch-2",
-    "branch-all",
-)
+#: einsql's own strategy name: :func:`einsql.sparsity.sparse_greedy` on estimated nonzeros.
+SPARSE = "sparse"
+
+#: A path search in opt_einsum's convention: input label sets, output labels,
+#: label sizes and a memory limit in, a linear path out.
+PathFunction = Callable[[list[frozenset[str]], frozenset[str], dict[str, int], Any], Any]
+
+LinearPath = list[tuple[int, ...]]
+
+
+def strategies() -> tuple[str, ...]:
+    """The strategy names ``optimize=`` accepts: opt_einsum's registry, then ``"sparse"``.
+
+    The registry is read on every call, so a name registered later (with
+    ``opt_einsum.paths.register_path_fn``, as importing cotengra does) counts.
+
+    >>> strategies()[:4], "branch-1" in strategies(), strategies()[-1]
+    (('auto', 'auto-hq', 'optimal', 'branch-all'), True, 'sparse')
+    """
+    return tuple(dict.fromkeys([*opt_einsum.paths._PATH_OPTIONS, SPARSE]))
 
 
 @dataclass(frozen=True)
@@ -147,11 +165,12 @@ def make_plan(
 
     Args:
         equation: the parsed equation.
-        optimize: a strategy name from :data:`STRATEGIES`, or an explicit path
-            (a list of tuples of operand positions, in opt_einsum's convention).
-            ``"sparse"`` is :func:`einsql.sparsity.sparse_greedy`; ``"auto"``
-            takes opt_einsum's choice unless every operand's nonzeros are known
-            and the sparse model prices the sparse greedy path lower.
+        optimize: a strategy name from :func:`strategies`, any opt_einsum
+            ``PathOptimizer`` instance, or an explicit path (a list of tuples
+            of operand positions, in opt_einsum's convention). ``"sparse"`` is
+            :func:`einsql.sparsity.sparse_greedy`; ``"auto"`` takes
+            opt_einsum's choice unless every operand's nonzeros are known and
+            the sparse model prices the sparse greedy path lower.
         semiring: the semiring of the steps; every semiring einsql offers is
             commutative, so any order (and any path strategy) is valid.
         nnz: the number of nonzeros of each operand, where known.
@@ -162,73 +181,134 @@ def make_plan(
         The plan.
 
     Raises:
-        OptionError: an unknown strategy or a path that does not fit.
+        OptionError: an unknown strategy, an object that is no optimizer or
+            path, an optimizer that fails, or a path that does not fit.
 
     >>> from einsql.equation import parse
     >>> print(make_plan(parse("i,i->", [(3,), (3,)])))
     einsum i,i-> (auto, 6 flops)
     step  equation  inputs  flops  size
     t0    i,i->     a0 a1   6      1
+    >>> from opt_einsum.paths import DynamicProgramming
+    >>> make_plan(parse("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]), DynamicProgramming()).optimize
+    'DynamicProgramming'
 
     """
-    builder = _Builder(equation)
+    builder = _PlanBuilder(equation)
     if len(equation.inputs) > 1 and local_sums:
         builder.sum_local_labels()
     path, name = _contraction_path(builder.remaining(), optimize, builder.nonzeros(nnz))
     for entry in path:
         builder.contract(entry)
-    if len(builder.live) != 1:
-        raise OptionError(
-            f"the path {path} leaves {len(builder.live)} operands uncontracted; "
-            "a path must contract every operand into one"
-        )
     if not builder.steps:
         builder.contract((0,))
-    return Plan(equation, tuple(builder.steps), name, get_semiring(semiring).name)
+    plan = Plan(equation, tuple(builder.steps), name, get_semiring(semiring).name)
+    assert builder.unread == {plan.result}, f"values {builder.unread} are never read"
+    return plan
 
 
 def _contraction_path(
     equation: Equation, optimize: Any, nnz: list[float] | None
-) -> tuple[list[tuple[int, ...]], str]:
-    if not isinstance(optimize, str):
-        return _explicit_path(optimize, len(equation.inputs)), "explicit"
-    if optimize not in STRATEGIES:
-        raise OptionError(
-            f"unknown optimize strategy {optimize!r}; use one of {', '.join(STRATEGIES)} "
-            "or pass an explicit path"
-        )
-    if len(equation.inputs) <= 2:
-        return [tuple(range(len(equation.inputs)))], optimize
-    output = "".join(dict.fromkeys(equation.output))
-    # A label of size 0 makes every product empty, so any order is right; the
-    # path search prices it as size 1 (its cost models divide by sizes).
-    sizes = {label: max(1, n) for label, n in equation.size_of.items()}
-    shapes = [tuple(sizes[label] for label in labels) for labels in equation.inputs]
-    dense = [float(math.prod(shape)) for shape in shapes]
-    model = (list(equation.inputs), output, sizes, nnz or dense)
-    if optimize == "sparse":
-        return sparse_greedy(*model), optimize
-    subscripts = ",".join(equation.inputs) + "->" + output
-    try:
-        path, _ = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
-    except Exception as error:  # opt_einsum's own failure of a strategy
-        raise OptionError(f"opt_einsum's {optimize!r} strategy failed: {error}") from error
-    chosen = [tuple(entry) for entry in path]
+) -> tuple[LinearPath, str]:
+    """The path for ``equation`` and the name the plan shows for how it was chosen."""
+    count = len(equation.inputs)
+    if not isinstance(optimize, (str, PathOptimizer)):
+        return _explicit_path(optimize, count), "explicit"
+    find, name = _path_function(optimize)
+    if count <= 2:
+        return [tuple(range(count))], name
+    if find is None:
+        return sparse_greedy(*_sparse_model(equation, nnz)), name
+    path = _search(find, name, equation)
     if optimize == "auto" and nnz is not None:
+        model = _sparse_model(equation, nnz)
         greedy = sparse_greedy(*model)
-        if path_cost(*model, greedy) < path_cost(*model, chosen):
-            return greedy, optimize
-    return chosen, optimize
+        if path_cost(*model, greedy) < path_cost(*model, path):
+            return greedy, name
+    return path, name
 
 
-def _explicit_path(path: Any, num_operands: int) -> list[tuple[int, ...]]:
-    entries = list(path)
-    if entries and entries[0] == "einsum_path":
-        entries = entries[1:]
+def _path_function(optimize: str | PathOptimizer) -> tuple[PathFunction | None, str]:
+    """The search ``optimize`` names (None for ``"sparse"``) and its name for the plan.
+
+    >>> _path_function("greedy")[0] is opt_einsum.paths.greedy
+    True
+    """
+    if isinstance(optimize, PathOptimizer):
+        return optimize, type(optimize).__name__
+    if optimize == SPARSE:
+        return None, SPARSE
+    registry = opt_einsum.paths._PATH_OPTIONS
+    if optimize not in registry:
+        raise OptionError(
+            f"unknown optimize strategy {optimize!r}; use one of {', '.join(strategies())}, "
+            "an opt_einsum PathOptimizer, or an explicit path"
+        )
+    return registry[optimize], optimize
+
+
+def _sparse_model(
+    equation: Equation, nnz: list[float] | None
+) -> tuple[list[str], str, dict[str, int], list[float]]:
+    """The arguments of :func:`sparse_greedy` and :func:`path_cost` (dense sizes if no nnz)."""
+    sizes = _path_sizes(equation)
+    dense = [float(math.prod(sizes[label] for label in labels)) for labels in equation.inputs]
+    output = "".join(dict.fromkeys(equation.output))
+    return list(equation.inputs), output, sizes, nnz or dense
+
+
+def _path_sizes(equation: Equation) -> dict[str, int]:
+    """Label sizes in order of first appearance, as ``opt_einsum.contract_path`` builds them.
+
+    A label of size 0 makes every product empty, so any order is right; the
+    path search prices it as size 1 (its cost models divide by sizes).
+
+    >>> _path_sizes(Equation(("ji", "ik"), "jk", (("i", 0), ("j", 2), ("k", 3))))
+    {'j': 2, 'i': 1, 'k': 3}
+    """
+    size_of = equation.size_of
+    sizes: dict[str, int] = {}
+    for labels in equation.inputs:
+        for label in labels:
+            if label not in sizes:
+                sizes[label] = max(1, size_of[label])
+    return sizes
+
+
+def _search(find: PathFunction, name: str, equation: Equation) -> LinearPath:
+    """Call a path search as ``opt_einsum.contract_path`` does (no memory limit); check its path."""
+    inputs = [frozenset(labels) for labels in equation.inputs]
+    try:
+        path = find(inputs, frozenset(equation.output), _path_sizes(equation), None)
+    except Exception as error:  # any failure of a third-party search
+        raise OptionError(f"the path optimizer {name!r} failed: {error!r}") from error
+    if not isinstance(path, Sequence) or isinstance(path, (str, bytes)):
+        raise OptionError(
+            f"the path optimizer {name!r} returned a {type(path).__name__}, not a path "
+            "(a list of tuples of operand positions)"
+        )
+    try:
+        return _explicit_path(path, len(inputs))
+    except OptionError as error:
+        raise OptionError(f"the path optimizer {name!r} returned a bad path: {error}") from error
+
+
+def _explicit_path(path: Any, num_operands: int) -> LinearPath:
+    """Check a linear path (opt_einsum's convention) and return it as tuples of ints.
+
+    >>> _explicit_path(["einsum_path", (0, 1), [1, 0]], 3)
+    [(0, 1), (1, 0)]
+    >>> _explicit_path([(0, 1)], 3)
+    Traceback (most recent call last):
+    ...
+    einsql.errors.OptionError: the path [(0, 1)] leaves 2 operands uncontracted; a path must
+    contract every operand into one
+    """
+    entries = _path_entries(path)
     live = num_operands
     checked = []
     for entry in entries:
-        positions = tuple(int(p) for p in entry)
+        positions = _positions(entry)
         if not positions or len(set(positions)) != len(positions):
             raise OptionError(f"path entry {entry!r} must name distinct operand positions")
         if min(positions) < 0 or max(positions) >= live:
@@ -238,10 +318,45 @@ def _explicit_path(path: Any, num_operands: int) -> list[tuple[int, ...]]:
             )
         live -= len(positions) - 1
         checked.append(positions)
+    if live != 1:
+        raise OptionError(
+            f"the path {reprlib.repr(path)} leaves {live} operands uncontracted; "
+            "a path must contract every operand into one"
+        )
     return checked
 
 
-class _Builder:
+def _path_entries(path: Any) -> list[Any]:
+    """The entries of an explicit path (without NumPy's leading ``"einsum_path"``)."""
+    if callable(path):
+        raise OptionError(
+            f"optimize={path!r} is callable but no opt_einsum PathOptimizer; subclass "
+            "opt_einsum.paths.PathOptimizer or register it with opt_einsum.paths.register_path_fn"
+        )
+    if not isinstance(path, Sequence) or isinstance(path, (str, bytes)):
+        raise OptionError(
+            f"optimize must be a strategy name ({', '.join(strategies())}), an opt_einsum "
+            f"PathOptimizer, or an explicit path (a list of tuples of operand positions), "
+            f"not {type(path).__name__}"
+        )
+    entries = list(path)
+    numpy_path = entries and isinstance(entries[0], str) and entries[0] == "einsum_path"
+    return entries[1:] if numpy_path else entries
+
+
+def _positions(entry: Any) -> tuple[int, ...]:
+    """The operand positions of one path entry: a sequence of integers."""
+    try:
+        if isinstance(entry, (str, bytes)):
+            raise TypeError("a string")
+        return tuple(map(operator.index, entry))
+    except TypeError as error:
+        raise OptionError(
+            f"path entry {entry!r} must be a tuple of operand positions (integers)"
+        ) from error
+
+
+class _PlanBuilder:
     """Replays a path in opt_einsum's convention, writing SSA steps."""
 
     def __init__(self, equation: Equation) -> None:
@@ -250,16 +365,19 @@ class _Builder:
         self.holders = Counter(lb for labels in equation.inputs for lb in set(labels))
         self.labels: dict[int, str] = dict(enumerate(equation.inputs))
         self.steps: list[Step] = []
+        self.unread: set[int] = set(self.live)
+        self.output = set(equation.output)
 
     def sum_local_labels(self) -> None:
         """Sum labels that occur in one operand only before any join (as NumPy does)."""
+        output = self.output
+        local = {lb for lb, count in self.holders.items() if count == 1 and lb not in output}
+        if not local:
+            return
         for position, value in enumerate(self.live):
             labels = self.labels[value]
-            output = self.equation.output
-            kept = "".join(
-                lb for lb in dict.fromkeys(labels) if self.holders[lb] > 1 or lb in output
-            )
-            if len(kept) < len(set(labels)):
+            if not local.isdisjoint(labels):
+                kept = "".join([lb for lb in dict.fromkeys(labels) if lb not in local])
                 self.live[position] = self._step((value,), later=[], output=kept)
 
     def nonzeros(self, nnz: Sequence[int | None] | None) -> list[float] | None:
@@ -282,6 +400,7 @@ class _Builder:
         return Equation(inputs, self.equation.output, self.equation.sizes)
 
     def contract(self, positions: Sequence[int]) -> None:
+        """Contract the live values at ``positions``: binary steps from left to right."""
         args = [self.live[p] for p in positions]
         for p in sorted(positions, reverse=True):
             del self.live[p]
@@ -293,27 +412,67 @@ class _Builder:
         self.live.append(value)
 
     def _step(self, args: tuple[int, ...], later: Sequence[int], output: str | None = None) -> int:
-        inputs = tuple(self.labels[a] for a in args)
+        inputs = tuple([self.labels[a] for a in args])
+        holders = self.holders
+        for read in inputs:  # the values read here no longer hold their labels
+            for lb in set(read):
+                holders[lb] -= 1
         output = self._output_labels(inputs, later) if output is None else output
-        sizes = self.equation.size_of
+        for lb in set(output):
+            holders[lb] += 1
+        size_of = self.equation.size_of.__getitem__
         labels = set("".join(inputs))
-        flops = opt_einsum.helpers.flop_count(labels, bool(labels - set(output)), len(args), sizes)
-        size = math.prod(sizes[lb] for lb in output)
-        self.steps.append(Step(args, inputs, output, int(flops), size))
-        value = len(self.equation.inputs) + len(self.steps) - 1
+        flops = _flops(labels, not labels <= set(output), len(args), size_of)
+        step = Step(args, inputs, output, flops, math.prod(map(size_of, output)))
+        value = len(self.equation.inputs) + len(self.steps)
+        _check_step(step, self.unread, value)
+        self.steps.append(step)
         self.labels[value] = output
-        for read in inputs:
-            self.holders.subtract(set(read))
-        self.holders.update(set(output))
         return value
 
     def _output_labels(self, inputs: tuple[str, ...], later: Sequence[int]) -> str:
+        """The labels a step keeps: the output's, and those another value still holds."""
         if not self.live and not later:
             return self.equation.output
-        output = set(self.equation.output)
-        held_here = Counter(lb for labels in inputs for lb in set(labels))
-        return "".join(
-            lb
-            for lb in dict.fromkeys("".join(inputs))
-            if lb in output or self.holders[lb] > held_here[lb]
+        output, holders = self.output, self.holders
+        return "".join([lb for lb in dict.fromkeys("".join(inputs)) if lb in output or holders[lb]])
+
+
+def _flops(labels: set[str], summed: bool, terms: int, size_of: Callable[[str], int]) -> int:
+    """opt_einsum's FLOP estimate of a step (``opt_einsum.helpers.flop_count``).
+
+    >>> _flops({"i", "j", "k"}, True, 2, {"i": 2, "j": 3, "k": 4}.__getitem__)
+    48
+    """
+    return math.prod(map(size_of, labels)) * (max(1, terms - 1) + summed)
+
+
+def _check_step(step: Step, unread: set[int], value: int) -> None:
+    """Assert the invariant of a step that writes ``value``.
+
+    As in JAX's einsum lowering, each kind of step is an explicit case and
+    anything else raises: a unary step (a permutation, diagonal or sum) keeps
+    a subset of its value's labels, a binary step (a join) a subset of the
+    union of both, and every value is read exactly once (``unread`` holds the
+    values written and not yet read).
+
+    >>> _check_step(Step((0, 1), ("ij", "jk"), "ik", 48, 8), {0, 1}, 2)
+    >>> _check_step(Step((0, 1, 2), ("i", "i", "i"), "", 9, 1), {0, 1, 2}, 3)
+    Traceback (most recent call last):
+    ...
+    AssertionError: step i,i,i-> reads 3 values; a step is unary or binary
+    """
+    if len(step.args) == 1:  # unary: one value's labels, permuted, on a diagonal or summed
+        (only,) = step.inputs
+        assert set(step.output) <= set(only), f"step {step.equation} invents labels"
+    elif len(step.args) == 2:  # binary: a join, keeping labels of either value
+        left, right = step.inputs
+        assert set(step.output) <= set(left) | set(right), f"step {step.equation} invents labels"
+    else:
+        raise AssertionError(
+            f"step {step.equation} reads {len(step.args)} values; a step is unary or binary"
         )
+    for arg in step.args:
+        assert arg in unread, f"step {step.equation} reads value {arg}, unwritten or read before"
+        unread.remove(arg)
+    unread.add(value)

@@ -82,7 +82,8 @@ def path_cost(
     live, new, cost = list(range(len(inputs))), len(inputs), 0.0
     for entry in path:
         args = [live[p] for p in entry]
-        live = [v for v in live if v not in args]
+        for p in sorted(entry, reverse=True):  # not a scan of every live value: long paths
+            del live[p]
         value = args[0]
         for other in args[1:]:
             cost += model.nnz[value] + model.nnz[other] + model.contract(value, other, new)

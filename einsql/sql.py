@@ -36,7 +36,7 @@ QueryT = TypeVar("QueryT", bound=exp.Query)
 
 @contextmanager
 def building() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while large trees are built and rendered.
+    """Pause Python's cyclic garbage collector while large plans and trees are built.
 
     Every sqlglot node points to its parent, so each tree is a web of cycles,
     and the collector's full passes while thousands of nodes are allocated
@@ -65,8 +65,8 @@ _PAUSED = [0, 0]
 
 
 def identifier(name: str) -> exp.Identifier:
-    """A name as an identifier node (rendered quoted)."""
-    return exp.Identifier(this=name)
+    """A name as an identifier node, quoted (so rendering never asks whether it must be)."""
+    return exp.Identifier(this=name, quoted=True)
 
 
 def column(name: str, table: str | None = None) -> exp.Column:
@@ -85,7 +85,7 @@ def table_ref(name: str) -> exp.Table:
     """A table reference; dots separate schema (and catalog) from the table name.
 
     >>> table_ref("c.s.t").sql()
-    'c.s.t'
+    '"c"."s"."t"'
     """
     *prefix, last = name.split(".")
     parts: dict[str, Any] = {"this": identifier(last)}
