@@ -26,6 +26,7 @@ from einsql.errors import DatabaseError, EinsqlError, OperandError, OptionError,
 from einsql.expression_text import parse_expression
 from einsql.operands import CooArray, Table
 from einsql.planner import strategies
+from einsql.semiring import SEMIRINGS
 from einsql.sql import table_ref
 
 EXAMPLES = """\
@@ -151,7 +152,7 @@ def _optimize_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--semiring",
         default="sum-product",
-        help="sum-product, min-plus, max-plus, max-product, or-and or log-sum-exp",
+        help=", ".join(SEMIRINGS),
     )
 
 

@@ -506,19 +506,6 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 
-def get_function(name: str, arity: int | None = None) -> Function:
-    """The function called ``name`` (of ``arity`` arguments, if given).
-
-    Raises:
-        KeyError: no such function (callers check names users give).
-
-    """
-    function = FUNCTIONS[name]
-    if arity is not None and function.arity != arity:
-        raise KeyError(f"{name} takes {function.arity} arguments, not {arity}")
-    return function
-
-
 #: The functions of one argument users apply as ``einsql.NAME``.
 PUBLIC_FUNCTIONS = tuple(f.name for f in FUNCTIONS.values() if f.public)
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import axis_column
+from einsql.coo import VALUE, axis_column
 from einsql.dialect import load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
@@ -139,7 +139,7 @@ def _iterated(
         mine = np.asarray(rows["variable"]).astype(str) == v.name
         value = np.zeros(v.shape)
         index = tuple(np.asarray(rows[axis_column(a)][mine], dtype=np.int64) for a in range(v.ndim))
-        value[index] = np.asarray(rows["val"][mine], dtype=np.float64)
+        value[index] = np.asarray(rows[VALUE][mine], dtype=np.float64)
         values[v.name] = value
     steps = int(rows["step"][0]) if len(rows["step"]) else 0
     trace = None

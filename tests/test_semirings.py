@@ -132,3 +132,19 @@ def test_shortest_paths_up_to_k_hops_match_floyd_warshall(db) -> None:
     for k in range(n):
         floyd = np.minimum(floyd, floyd[:, [k]] + floyd[[k], :])
     np.testing.assert_array_equal(hops, floyd)
+
+
+def test_a_new_semiring_is_one_record(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """min-times over positive numbers (cheapest product path), added as one record only."""
+    from sqlglot import exp
+
+    from einsql.semiring import Semiring, _min
+
+    ring = Semiring("min-times", np.inf, "float", np.multiply, _min, exp.Mul, exp.Min)
+    monkeypatch.setitem(SEMIRINGS, ring.name, ring)
+    rng = np.random.default_rng(3)
+    a, b, c = (np.where(rng.random((4, 4)) < 0.5, rng.uniform(1, 9, (4, 4)), np.inf) for _ in "abc")
+    result = einsql.einsum("ij,jk,kl->il", a, b, c, semiring="min-times", con=db.con)
+    expected = np.min(a[:, :, None, None] * b[None, :, :, None] * c[None, None, :, :], axis=(1, 2))
+    np.testing.assert_allclose(result, expected)
+    assert "MIN(" in einsql.to_sql("ij,jk->ik", a, b, semiring="min-times", dialect=db.name)

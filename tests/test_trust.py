@@ -468,6 +468,40 @@ def test_eight_threads_at_once(backend: str, pg_url: str, tmp_path: Path) -> Non
     assert errors == []
 
 
+def test_duckdb_loads_while_another_thread_opens_the_same_new_file(tmp_path: Path) -> None:
+    # DuckDB adds python_arrow_scan to a new database file only after other
+    # threads can connect to it; einsql's registration waits that moment out.
+    from einsql.drivers import duckdb as duckdb_driver
+
+    coo = einsql.CooArray(np.array([[0], [2]]), np.array([1.0, 2.0]), (3,))
+    errors: list[BaseException] = []
+    for trial in range(100):
+        path = str(tmp_path / f"new{trial}.db")
+        opened: list[duckdb.DuckDBPyConnection] = []
+
+        def load(path: str = path, opened: list[duckdb.DuckDBPyConnection] = opened) -> None:
+            opened.append(duckdb.connect(path))
+            driver = duckdb_driver.connect(opened[-1])
+            try:
+                driver.load(coo, "float")
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                driver.close(None)
+
+        threads = [
+            threading.Thread(target=lambda p=path, o=opened: o.append(duckdb.connect(p))),
+            threading.Thread(target=load),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for con in opened:
+            con.close()
+    assert errors == []
+
+
 def test_two_hundred_calls_leave_nothing_behind(db: Database) -> None:
     rng = np.random.default_rng(0)
     for k in range(200):

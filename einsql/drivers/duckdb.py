@@ -4,11 +4,20 @@ Registration is zero-copy and needs neither ``executemany`` nor ``VALUES``
 (measured: 1e6 nonzeros register in milliseconds; 1e5 rows as ``VALUES`` take
 seconds). Registered names are unique and reserved (``__einsql_<token>_a<k>``)
 and are unregistered when the driver closes, as are temporary tables.
+
+The first ``duckdb.connect`` to a database file creates the database and then
+adds the scan functions that read Python objects (``python_arrow_scan``), but
+another thread can connect to the same file in between; a registration on that
+connection fails with a CatalogException until the first ``connect`` returns
+(DuckDB 2.0.1, one thread connecting and one registering: 54 of 200 trials failed).
+A lock in einsql cannot prevent that (the other thread's ``connect`` is not
+einsql's), so ``load`` retries that one error for a few seconds.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import duckdb
@@ -21,6 +30,9 @@ from einsql.dialect import WIDE_INDEX, load_dialect
 from einsql.drivers.base import Driver, Rows, url_path, value_arrays
 from einsql.errors import OptionError
 from einsql.operands import CooArray
+
+#: How long ``load`` waits for another thread's ``duckdb.connect`` to finish opening the database.
+SETUP_WAIT = 5.0
 
 
 def connect(con: Any) -> DuckDBDriver:
@@ -77,7 +89,7 @@ class DuckDBDriver(Driver):
     def load(self, coo: CooArray, kind: str) -> Relation:
         """Register ``coo`` as an Arrow table under a reserved name."""
         name = f"{self.prefix}a{len(self.registered)}"
-        self.con.register(name, arrow_table(coo, kind))
+        register(self.con, name, arrow_table(coo, kind))
         self.registered.append(name)
         return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
 
@@ -102,6 +114,30 @@ class DuckDBDriver(Driver):
             self.registered.clear()
             if self.owned:
                 self.con.close()
+
+
+def register(con: Any, name: str, table: pa.Table) -> None:
+    """``con.register(name, table)``, waiting out a database another thread is still opening.
+
+    Only the error that the missing Python scan function gives is retried (see
+    the module docstring), for at most ``SETUP_WAIT`` seconds.
+
+    >>> con = open_url("duckdb://")
+    >>> register(con, "t", pa.table({"x": [1, 2]}))
+    >>> con.sql("SELECT sum(x) FROM t").fetchall()
+    [(3,)]
+    """
+    deadline = time.monotonic() + SETUP_WAIT
+    pause = 0.001
+    while True:
+        try:
+            con.register(name, table)
+            return
+        except duckdb.CatalogException as error:
+            if "python_arrow_scan" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.05)
 
 
 def arrow_table(coo: CooArray, kind: str) -> pa.Table:
