@@ -43,7 +43,6 @@ from einsql.planner import Plan, make_plan
 from einsql.reference import evaluate
 from einsql.results import check_dense_size, to_coo, to_dense
 from einsql.semiring import SUM_PRODUCT, Semiring, get_semiring
-from einsql.sql import building
 
 #: The result forms of ``einsum(..., out=...)``.
 OUTPUTS = ("dense", "coo")
@@ -84,12 +83,12 @@ def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-pr
     subscripts, raw = _split_args(args)
     operands = tuple(as_operand(value, k, ring.zero) for k, value in enumerate(raw))
     equation = parse(subscripts, [op.shape for op in operands])
-    overflow = ring is SUM_PRODUCT and optimize == "auto" and _may_overflow(operands)
-    with building():
-        if overflow:  # multiply as NumPy does, left to right, so inf * 0 happens where it does
-            plan = make_plan(equation, [(0, 1)] * (len(operands) - 1), local_sums=False)
-        else:
-            plan = make_plan(equation, optimize, ring.name, [op.nnz for op in operands])
+    automatic = isinstance(optimize, str) and optimize == "auto"
+    overflow = ring is SUM_PRODUCT and automatic and _may_overflow(operands)
+    if overflow:  # multiply as NumPy does, left to right, so inf * 0 happens where it does
+        plan = make_plan(equation, [(0, 1)] * (len(operands) - 1), local_sums=False)
+    else:
+        plan = make_plan(equation, optimize, ring.name, [op.nnz for op in operands])
     if ring.kind is not None:  # the semiring fixes the values: float, or bool for or-and
         dtype = np.dtype(np.bool_ if ring.kind == "bool" else np.float64)
         for k, op in enumerate(operands):
@@ -252,9 +251,8 @@ def to_sql(
         return iteration_sql(operands[0], dialect, tables, trace)
     if operands and isinstance(operands[0], Expr):
         return _expression_sql(operands, dialect, optimize, tables)
-    with building():  # one pause for parsing, planning, lowering and rendering
-        program = compile_program(operands, dialect, optimize, staged, nonfinite, semiring)
-        return SQL(program.render(load_dialect(dialect)))
+    program = compile_program(operands, dialect, optimize, staged, nonfinite, semiring)
+    return SQL(program.render(load_dialect(dialect)))
 
 
 def compile_program(

@@ -20,7 +20,6 @@ from einsql.coo import Relation
 from einsql.dialect import Dialect, load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
-from einsql.errors import OperandError
 from einsql.expr import (
     Expr,
     Var,
@@ -28,7 +27,7 @@ from einsql.expr import (
     variables,
 )
 from einsql.expr_lower import lower_expression, variable_table
-from einsql.operands import CooArray, Table, as_operand
+from einsql.operands import CooArray, Table, as_operand, checked_value, float_values, variable_value
 from einsql.reference import expression_values
 from einsql.results import check_dense_size, to_coo, to_dense
 
@@ -117,7 +116,7 @@ def check_variables(nodes: dict[str, Var], values: dict[str, Any], dialect: Dial
             variable_table(node, value, dialect)
             tables[name] = value
         else:
-            arrays[name] = _floats(as_operand(_checked(node, values), 0), name)
+            arrays[name] = float_values(as_operand(checked_value(node, values), 0), name)
     return tables, arrays
 
 
@@ -132,44 +131,3 @@ def load_variables(checked: Checked, driver: Driver) -> dict[str, Relation]:
         driver.doing = f"loading variable {name!r}"
         relations[name] = driver.load(coo, "float")
     return relations
-
-
-def _checked(node: Var, values: dict[str, Any]) -> Any:
-    """The value given for a variable (any array-like), checked against its shape.
-
-    Raises:
-        OperandError: no value, or a value of another shape.
-
-    """
-    if node.name not in values:
-        raise OperandError(f"no value for variable {node.name!r}; pass it in values")
-    value = values[node.name]
-    shape = tuple(getattr(value, "shape", np.shape(value)))
-    if shape != node.shape:
-        raise OperandError(f"variable {node.name!r} has shape {node.shape}, its value {shape}")
-    return value
-
-
-def _floats(coo: Any, name: str) -> CooArray:
-    """``coo`` with float64 values; complex values are refused, never cut to their real part."""
-    if coo.dtype.kind == "c":
-        raise OperandError(
-            f"variable {name!r} has complex values; expressions compute in float64 "
-            "(einsql.einsum computes with complex values)"
-        )
-    return CooArray(coo.coords, coo.values.astype(np.float64), coo.shape)
-
-
-def variable_value(node: Var, values: dict[str, Any]) -> np.ndarray:
-    """The value given for a variable, as float64 of its shape.
-
-    Raises:
-        OperandError: no value, or a value of another shape.
-
-    """
-    value = _checked(node, values)
-    if isinstance(value, Table):
-        raise OperandError(
-            f"variable {node.name!r} is a table; the NumPy reference reads arrays only"
-        )
-    return _floats(as_operand(value, 0), node.name).todense()

@@ -144,13 +144,14 @@ def _softplus(dialect: Dialect, x: exp.Expr) -> exp.Expr:
 def _div(dialect: Dialect, a: exp.Expr, b: exp.Expr) -> exp.Expr:
     """``a / b``, with IEEE's answers where ``b`` is 0 (SQL raises or gives NULL)."""
     zero = _num(dialect, 0.0)
-    by_zero = case(
+    signed = case(
         [
             (exp.GT(this=a.copy(), expression=zero.copy()), _num(dialect, math.inf)),
             (exp.LT(this=a.copy(), expression=zero.copy()), _num(dialect, -math.inf)),
         ],
         _num(dialect, math.nan),
     )
+    by_zero = by_class(a, dialect, signed, math.inf, -math.inf)  # NaN / 0 is NaN
     quotient = binary(exp.Div, a.copy(), b.copy())
     return case([(exp.EQ(this=b.copy(), expression=zero), by_zero)], quotient)
 
@@ -167,8 +168,12 @@ def _pow(dialect: Dialect, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         exp.EQ(this=a.copy(), expression=zero.copy()),
         exp.LT(this=b.copy(), expression=zero.copy()),
     )
+    one = [  # NaN ** 0 and 1 ** NaN are 1 (on SQLite NaN is NULL, and POWER(NULL, 0) NULL)
+        (exp.EQ(this=b.copy(), expression=zero.copy()), _num(dialect, 1.0)),
+        (exp.EQ(this=a.copy(), expression=_num(dialect, 1.0)), _num(dialect, 1.0)),
+    ]
     return case(
-        [(negative_base, _num(dialect, math.nan)), (zero_base, _num(dialect, math.inf))],
+        [*one, (negative_base, _num(dialect, math.nan)), (zero_base, _num(dialect, math.inf))],
         binary(exp.Pow, a.copy(), b.copy()),
     )
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from einsql.calculus import grad, hessian
 from einsql.errors import OperandError, OptionError
-from einsql.evaluation import variable_value
 from einsql.expr import Expr, Var, abs_, einsum, solve, sqrt, sum_, var, variables
+from einsql.operands import variable_value
 
 #: Methods of :func:`descent` and :func:`minimize`.
 METHODS = ("gd", "momentum", "newton")

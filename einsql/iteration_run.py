@@ -31,12 +31,12 @@ from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver, dropped_after
 from einsql.errors import OperandError, OptionError
-from einsql.evaluation import check_variables, load_variables, reference_values, variable_value
+from einsql.evaluation import check_variables, load_variables, reference_values
 from einsql.expr import Expr, Var, var
 from einsql.expr_lower import named_tables
 from einsql.iteration import Iterated, Iteration, LoopWarning, descent, power_method
 from einsql.iteration_sql import IterationLowering, check_iteration
-from einsql.operands import Table
+from einsql.operands import Table, variable_value
 from einsql.sql import create_table_as, drop_table, table_ref
 
 # --- running ---------------------------------------------------------------------------

@@ -33,7 +33,6 @@ The forms differ in how the state is carried (``Dialect.iteration_forms``):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -53,10 +52,13 @@ from einsql.iteration import Iteration
 from einsql.names import generated
 from einsql.operands import CooArray
 from einsql.sql import (
+    aliased,
     column,
     create_table_as,
     float_literal,
+    select,
     table_ref,
+    union_all,
     values_query,
     with_ctes,
 )
@@ -184,10 +186,10 @@ class IterationLowering:
         step = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("INT")).as_("step")
         if self.form == "packed":
             packed = with_ctes(
-                self.dialect.pack(NXT), [(NXT, _union(parts))], self.dialect.materialize_steps
+                self.dialect.pack(NXT), [(NXT, union_all(parts))], self.dialect.materialize_steps
             )
             return exp.select(step, exp.Subquery(this=packed).as_("a"))
-        rows = exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("s")))
+        rows = aliased(union_all(parts), "s")
         return exp.select(step, exp.column("k", table="s"), exp.column(VALUE, table="s")).from_(
             rows
         )
@@ -273,7 +275,7 @@ class IterationLowering:
             if position is not None:
                 relation = extra.pop(0)
                 parts.append(self._positioned(relation.name, relation, (), position))
-        return [*ctes, *built, (NXT, _union(parts))]
+        return [*ctes, *built, (NXT, union_all(parts))]
 
     def _state_variables(self, rows: str, prefix: str) -> tuple[Ctes, dict[str, Relation]]:
         """A CTE per state variable reading its entries from the positional rows ``rows``."""
@@ -382,19 +384,14 @@ class IterationLowering:
             parts.append(
                 exp.select(step, name, *axes, exp.column(VALUE)).from_(table_ref(rows.name))
             )
-        order = ["variable", *(axis_column(a) for a in range(width))]
-        ordered = exp.select("*").from_(
-            exp.Subquery(this=_union(parts), alias=exp.TableAlias(this=exp.to_identifier("r")))
-        )
+        order = [column(c) for c in ("variable", *(axis_column(a) for a in range(width)))]
+        ordered = select([exp.Star()], aliased(union_all(parts), "r"))
         return with_ctes(ordered.order_by(*order), ctes, self.dialect.materialize_steps)
 
     def trace_query(self, source: str) -> exp.Select:
         """``step, loss`` from ``source``: the loss before each step, then after the last."""
         assert self.program.loss is not None and self.loss_position is not None
-        history = exp.Subquery(
-            this=self.positional(source, last_only=False),
-            alias=exp.TableAlias(this=exp.to_identifier("h")),
-        )
+        history = aliased(self.positional(source, last_only=False), "h")
         before = exp.Sub(this=exp.column("step", table="h"), expression=exp.Literal.number(1))
         earlier = (
             exp.select(before.as_("step"), exp.column(VALUE, table="h").as_("loss"))
@@ -412,13 +409,10 @@ class IterationLowering:
         )
         _, final, value = densified(loss.name, loss, (), self.dialect)
         final = final.select(self._last_step(source).as_("step"), value.as_("loss"), copy=False)
-        ordered = exp.select("*").from_(
-            exp.Subquery(
-                this=exp.union(earlier, final, distinct=False),
-                alias=exp.TableAlias(this=exp.to_identifier("t")),
-            )
+        ordered = select([exp.Star()], aliased(union_all([earlier, final]), "t"))
+        return with_ctes(
+            ordered.order_by(column("step")), [*ctes, *built], self.dialect.materialize_steps
         )
-        return with_ctes(ordered.order_by("step"), [*ctes, *built], self.dialect.materialize_steps)
 
     def _last_variables(self, source: str) -> tuple[Ctes, dict[str, Relation]]:
         ctes, variables = self._state_variables(LAST, generated("y"))
@@ -426,9 +420,7 @@ class IterationLowering:
         return [
             (
                 LAST,
-                exp.select(column("k"), column(VALUE)).from_(
-                    exp.Subquery(this=last, alias=exp.TableAlias(this=exp.to_identifier("p")))
-                ),
+                select([column("k"), column(VALUE)], aliased(last, "p")),
             ),
             *ctes,
         ], variables
@@ -437,10 +429,3 @@ class IterationLowering:
 def _strides(shape: tuple[int, ...]) -> list[int]:
     """Row-major strides in entries: ``(2, 3, 4)`` gives ``[12, 4, 1]``."""
     return [int(np.prod(shape[a + 1 :], dtype=np.int64)) for a in range(len(shape))]
-
-
-def _union(parts: Sequence[exp.Select]) -> exp.Query:
-    query: exp.Query = parts[0]
-    for part in parts[1:]:
-        query = exp.union(query, part, distinct=False)
-    return query

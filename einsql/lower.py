@@ -56,7 +56,7 @@ from einsql.dialect import INT64_MAX, Dialect
 from einsql.errors import ExactnessError
 from einsql.names import RESERVED, generated
 from einsql.planner import Plan, Step
-from einsql.semiring import OR_AND, get_semiring
+from einsql.semiring import OR_AND, SUM_PRODUCT, get_semiring
 from einsql.sql import (
     aliased,
     binary,
@@ -141,10 +141,10 @@ def lower(
     staged = layout.staged
     if staged is None:
         staged = len(plan.steps) > layout.step_limit(dialect)
+    # NaN terms are the sum-product's: inf * 0; other semirings' zeros absorb.
+    poison = nonfinite and kind in ("float", "complex") and plan.semiring == SUM_PRODUCT.name
     with building():
-        lowering = _StepLowering(
-            plan, relations, kind, dialect, nonfinite and kind in ("float", "complex"), layout
-        )
+        lowering = _StepLowering(plan, relations, kind, dialect, poison, layout)
         return lowering.staged() if staged else lowering.single_statement()
 
 
@@ -416,13 +416,21 @@ class _StepLowering:
         safe_exp = guarded_exp(
             exp.Sub(this=column(term, "q"), expression=column("m", "q")), self.dialect
         )
+        summed = self.dialect.sum_values(safe_exp)  # a NaN term (NULL on SQLite) stays NaN
         total: exp.Expr = exp.Add(
-            this=exp.Max(this=column("m", "q")), expression=exp.Ln(this=exp.Sum(this=safe_exp))
+            this=exp.Max(this=column("m", "q")), expression=exp.Ln(this=summed)
         )
-        # A group of only -inf terms sums to -inf (its t - m would be -inf + inf = NaN).
-        minus_inf = float_literal(-math.inf, self.dialect)
-        all_minus_inf = exp.EQ(this=exp.Max(this=column("m", "q")), expression=minus_inf)
-        total = case([(all_minus_inf, float_literal(-math.inf, self.dialect))], total)
+        # A group whose largest term is infinite is that infinity (its t - m would be NaN).
+        infinite = [
+            (
+                exp.EQ(
+                    this=exp.Max(this=column("m", "q")), expression=float_literal(x, self.dialect)
+                ),
+                float_literal(x, self.dialect),
+            )
+            for x in (-math.inf, math.inf)
+        ]
+        total = case(infinite, total)
         keys = [named(column(c, "q"), c) for c in names.axes]
         query = select([*keys, named(total, term)], aliased(with_max, "q"))
         return grouped(query, [column(c, "q") for c in names.axes])

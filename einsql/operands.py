@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from einsql.coo import axis_columns, value_columns
 from einsql.errors import OperandError
 from einsql.names import check_table_name, check_user_name
+
+if TYPE_CHECKING:
+    from einsql.expr import Var
 
 #: The value kinds einsql computes with, and the NumPy dtype kinds they cover.
 KIND_OF_DTYPE = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
@@ -359,3 +362,44 @@ def _from_pydata(array: Any, k: int, zero: Any) -> CooArray:
     keep = coo.data != zero
     coords = np.asarray(coo.coords).T[keep].astype(np.int64)
     return CooArray(coords.reshape(-1, coo.ndim), coo.data[keep], tuple(coo.shape))
+
+
+def checked_value(node: Var, values: dict[str, Any]) -> Any:
+    """The value given for a variable (any array-like), checked against its shape.
+
+    Raises:
+        OperandError: no value, or a value of another shape.
+
+    """
+    if node.name not in values:
+        raise OperandError(f"no value for variable {node.name!r}; pass it in values")
+    value = values[node.name]
+    shape = tuple(getattr(value, "shape", np.shape(value)))
+    if shape != node.shape:
+        raise OperandError(f"variable {node.name!r} has shape {node.shape}, its value {shape}")
+    return value
+
+
+def float_values(coo: Any, name: str) -> CooArray:
+    """``coo`` with float64 values; complex values are refused, never cut to their real part."""
+    if coo.dtype.kind == "c":
+        raise OperandError(
+            f"variable {name!r} has complex values; expressions compute in float64 "
+            "(einsql.einsum computes with complex values)"
+        )
+    return CooArray(coo.coords, coo.values.astype(np.float64), coo.shape)
+
+
+def variable_value(node: Var, values: dict[str, Any]) -> np.ndarray:
+    """The value given for a variable, as float64 of its shape.
+
+    Raises:
+        OperandError: no value, or a value of another shape.
+
+    """
+    value = checked_value(node, values)
+    if isinstance(value, Table):
+        raise OperandError(
+            f"variable {node.name!r} is a table; the NumPy reference reads arrays only"
+        )
+    return float_values(as_operand(value, 0), node.name).todense()

@@ -1,9 +1,10 @@
 """The SQL toolkit every lowering builds with: sqlglot nodes, made directly.
 
 Identifiers and columns are built as nodes, never as strings sqlglot would
-tokenize, and nothing here copies a tree it is given: a lowering owns the
-nodes it builds and puts each in exactly one place (build a node again rather
-than reuse it). The shapes einsql writes again and again live here once: a
+tokenize, and nothing here copies a tree it is given, except the guards that
+read a value several times (``guarded_exp``, ``by_class``), which copy it: a
+lowering owns the nodes it builds and puts each in exactly one place (build a
+node again rather than reuse it). The shapes einsql writes again and again live here once: a
 ``SELECT`` with joins, ``UNION ALL`` summed by group, CTE chains, guarded
 arithmetic, typed literals and ``VALUES`` lists.
 
@@ -43,20 +44,24 @@ def building() -> Iterator[None]:
     cost more than building them (a 1,000-step plan: about half the time).
     Nothing is lost: the cycles are collected once the collector runs again.
     Calls nest and may come from several threads; the collector is restored
-    to its state before the first of them.
+    to its state before the first of them once the last ends. Third-party code
+    (a path optimizer's search) runs outside it.
     """
-    with _PAUSE:
-        if _PAUSED[0] == 0:
-            _PAUSED[1] = int(gc.isenabled())
-            gc.disable()
-        _PAUSED[0] += 1
+    entered = False
     try:
+        with _PAUSE:
+            if _PAUSED[0] == 0:
+                _PAUSED[1] = int(gc.isenabled())
+                gc.disable()
+            _PAUSED[0] += 1
+            entered = True
         yield
     finally:
-        with _PAUSE:
-            _PAUSED[0] -= 1
-            if _PAUSED[0] == 0 and _PAUSED[1]:
-                gc.enable()
+        if entered:
+            with _PAUSE:
+                _PAUSED[0] -= 1
+                if _PAUSED[0] == 0 and _PAUSED[1]:
+                    gc.enable()
 
 
 #: Guards ``_PAUSED``: how many ``building`` blocks are open, and whether gc was enabled.
@@ -120,25 +125,18 @@ def select(columns: Sequence[exp.Expr], source: exp.Expr | None = None) -> exp.S
     return query
 
 
-def joined(
-    query: exp.Select, item: exp.Expr, on: Sequence[exp.Expr] = (), side: str | None = None
-) -> exp.Select:
-    """``query`` joined with ``item``: on the conditions, or a cross join without any.
-
-    ``side="LEFT"`` makes it a left join (on ``TRUE`` without conditions).
-    """
-    if side is not None:
-        join = exp.Join(this=item, side=side, on=all_of(on) if on else exp.true())
-    elif on:
-        join = exp.Join(this=item, on=all_of(on))
-    else:
-        join = exp.Join(this=item, kind="CROSS")
+def joined(query: exp.Select, item: exp.Expr, on: Sequence[exp.Expr] = ()) -> exp.Select:
+    """``query`` joined with ``item``: on the conditions, or a cross join without any."""
+    join = exp.Join(this=item, on=all_of(on)) if on else exp.Join(this=item, kind="CROSS")
     query.append("joins", join)
     return query
 
 
 def where(query: exp.Select, conditions: Sequence[exp.Expr]) -> exp.Select:
-    """``query WHERE`` all ``conditions`` (``query`` unchanged without any)."""
+    """``query WHERE`` all ``conditions`` (``query`` unchanged without any).
+
+    The clause is set, not added to: call it once per query, with every condition.
+    """
     if conditions:
         query.set("where", exp.Where(this=all_of(conditions)))
     return query
@@ -148,7 +146,8 @@ def grouped(query: exp.Select, keys: Sequence[exp.Expr]) -> exp.Select:
     """``query GROUP BY keys``; without keys, a one-row aggregate of at least one row.
 
     An aggregate without ``GROUP BY`` returns a row even over no rows; ``HAVING
-    COUNT(*) > 0`` keeps an empty input empty, as a sparse result must.
+    COUNT(*) > 0`` keeps an empty input empty, as a sparse result must. The
+    clause is set, not added to.
     """
     if keys:
         query.set("group", exp.Group(expressions=list(keys)))
@@ -214,6 +213,7 @@ def with_ctes(
     existing = query.args.get("with_")
     if existing is not None:
         nodes = [*existing.expressions, *nodes]
+        recursive = recursive or bool(existing.args.get("recursive"))
     query.set("with_", exp.With(expressions=nodes, recursive=recursive or None))
     return query
 

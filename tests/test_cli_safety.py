@@ -24,6 +24,7 @@ from einsql.expression_text import (
     MAX_EXPRESSION_LENGTH,
     parse_expression,
 )
+from einsql.functions import PUBLIC_FUNCTIONS
 
 VARIABLES = {
     "s": einsql.var("s", ()),
@@ -32,7 +33,7 @@ VARIABLES = {
     "A": einsql.var("A", (3, 3)),
 }
 
-UNARY = ["exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "softplus"]
+UNARY = list(PUBLIC_FUNCTIONS)
 
 
 def payloads(target: Path) -> list[str]:

@@ -87,6 +87,7 @@ def test_no_import_cycle() -> None:
 def test_the_expression_ir_imports_no_planner_and_drivers_no_lowering() -> None:
     graph = import_graph()
     assert "einsql.planner" not in graph["einsql.expr"]
+    assert not graph["einsql.iteration"] & {"einsql.evaluation", "einsql.drivers"}
     assert "einsql.reference" not in graph["einsql.expr"]
     for name, imports in graph.items():
         if name.startswith("einsql.drivers"):

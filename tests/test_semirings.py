@@ -148,3 +148,22 @@ def test_a_new_semiring_is_one_record(db, monkeypatch: pytest.MonkeyPatch) -> No
     expected = np.min(a[:, :, None, None] * b[None, :, :, None] * c[None, None, :, :], axis=(1, 2))
     np.testing.assert_allclose(result, expected)
     assert "MIN(" in einsql.to_sql("ij,jk->ik", a, b, semiring="min-times", dialect=db.name)
+
+
+def test_log_sum_exp_keeps_infinities_and_nan(db) -> None:
+    a = np.array([[0.0, np.inf], [1.0, np.nan], [2.0, 3.0], [-np.inf, -np.inf]])
+    b = np.array([[0.0, 1.0], [0.5, -2.0]])  # no -inf (the zero) against a +inf
+    result = einsql.einsum("ij,jk->ik", a, b, semiring="log-sum-exp", con=db.con)
+    with np.errstate(invalid="ignore"):
+        expected = np.logaddexp.reduce(a[:, :, None] + b[None, :, :], axis=1)
+    np.testing.assert_allclose(result, expected, equal_nan=True)
+
+
+def test_stored_infinities_in_a_min_plus_table_add_no_nan(db) -> None:
+    d = np.array([[0.5, np.inf, 2.0], [1.0, 0.5, np.inf], [np.inf, 4.0, 0.5]])  # no 0: all stored
+    table = einsql.einsum("ij->ij", d, con=db.con, into="distances")  # inf rows are stored
+    try:
+        result = einsql.einsum("ij,jk->ik", table, d, semiring="min-plus", con=db.con)
+        np.testing.assert_allclose(result, np.min(d[:, :, None] + d[None, :, :], axis=1))
+    finally:
+        db.drop("distances")

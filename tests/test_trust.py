@@ -549,3 +549,25 @@ def test_threads_in_a_fresh_process_find_every_dialect_ready(pg_url: str) -> Non
         timeout=300,
     )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_postgres_table_recreated_with_other_types_is_read_afresh(pg_url: str) -> None:
+    # psycopg prepares a statement it has run five times; einsql's checks of a
+    # user table then must not reuse a plan made for the table's old column types.
+    import psycopg
+
+    with psycopg.connect(pg_url) as con:
+        for dtype, values in (("bigint", "1, 2"), ("double precision", "1.5, 2.5")) * 2:
+            con.execute('DROP TABLE IF EXISTS "recreated"')
+            con.execute(f'CREATE TABLE "recreated" (i0 int, val {dtype})')
+            con.execute(f'INSERT INTO "recreated" VALUES (0, {values.split(", ")[0]})')
+            con.execute(f'INSERT INTO "recreated" VALUES (1, {values.split(", ")[1]})')
+            con.commit()
+            table = einsql.Table(
+                "recreated", (2,), dtype="int64" if dtype == "bigint" else "float64"
+            )
+            expected = sum(float(v) for v in values.split(", "))
+            for _ in range(6):
+                assert einsql.einsum("i->", table, con=con) == expected
+        con.execute('DROP TABLE "recreated"')
+        con.commit()

@@ -113,19 +113,24 @@ class PostgresDriver(TemporaryTableDriver):
         return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
 
     def execute(self, sql: str) -> None:
-        """Run one statement."""
-        self.con.execute(sql)
+        """Run one statement.
+
+        Never as a prepared statement: psycopg prepares a text it has run five
+        times, and a user table dropped and created again with other column
+        types then fails ("cached plan must not change result type").
+        """
+        self.con.execute(sql, prepare=False)
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         """The columns of a query and their PostgreSQL types (``numeric(10,2)``, ...)."""
         with self.con.cursor() as cursor:
-            cursor.execute(sql)
+            cursor.execute(sql, prepare=False)
             return [(column.name, column.type_display) for column in cursor.description or ()]
 
     def query(self, sql: str) -> Rows:
         """Run one query; return its columns (``numeric`` sums as exact ints)."""
         with self.con.cursor() as cursor:
-            cursor.execute(sql)
+            cursor.execute(sql, prepare=False)
             names = [column.name for column in cursor.description or ()]
             return rows_from_tuples(names, cursor.fetchall())
 
