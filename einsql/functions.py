@@ -157,7 +157,11 @@ def _div(dialect: Dialect, a: exp.Expr, b: exp.Expr) -> exp.Expr:
 
 
 def _pow(dialect: Dialect, a: exp.Expr, b: exp.Expr) -> exp.Expr:
-    """``a ** b``: NaN for a finite negative base and a fractional power, inf for ``0 ** -n``."""
+    """``a ** b`` as NumPy gives it where the databases raise or differ.
+
+    NaN for a finite negative base and a fractional power; inf for ``0 ** -n``;
+    1 for ``x ** 0`` and ``1 ** x``; inf or 0 for ``(-inf) ** b``, ``b`` fractional.
+    """
     zero = _num(dialect, 0.0)
     fractional = exp.NEQ(this=b.copy(), expression=exp.Floor(this=b.copy()))
     finite_negative = exp.and_(
@@ -172,8 +176,19 @@ def _pow(dialect: Dialect, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         (exp.EQ(this=b.copy(), expression=zero.copy()), _num(dialect, 1.0)),
         (exp.EQ(this=a.copy(), expression=_num(dialect, 1.0)), _num(dialect, 1.0)),
     ]
+    # (-inf) ** 1.5 is inf and (-inf) ** -1.5 is 0 (PostgreSQL raises on both).
+    minus_inf = exp.EQ(this=a.copy(), expression=_num(dialect, -math.inf))
+    signed_power = case(
+        [(exp.GT(this=b.copy(), expression=zero.copy()), _num(dialect, math.inf))],
+        _num(dialect, 0.0),
+    )
     return case(
-        [*one, (negative_base, _num(dialect, math.nan)), (zero_base, _num(dialect, math.inf))],
+        [
+            *one,
+            (exp.and_(minus_inf, fractional.copy()), signed_power),
+            (negative_base, _num(dialect, math.nan)),
+            (zero_base, _num(dialect, math.inf)),
+        ],
         binary(exp.Pow, a.copy(), b.copy()),
     )
 
