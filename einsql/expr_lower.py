@@ -61,6 +61,7 @@ from einsql.sql import (
     case,
     column,
     float_literal,
+    joined,
     named,
     select,
     summed_union,
@@ -375,12 +376,10 @@ class _ExpressionLowering:
             this=exp.column(operands[0].values[0], table="a"),
             expression=exp.column(operands[1].values[0], table="b"),
         )
-        query = exp.select(*_key_columns(keys), value.as_(VALUE)).from_(
-            table_ref(operands[0].name).as_("a")
+        query = select(
+            [*_key_columns(keys), named(value, VALUE)], aliased(table_ref(operands[0].name), "a")
         )
-        on = exp.and_(*conditions) if conditions else None
-        join = table_ref(operands[1].name).as_("b")
-        return query.join(join, on=on) if on is not None else query.join(join, join_type="cross")
+        return joined(query, aliased(table_ref(operands[1].name), "b"), conditions)
 
     def _sum(
         self, node: Elementwise, operands: list[Relation], shapes: list[tuple[int, ...]]
