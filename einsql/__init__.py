@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from einsql.api import compile_program, einsum, plan, prepare, to_sql
+from einsql.api import compile_program, einsum, einsum_path, plan, prepare, to_sql
 from einsql.calculus import grad, hessian, jacobian
 from einsql.display import SQL
 from einsql.errors import (
+    ArgumentError,
     DatabaseError,
     EinsqlError,
     ExactnessError,
     OperandError,
     OptionError,
+    PathError,
     ResultSizeError,
     ShapeError,
     SubscriptError,
@@ -38,6 +40,7 @@ from einsql.session import Session, connect
 
 __all__ = [
     "SQL",
+    "ArgumentError",
     "CooArray",
     "DatabaseError",
     "EinsqlError",
@@ -50,6 +53,7 @@ __all__ = [
     "LoopWarning",
     "OperandError",
     "OptionError",
+    "PathError",
     "Plan",
     "ResultSizeError",
     "Session",
@@ -64,6 +68,7 @@ __all__ = [
     "const",
     "descent",
     "einsum",
+    "einsum_path",
     "evaluate",
     "explain",
     "grad",

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from einsql.checks import TableFacts, inspect_table
-from einsql.coo import Program, Relation, axis_columns, value_columns
-from einsql.dialect import Dialect, load_dialect
+from einsql.coo import Program, Relation, axis_columns, stored_values, value_columns
+from einsql.dialect import INT64_MAX, Dialect, load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
 from einsql.equation import from_sublists, parse
-from einsql.errors import OptionError, SubscriptError
+from einsql.errors import OperandError, OptionError, SubscriptError
 from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
 from einsql.expr_lower import lower_expression, named_tables
@@ -38,14 +38,20 @@ from einsql.iteration import Iteration
 from einsql.iteration_run import iteration_sql
 from einsql.lower import Layout, lower
 from einsql.names import generated
-from einsql.operands import CooArray, Operand, Table, as_operand, from_dense, value_kind
+from einsql.numpy_args import check_cast, check_out, check_out_dtype, delivered, numpy_request
+from einsql.operands import (
+    CooArray,
+    Operand,
+    Table,
+    as_operand,
+    dense_input,
+    from_dense,
+    value_kind,
+)
 from einsql.planner import Plan, make_plan
 from einsql.reference import evaluate
 from einsql.results import check_dense_size, to_coo, to_dense
 from einsql.semiring import SUM_PRODUCT, Semiring, get_semiring
-
-#: The result forms of ``einsum(..., out=...)``.
-OUTPUTS = ("dense", "coo")
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,12 +61,14 @@ class Prepared:
     Attributes:
         plan: the contraction plan.
         operands: the operands, as COO arrays or tables.
-        dtype: the NumPy dtype of the result.
+        dtype: the NumPy dtype the result is computed in.
         kind: the value kind the SQL computes with.
         nonfinite: whether an array operand holds NaN or an infinity.
         semiring: the semiring it computes in.
         empty: a label has size 0, so every term of the sum is empty and the
             result is zeros (NaN and infinities in other operands meet nothing).
+        returned: the dtype of the result returned: ``dtype``, or ``object``
+            when an operand is an object array or ``dtype=object`` was asked.
 
     """
 
@@ -71,17 +79,51 @@ class Prepared:
     nonfinite: bool
     semiring: Semiring = SUM_PRODUCT
     empty: bool = False
+    returned: np.dtype[Any] | None = None
+
+    @property
+    def result_dtype(self) -> np.dtype[Any]:
+        """The dtype of the result returned to the caller."""
+        return self.returned if self.returned is not None else self.dtype
 
 
-def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-product") -> Prepared:
+def prepare(
+    args: Sequence[Any],
+    optimize: Any = "auto",
+    semiring: str = "sum-product",
+    dtype: np.dtype[Any] | None = None,
+    casting: str = "safe",
+    out_dtype: np.dtype[Any] | None = None,
+) -> Prepared:
     """Parse, read operands and plan; every input error is raised here.
+
+    ``dtype`` and ``casting`` are NumPy's: operands are cast to ``dtype`` under
+    the casting rule (see :mod:`einsql.numpy_args`). Without ``dtype``, an
+    ``out`` array's dtype (``out_dtype``) joins the operands' in the type the
+    result is computed in, as in NumPy (``uint8`` operands into an ``int16``
+    array are multiplied as ``int16``).
 
     >>> prepare(["ij,jk", np.ones((2, 3)), np.ones((3, 4), dtype=np.float32)]).dtype
     dtype('float64')
+    >>> prepare(["i->", np.arange(3, dtype=np.int16)], dtype=np.dtype(np.float32)).dtype
+    dtype('float32')
     """
     ring = get_semiring(semiring)
     subscripts, raw = _split_args(args)
+    raw = [dense_input(value, k) for k, value in enumerate(raw)]
     operands = tuple(as_operand(value, k, ring.zero) for k, value in enumerate(raw))
+    sources = [_source_dtype(value, op) for value, op in zip(raw, operands)]
+    if dtype is None and out_dtype is not None and ring.kind is None:
+        dtype = np.result_type(*sources, out_dtype)  # NumPy computes in the common type, out's too
+    if dtype is not None:
+        if ring.kind is not None:
+            raise OptionError(f"dtype= casts the operands of a sum-product einsum, not {ring.name}")
+        pairs = enumerate(zip(operands, sources))
+        operands = tuple(_cast(op, source, dtype, casting, k) for k, (op, source) in pairs)
+    elif ring.kind is None:  # each operand becomes the result's dtype, under the casting rule
+        common = np.result_type(*sources)
+        for k, source in enumerate(sources):
+            check_cast(source, common, casting, f"operand {k}")
     equation = parse(subscripts, [op.shape for op in operands])
     automatic = isinstance(optimize, str) and optimize == "auto"
     overflow = ring is SUM_PRODUCT and automatic and _may_overflow(operands)
@@ -90,21 +132,77 @@ def prepare(args: Sequence[Any], optimize: Any = "auto", semiring: str = "sum-pr
     else:
         plan = make_plan(equation, optimize, ring.name, [op.nnz for op in operands])
     if ring.kind is not None:  # the semiring fixes the values: float, or bool for or-and
-        dtype = np.dtype(np.bool_ if ring.kind == "bool" else np.float64)
+        fixed = np.dtype(np.bool_ if ring.kind == "bool" else np.float64)
         for k, op in enumerate(operands):
             value_kind(np.dtype(op.dtype), f"operand {k}")
-        return Prepared(plan, operands, dtype, ring.kind, False, ring)
-    dtype = np.result_type(*[np.dtype(op.dtype) for op in operands])
-    kind = value_kind(dtype, "the result")
+        return Prepared(plan, operands, fixed, ring.kind, False, ring)
+    returned: np.dtype[Any] = dtype if dtype is not None else np.result_type(*sources)
+    if out_dtype is not None:
+        check_out_dtype(out_dtype, returned, casting)
+    if returned.kind == "O":  # NumPy computes with Python numbers: exact integers, doubles
+        operands = tuple(_widened(op, k) for k, op in enumerate(operands))
+    computed = np.result_type(*[np.dtype(op.dtype) for op in operands])
+    kind = value_kind(computed, "the result")
+    kept = None if returned == computed else returned
     if 0 in equation.size_of.values():  # every product is empty: the result is all zeros
-        return Prepared(
-            plan, tuple(_emptied(op) for op in operands), dtype, kind, False, empty=True
-        )
+        emptied = tuple(_emptied(op) for op in operands)
+        return Prepared(plan, emptied, computed, kind, False, empty=True, returned=kept)
     nonfinite = overflow or any(
         isinstance(op, CooArray) and op.dtype.kind in "fc" and not np.isfinite(op.values).all()
         for op in operands
     )
-    return Prepared(plan, operands, dtype, kind, nonfinite)
+    return Prepared(plan, operands, computed, kind, nonfinite, returned=kept)
+
+
+def _source_dtype(value: Any, operand: Operand) -> np.dtype[Any]:
+    """The dtype NumPy sees for an operand: an object array's is ``object``."""
+    return value.dtype if isinstance(value, np.ndarray) else np.dtype(operand.dtype)
+
+
+#: The dtype an object computation gives each kind: Python's ints, floats and complex numbers.
+_PYTHON_NUMBERS = {"b": np.int64, "i": np.int64, "u": np.int64, "f": np.float64, "c": np.complex128}
+
+
+def _widened(operand: Operand, k: int) -> Operand:
+    """Operand ``k`` as an object computation sees it (Python numbers; ``True + True`` is 2).
+
+    Raises:
+        OperandError: ``uint64`` values past 2**63, which int64 does not hold.
+
+    """
+    if isinstance(operand, Table):
+        return operand
+    values = operand.values
+    if values.dtype == np.uint64 and values.size and int(values.max()) > INT64_MAX:
+        raise OperandError(
+            f"operand {k} holds uint64 values past 2**63 in an object computation; "
+            "einsql computes exact integers in int64 columns"
+        )
+    target = _PYTHON_NUMBERS[values.dtype.kind]
+    return CooArray(operand.coords, values.astype(target), operand.shape)
+
+
+def _cast(
+    operand: Operand, source: np.dtype[Any], dtype: np.dtype[Any], casting: str, k: int
+) -> Operand:
+    """Operand ``k`` cast to ``dtype`` as NumPy's ``dtype=`` does (object: left as it is).
+
+    Raises:
+        ArgumentError: ``casting`` forbids the cast.
+        OptionError: the cast would narrow a table's values, which stay in the database.
+
+    """
+    check_cast(source, dtype, casting, f"operand {k}")
+    if dtype.kind == "O":
+        return operand
+    if isinstance(operand, Table):
+        if np.result_type(np.dtype(operand.dtype), dtype) != dtype:
+            raise OptionError(
+                f"dtype={dtype} would narrow table {operand.name!r} ({operand.dtype}); "
+                "einsql narrows array operands only"
+            )
+        return operand
+    return CooArray(operand.coords, operand.values.astype(dtype), operand.shape)
 
 
 def _may_overflow(operands: Sequence[Operand]) -> bool:
@@ -132,10 +230,13 @@ def _emptied(operand: Operand) -> Operand:
 
 def einsum(
     *operands: Any,
+    out: Any = None,
+    dtype: Any = None,
+    order: str = "K",
+    casting: str = "safe",
+    optimize: Any = "auto",
     backend: str | None = None,
     con: Any = None,
-    optimize: Any = "auto",
-    out: str = "dense",
     into: str | None = None,
     staged: bool | None = None,
     nonfinite: bool | None = None,
@@ -143,10 +244,29 @@ def einsum(
 ) -> Any:
     """Evaluate an einsum in a database (or with the NumPy reference).
 
+    Takes ``numpy.einsum``'s whole signature (``out``, ``dtype``, ``order``,
+    ``casting``, ``optimize``; see :mod:`einsql.numpy_args`) and einsql's own
+    arguments after it.
+
     Args:
         *operands: ``subscripts, op0, op1, ...`` or the interleaved form. An
             operand is a NumPy array (or array-like), a scipy.sparse matrix, a
-            pydata ``sparse`` array, or an :class:`einsql.Table`.
+            pydata ``sparse`` array, or an :class:`einsql.Table`. An object
+            array of Python numbers is read by the rule of
+            :func:`einsql.operands.numeric_objects` and gives an object array.
+        out: None, a NumPy array to write the result into (as NumPy's ``out``,
+            returned), or einsql's result form: ``"dense"`` (what
+            ``numpy.einsum`` returns) or ``"coo"`` (a :class:`einsql.CooArray`
+            of the nonzeros).
+        dtype: cast every operand to this dtype (under ``casting``) first.
+        order: the memory layout of a dense result: ``"C"``, ``"F"``, ``"A"``
+            (Fortran if every array operand is) or ``"K"`` (C order).
+        casting: NumPy's casting rule for ``dtype`` and ``out``.
+        optimize: the contraction-path strategy (a name from
+            :func:`einsql.planner.strategies`, an opt_einsum ``PathOptimizer``)
+            or an explicit path; NumPy's ``True`` (``"greedy"``), ``False``
+            (left to right), ``(strategy, memory_limit)`` and
+            ``["einsum_path", ...]`` too. The default ``"auto"`` is opt_einsum's.
         backend: ``"duckdb"``, ``"postgres"``, ``"sqlite"`` or ``"numpy"`` (the
             reference). None takes the backend of ``con`` (DuckDB without one).
         con: where to run: None (a new in-memory database), a duckdb, psycopg 3
@@ -154,9 +274,6 @@ def einsum(
             a URL (``duckdb:///path``, ``postgresql://...``, ``sqlite:///path``).
             einsql never closes a connection it did not open, and leaves no
             transaction it started open.
-        optimize: the contraction-path strategy or an explicit path.
-        out: ``"dense"`` for what ``numpy.einsum`` returns, ``"coo"`` for a
-            :class:`einsql.CooArray` of the nonzeros.
         into: store the result as a new table of this name (in ``con``) and
             return an :class:`einsql.Table` naming it.
         staged: force staged (True) or single-statement (False) execution.
@@ -170,24 +287,33 @@ def einsum(
             the semiring's zero, are that zero; a dense result has it filled in.
 
     Returns:
-        The result in the requested form; with a symbolic operand (an
-        :func:`einsql.var` or any expression), an expression instead.
+        The result in the requested form (``out`` itself when it is an
+        array); with a symbolic operand (an :func:`einsql.var` or any
+        expression), an expression instead.
 
     >>> import scipy.sparse as sp
     >>> m = sp.random(50, 50, density=0.1, random_state=0, format="csr")
     >>> bool(np.allclose(einsum("ij,jk->ik", m, m), (m @ m).toarray()))
     True
+    >>> c = np.zeros(2, dtype=np.int32)
+    >>> einsum("ij->i", np.ones((2, 3)), out=c, casting="unsafe") is c, c.tolist()
+    (True, [3, 3])
 
     """
     if any(isinstance(op, Expr) for op in operands):
         return _symbolic_einsum(operands)
-    prepared = prepare(operands, optimize, semiring)
-    if out not in OUTPUTS:
-        raise OptionError(f"unknown out={out!r}; use one of {', '.join(OUTPUTS)}")
-    if into is not None and con is None:
-        raise OptionError("into= stores a table in a database; pass that database as con=")
-    if out == "dense" and into is None:
-        check_dense_size(prepared.plan.equation.shape, prepared.dtype)
+    request = numpy_request(out, dtype, order, casting)
+    out_dtype = request.out.dtype if request.out is not None else None
+    prepared = prepare(operands, optimize, semiring, request.dtype, request.casting, out_dtype)
+    shape = prepared.plan.equation.shape
+    if into is not None and (con is None or request.out is not None):
+        raise OptionError(
+            "into= stores a table in a database: pass that database as con=, and no out= array"
+        )
+    if request.out is not None:
+        check_out(request.out, shape, prepared.result_dtype, request.casting)
+    elif request.form == "dense" and into is None:
+        check_dense_size(shape, prepared.dtype)
     coo: CooArray | None
     if backend == "numpy":
         if into is not None:
@@ -198,9 +324,44 @@ def einsum(
         with open_driver(con, backend) as driver:
             coo = _run_sql(prepared, driver, into, staged, nonfinite)
         if into is not None:
-            return Table(into, prepared.plan.equation.shape, prepared.dtype.name)
+            return Table(into, shape, prepared.dtype.name)
         assert coo is not None  # rows come back whenever they are not stored
-    return to_dense(coo, prepared.semiring.zero) if out == "dense" else coo
+    if request.form == "coo":
+        return CooArray(coo.coords, coo.values.astype(prepared.result_dtype), coo.shape)
+    dense = to_dense(coo, prepared.semiring.zero, prepared.returned)
+    return delivered(dense, request, _fortran(operands))
+
+
+def _fortran(args: Sequence[Any]) -> bool:
+    """Whether ``order="A"`` means Fortran order: every array operand is Fortran-contiguous.
+
+    >>> _fortran(["ij", np.ones((2, 3), order="F")]), _fortran(["ij", np.ones((2, 3))])
+    (True, False)
+    """
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    fortran = [a.flags.f_contiguous for a in arrays]
+    return bool(arrays) and all(fortran) and not all(a.flags.c_contiguous for a in arrays)
+
+
+def einsum_path(*operands: Any, optimize: Any = "greedy") -> tuple[list[Any], str]:
+    """NumPy's ``einsum_path``: the contraction path einsql takes, and a report.
+
+    ``optimize`` takes every form :func:`einsum` takes; the default is NumPy's
+    ``"greedy"``. Strategies are opt_einsum's (NumPy's ``"greedy"`` and
+    ``"optimal"`` choose the same paths unless NumPy's default memory limit,
+    the largest operand, binds). The path, NumPy's ``["einsum_path", (i, j),
+    ...]`` list, can be passed back as ``optimize=``; the report lists the steps
+    einsql runs, including the sums of labels only one operand has.
+
+    >>> a = np.ones((2, 3)); b = np.ones((3, 4)); c = np.ones((4, 5))
+    >>> path, report = einsum_path("ij,jk,kl->il", a, b, c)
+    >>> path
+    ['einsum_path', (1, 2), (0, 1)]
+    >>> print(report.splitlines()[-1])
+       3                   ij,jl->il                                   il->il
+    """
+    plan = prepare(operands, optimize).plan
+    return ["einsum_path", *plan.path], plan.report()
 
 
 def to_sql(
@@ -413,7 +574,8 @@ def _bound(coo: CooArray) -> int | None:
         return None
     if coo.nnz == 0:
         return 0
-    return max(abs(int(coo.values.min())), abs(int(coo.values.max())))
+    values = stored_values(coo.values, "int")  # uint64 as stored: its two's complement
+    return max(abs(int(values.min())), abs(int(values.max())))
 
 
 def _run_reference(prepared: Prepared, con: Any) -> CooArray:

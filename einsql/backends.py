@@ -54,6 +54,10 @@ class DriverModule(Protocol):
     def list_tables(self, con: Any) -> list[str]:
         """The names of the tables on ``con``, temporary ones included, leaving it as it was."""
 
+    # Optional: ``open_memory() -> native connection`` for ``con=None`` (a cursor of a
+    # database shared by the process, say), closed when the call ends; without it,
+    # ``con=None`` opens the backend's ``memory_url``.
+
 
 @dataclass(frozen=True)
 class Backend:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from sqlglot import exp
 
@@ -131,3 +133,17 @@ class Program:
     def render(self, dialect: Dialect) -> str:
         """The whole program as SQL text, statements ending in ``;``."""
         return "\n".join(dialect.render(s, copy=False) + ";" for s in self.statements)
+
+
+def stored_values(values: np.ndarray, kind: str) -> np.ndarray:
+    """Values computed as ``kind`` as a database holds them: ``uint64`` integers in int64.
+
+    A ``uint64`` value of 2**63 or more fits no signed 64-bit column, but its
+    two's complement (the value minus 2**64) does, and sums and products of
+    those are the same modulo 2**64: the result, taken modulo 2**64, is what
+    NumPy's ``uint64`` arithmetic gives.
+
+    >>> stored_values(np.array([1, 2**64 - 2], dtype=np.uint64), "int").tolist()
+    [1, -2]
+    """
+    return values.view(np.int64) if values.dtype == np.uint64 and kind == "int" else values

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from opt_einsum import get_symbol
 
-from einsql.errors import ShapeError, SubscriptError
+from einsql.errors import ArgumentError, ShapeError, SubscriptError
 
 ELLIPSIS = "..."
 _RESERVED = frozenset(".,->")
@@ -125,70 +125,102 @@ def from_sublists(args: Sequence[Any]) -> tuple[str, list[Any]]:
 
     Args:
         args: ``op0, sublist0, op1, sublist1, ..., [output_sublist]`` where a
-            sublist holds non-negative integers and ``Ellipsis``.
+            sublist is a sequence (list, tuple, range, 1-d integer array) of
+            integers in ``[0, 52)`` and ``Ellipsis``. As in NumPy, 0-25 are the
+            labels ``A``-``Z`` and 26-51 ``a``-``z``.
 
     Returns:
         ``(subscripts, operands)``.
 
+    Raises:
+        ArgumentError: a sublist that is no sequence, or holds something other
+            than integers and ``Ellipsis`` (NumPy raises ``TypeError``).
+        SubscriptError: a label outside ``[0, 52)``, or no operand.
+
     >>> from_sublists(["A", [0, 1], "B", [1, 2], [0, 2]])
-    ('ab,bc->ac', ['A', 'B'])
-    >>> from_sublists(["A", [Ellipsis, 0]])
+    ('AB,BC->AC', ['A', 'B'])
+    >>> from_sublists(["A", [Ellipsis, 26]])
     ('...a->...a', ['A'])
 
     """
     operands = list(args[0::2])
-    sublists = list(args[1::2])
+    sublists = [_sublist_items(sub, f"operand {k}") for k, sub in enumerate(args[1::2])]
     output = None
     if len(args) % 2 == 1 and len(args) > 1:
-        output = operands.pop()
-        if not _is_sublist(output):
-            raise SubscriptError("the interleaved form takes an operand and a sublist in turn")
+        output = _sublist_items(operands.pop(), "the output")
     if not operands:
         raise SubscriptError("einsum needs at least one operand")
-    terms = [_sublist_term(sub, f"operand {k}") for k, sub in enumerate(sublists)]
-    if len(terms) != len(operands):
+    if len(sublists) != len(operands):
         raise SubscriptError("the interleaved form takes an operand and a sublist in turn")
+    terms = [_sublist_term(sub, f"operand {k}") for k, sub in enumerate(sublists)]
     output_term = (
         _sublist_term(output, "the output") if output is not None else _implicit_output(sublists)
     )
     return ",".join(terms) + "->" + output_term, operands
 
 
-def _implicit_output(sublists: Sequence[Any]) -> str:
-    """NumPy's implicit output of the interleaved form: once-used labels by integer.
+#: How many labels the interleaved form has: NumPy's ``A``-``Z`` then ``a``-``z``.
+SUBLIST_LABELS = 52
 
-    NumPy sorts the labels by their integers (``[0, 26]`` keeps that order),
-    not by the symbols they map to, broadcast axes first.
+
+def sublist_symbol(label: int) -> str:
+    """The letter NumPy gives a sublist label: 0-25 are ``A``-``Z``, 26-51 ``a``-``z``.
+
+    >>> sublist_symbol(0), sublist_symbol(25), sublist_symbol(26), sublist_symbol(51)
+    ('A', 'Z', 'a', 'z')
+    """
+    return chr(ord("A") + label) if label < 26 else chr(ord("a") + label - 26)
+
+
+def _implicit_output(sublists: Sequence[list[Any]]) -> str:
+    """NumPy's implicit output of the interleaved form: once-used labels in order.
+
+    Broadcast axes come first, then the labels used once, by integer (which is
+    also the order of their letters).
 
     >>> _implicit_output([[0, 26]]), _implicit_output([[Ellipsis, 3, 1], [1]])
-    ('aA', '...d')
+    ('Aa', '...D')
     """
     counts = Counter(int(item) for sub in sublists for item in sub if item is not Ellipsis)
     ellipsis = ELLIPSIS if any(item is Ellipsis for sub in sublists for item in sub) else ""
     singles = sorted(label for label, count in counts.items() if count == 1)
-    return ellipsis + "".join(str(get_symbol(label)) for label in singles)
+    return ellipsis + "".join(sublist_symbol(label) for label in singles)
 
 
-def _is_sublist(value: Any) -> bool:
-    return isinstance(value, (list, tuple))
+def _sublist_items(value: Any, where: str) -> list[Any]:
+    """The items of the sublist for ``where``: any sequence but a string.
+
+    Raises:
+        ArgumentError: ``value`` is no sequence (NumPy raises ``TypeError``).
+
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return list(value)
+    if isinstance(value, (list, tuple, range)):
+        return list(value)
+    raise ArgumentError(
+        f"the sublist for {where} must be a list of integers (0 to 51) and Ellipsis, "
+        f"not a {type(value).__name__}; the first argument is a subscripts string "
+        "or an operand followed by its sublist"
+    )
 
 
-def _sublist_term(sublist: Any, where: str) -> str:
-    if not _is_sublist(sublist):
-        raise SubscriptError(
-            f"the sublist for {where} must be a list, got {type(sublist).__name__}"
-        )
+def _sublist_term(sublist: list[Any], where: str) -> str:
     return "".join(_sublist_label(item, where) for item in sublist)
 
 
 def _sublist_label(item: Any, where: str) -> str:
     if item is Ellipsis:
         return ELLIPSIS
-    if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)) or item < 0:
+    if isinstance(item, (bool, np.bool_)) or not isinstance(item, (int, np.integer)):
+        raise ArgumentError(f"sublist labels must be integers or Ellipsis; {where} has {item!r}")
+    if not 0 <= item < SUBLIST_LABELS:
         raise SubscriptError(
-            f"sublist labels must be non-negative integers or Ellipsis; {where} has {item!r}"
+            f"sublist label {item!r} of {where} is outside [0, {SUBLIST_LABELS}); the "
+            "interleaved form has NumPy's 52 labels (A-Z, a-z): write the subscripts "
+            "as a string for more"
         )
-    return str(get_symbol(int(item)))
+    return sublist_symbol(int(item))
 
 
 def _split_terms(text: str) -> tuple[list[str], str | None]:

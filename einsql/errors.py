@@ -2,10 +2,16 @@
 
 Every error is an :class:`EinsqlError`, which is also a :class:`ValueError`, so
 code written against ``numpy.einsum`` that catches ``ValueError`` keeps working.
+Where ``numpy.einsum`` raises another built-in exception for the same mistake,
+einsql's error is that exception too: an argument of the wrong type or a cast
+the casting rule forbids is a :class:`TypeError` (:class:`ArgumentError`), an
+explicit path that does not fit a :class:`RuntimeError` (:class:`PathError`).
 
 >>> import einsql
 >>> issubclass(einsql.SubscriptError, ValueError)
 True
+>>> issubclass(einsql.ArgumentError, TypeError), issubclass(einsql.PathError, RuntimeError)
+(True, True)
 """
 
 from __future__ import annotations
@@ -31,6 +37,21 @@ class OperandError(EinsqlError):
 
 class OptionError(EinsqlError):
     """An option (backend, dialect, optimize, output form, ...) is not valid."""
+
+
+class ArgumentError(EinsqlError, TypeError):
+    """An argument of the wrong type, or a cast the ``casting`` rule forbids.
+
+    ``numpy.einsum`` raises :class:`TypeError` in these cases, so this error is one too.
+    """
+
+
+class PathError(OptionError, RuntimeError):
+    """An explicit contraction path does not fit the operands.
+
+    ``numpy.einsum`` raises :class:`RuntimeError` for an invalid ``einsum_path``,
+    so this error is one too.
+    """
 
 
 class ExactnessError(EinsqlError):

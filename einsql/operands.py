@@ -11,6 +11,7 @@ zeros); an existing database table is named by a :class:`Table`.
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from einsql.coo import axis_columns, value_columns
-from einsql.errors import OperandError
+from einsql.errors import ArgumentError, OperandError
 from einsql.names import check_table_name, check_user_name
 
 if TYPE_CHECKING:
@@ -175,19 +176,17 @@ def _table_dtype(name: str, dtype: Any) -> np.dtype[Any]:
 def value_kind(dtype: np.dtype[Any], where: str) -> str:
     """The computation kind (``bool``, ``int``, ``float``, ``complex``) of a dtype.
 
-    >>> value_kind(np.dtype("int32"), "operand 0")
-    'int'
-    >>> value_kind(np.dtype("uint64"), "operand 0")
+    Floats of any width compute in double precision, complex values in two
+    doubles; ``uint64`` computes modulo 2**64, as NumPy does (see
+    :func:`einsql.coo.stored_values`).
+
+    >>> value_kind(np.dtype("int32"), "operand 0"), value_kind(np.dtype("uint64"), "operand 0")
+    ('int', 'int')
+    >>> value_kind(np.dtype("U3"), "operand 0")
     Traceback (most recent call last):
     ...
-    einsql.errors.OperandError: operand 0 has dtype uint64, which einsql cannot hold exactly; \
-convert it to int64 or float64
+    einsql.errors.OperandError: operand 0 has non-numeric dtype <U3; einsum needs numbers
     """
-    if dtype == np.uint64:
-        raise OperandError(
-            f"{where} has dtype uint64, which einsql cannot hold exactly; "
-            "convert it to int64 or float64"
-        )
     kind = KIND_OF_DTYPE.get(dtype.kind)
     if kind is None:
         raise OperandError(f"{where} has non-numeric dtype {dtype}; einsum needs numbers")
@@ -317,16 +316,88 @@ def from_dense(array: np.ndarray, k: int, zero: Any = 0) -> CooArray:
     return CooArray(coords, array[mask].reshape(-1), tuple(array.shape))
 
 
+def dense_input(value: Any, k: int) -> Any:
+    """``value`` as NumPy reads a dense operand: lists, tuples and scalars become arrays.
+
+    Other objects are returned as they are (:func:`as_operand` reads or refuses them).
+
+    >>> dense_input([[1, 2], [3, 4]], 0).dtype, dense_input(2.5, 0).shape
+    (dtype('int64'), ())
+    """
+    if isinstance(value, (bool, int, float, complex, list, tuple)):
+        return _as_ndarray(value, k)
+    return value
+
+
 def _as_ndarray(value: Any, k: int) -> np.ndarray:
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
         raise OperandError(f"operand {k} is not a rectangular array: {error}") from None
-    if array.dtype == object:
+    return numeric_objects(array, k) if array.dtype == object else array
+
+
+#: The element types an object array may hold, by the value kind they need
+#: (Python's booleans are integers: ``True + True`` is 2).
+_OBJECT_KINDS = (
+    ("int", (bool, np.bool_, int, np.integer), np.int64),
+    ("float", (float, np.floating), np.float64),
+    ("complex", (complex, np.complexfloating), np.complex128),
+)
+
+
+def numeric_objects(array: np.ndarray, k: int) -> np.ndarray:
+    """An object array of Python numbers as the numeric array its elements agree on.
+
+    The rule: integers and booleans give ``int64`` (as in Python, ``True +
+    True`` is 2); with a float among them ``float64``; with a complex number
+    ``complex128``.
+    Integers beyond int64, ``Fraction``, ``Decimal`` and anything that is not a
+    number are refused: no database holds them exactly.
+
+    >>> numeric_objects(np.array([1, 2.5], dtype=object), 0)
+    array([1. , 2.5])
+    >>> from fractions import Fraction
+    >>> numeric_objects(np.array([Fraction(1, 3)], dtype=object), 0)
+    Traceback (most recent call last):
+    ...
+    einsql.errors.OperandError: operand 0 is an object array holding Fraction values; einsql
+    computes in a database, which holds no Fraction exactly: convert it to float
+    (array.astype(float)) or to integers
+
+    Raises:
+        ArgumentError: an element is not a number (NumPy raises ``TypeError``).
+        OperandError: a number no database holds exactly.
+
+    """
+    rank = 0
+    for kind in set(map(type, array.flat)):
+        rank = max(rank, _object_rank(kind, k))
+    target = _OBJECT_KINDS[rank][2]
+    try:
+        return array.astype(target)
+    except OverflowError:
         raise OperandError(
-            f"operand {k} is ragged or holds non-numeric objects; einsum needs a numeric array"
+            f"operand {k} is an object array holding integers beyond int64, which einsql "
+            "does not load; convert it to float (array.astype(float))"
+        ) from None
+
+
+def _object_rank(kind: type, k: int) -> int:
+    """The position in :data:`_OBJECT_KINDS` of an object array element's type."""
+    for rank, (_, types, _) in enumerate(_OBJECT_KINDS):
+        if issubclass(kind, types):
+            return rank
+    if issubclass(kind, numbers.Number):
+        raise OperandError(
+            f"operand {k} is an object array holding {kind.__name__} values; einsql computes "
+            f"in a database, which holds no {kind.__name__} exactly: convert it to float "
+            "(array.astype(float)) or to integers"
         )
-    return array
+    raise ArgumentError(
+        f"operand {k} is an object array holding a {kind.__name__}; einsum needs numbers "
+        "(Python or NumPy bool, int, float or complex)"
+    )
 
 
 def _is_scipy_sparse(value: Any) -> bool:

@@ -32,12 +32,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import opt_einsum
 from opt_einsum.paths import PathOptimizer
 
 from einsql.display import html_table, markdown_table, text_table
 from einsql.equation import Equation
-from einsql.errors import OptionError
+from einsql.errors import OptionError, PathError
 from einsql.semiring import get_semiring
 from einsql.sparsity import estimate_nonzeros, path_cost, sparse_greedy
 
@@ -102,6 +103,10 @@ class Plan:
         steps: the steps; the last one writes the result.
         optimize: the strategy that chose the order (or ``"explicit"``).
         semiring: the semiring the steps compute in (see :mod:`einsql.semiring`).
+        path: the contraction path the steps replay, in opt_einsum's (and
+            ``numpy.einsum_path``'s) convention, over the operands left after
+            labels of one operand only were summed (those sums keep each
+            operand's position); passed back as ``optimize=`` it gives this plan.
 
     """
 
@@ -109,6 +114,7 @@ class Plan:
     steps: tuple[Step, ...]
     optimize: str
     semiring: str = "sum-product"
+    path: tuple[tuple[int, ...], ...] = ()
 
     @property
     def num_operands(self) -> int:
@@ -147,6 +153,48 @@ class Plan:
     def __str__(self) -> str:
         return self.title + "\n" + text_table(self.rows())
 
+    def report(self) -> str:
+        """The plan in ``numpy.einsum_path``'s report format (the steps einsql runs).
+
+        >>> from einsql.equation import parse
+        >>> print(make_plan(parse("ij,jk->ik", [(2, 3), (3, 4)])).report())
+          Complete contraction:  ij,jk->ik
+                 Naive scaling:  3
+             Optimized scaling:  3
+              Naive FLOP count:  4.800e+01
+          Optimized FLOP count:  4.800e+01
+           Theoretical speedup:  1.000
+          Largest intermediate:  8.000e+00 elements
+        --------------------------------------------------------------------------
+        scaling                  current                                remaining
+        --------------------------------------------------------------------------
+           3                   ij,jk->ik                                   ik->ik
+        """
+        equation, size_of = self.equation, self.equation.size_of.__getitem__
+        labels = set("".join(equation.inputs))
+        naive = _flops(labels, not labels <= set(equation.output), len(equation.inputs), size_of)
+        scales = [len(set("".join(step.inputs))) for step in self.steps]
+        lines = [
+            f"  Complete contraction:  {equation}",
+            f"         Naive scaling:  {len(labels)}",
+            f"     Optimized scaling:  {max(scales)}",
+            f"      Naive FLOP count:  {naive:.3e}",
+            f"  Optimized FLOP count:  {self.flops:.3e}",
+            f"   Theoretical speedup:  {naive / max(self.flops, 1):3.3f}",
+            f"  Largest intermediate:  {max(step.size for step in self.steps):.3e} elements",
+            "-" * 74,
+            f"{'scaling':6} {'current':>24} {'remaining':>40}",
+            "-" * 74,
+        ]
+        live = dict(enumerate(equation.inputs))
+        for s, (scale, step) in enumerate(zip(scales, self.steps)):
+            for arg in step.args:
+                del live[arg]
+            live[self.num_operands + s] = step.output
+            remaining = ",".join(live.values()) + "->" + equation.output
+            lines.append(f"{scale:4d}    {step.equation:>24} {remaining:>40}")
+        return "\n".join(lines)
+
     def _repr_markdown_(self) -> str:
         return f"**{self.title}**\n\n" + markdown_table(self.rows())
 
@@ -167,10 +215,15 @@ def make_plan(
         equation: the parsed equation.
         optimize: a strategy name from :func:`strategies`, any opt_einsum
             ``PathOptimizer`` instance, or an explicit path (a list of tuples
-            of operand positions, in opt_einsum's convention). ``"sparse"`` is
+            of operand positions, in opt_einsum's convention, optionally
+            after NumPy's leading ``"einsum_path"``). ``"sparse"`` is
             :func:`einsql.sparsity.sparse_greedy`; ``"auto"`` takes
             opt_einsum's choice unless every operand's nonzeros are known and
-            the sparse model prices the sparse greedy path lower.
+            the sparse model prices the sparse greedy path lower. NumPy's forms
+            work too: ``True`` is ``"greedy"``, ``False`` contracts the
+            operands from left to right, and ``(strategy, memory_limit)``
+            bounds the elements of every intermediate (opt_einsum's
+            ``memory_limit``; a step that cannot fit contracts what is left at once).
         semiring: the semiring of the steps; every semiring einsql offers is
             commutative, so any order (and any path strategy) is valid.
         nnz: the number of nonzeros of each operand, where known.
@@ -182,7 +235,8 @@ def make_plan(
 
     Raises:
         OptionError: an unknown strategy, an object that is no optimizer or
-            path, an optimizer that fails, or a path that does not fit.
+            path, or an optimizer that fails.
+        PathError: an explicit path that does not fit the operands.
 
     >>> from einsql.equation import parse
     >>> print(make_plan(parse("i,i->", [(3,), (3,)])))
@@ -202,7 +256,8 @@ def make_plan(
         builder.contract(entry)
     if not builder.steps:
         builder.contract((0,))
-    plan = Plan(equation, tuple(builder.steps), name, get_semiring(semiring).name)
+    steps, ring = tuple(builder.steps), get_semiring(semiring).name
+    plan = Plan(equation, steps, name, ring, tuple(path) or ((0,),))
     assert builder.unread == {plan.result}, f"values {builder.unread} are never read"
     return plan
 
@@ -212,20 +267,53 @@ def _contraction_path(
 ) -> tuple[LinearPath, str]:
     """The path for ``equation`` and the name the plan shows for how it was chosen."""
     count = len(equation.inputs)
+    optimize, memory_limit = _strategy(optimize)
+    if optimize is False:
+        return [tuple(range(count))], "unoptimized"
     if not isinstance(optimize, (str, PathOptimizer)):
         return _explicit_path(optimize, count), "explicit"
     find, name = _path_function(optimize)
     if count <= 2:
         return [tuple(range(count))], name
     if find is None:
+        if memory_limit is not None:
+            raise OptionError(f"the {SPARSE!r} strategy takes no memory limit")
         return sparse_greedy(*_sparse_model(equation, nnz)), name
-    path = _search(find, name, equation)
-    if optimize == "auto" and nnz is not None:
+    path = _search(find, name, equation, memory_limit)
+    if optimize == "auto" and nnz is not None and memory_limit is None:
         model = _sparse_model(equation, nnz)
         greedy = sparse_greedy(*model)
         if path_cost(*model, greedy) < path_cost(*model, path):
             return greedy, name
     return path, name
+
+
+def _strategy(optimize: Any) -> tuple[Any, int | None]:
+    """NumPy's forms of ``optimize`` as einsql's: a strategy or path, and a memory limit.
+
+    ``True`` is NumPy's ``"greedy"``; ``False`` stays ``False`` (left to right);
+    ``(strategy, limit)`` is a strategy with a memory limit in elements.
+
+    >>> _strategy(True), _strategy(("optimal", 0)), _strategy([(0, 1)])
+    (('greedy', None), ('optimal', 0), ([(0, 1)], None))
+    """
+    if isinstance(optimize, (bool, np.bool_)):
+        return ("greedy" if optimize else False), None
+    limited = (
+        isinstance(optimize, (tuple, list))
+        and len(optimize) == 2
+        and isinstance(optimize[0], (str, PathOptimizer))
+        and optimize[0] != "einsum_path"
+    )
+    if not limited:
+        return optimize, None
+    strategy, limit = optimize
+    if isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise OptionError(
+            f"optimize=({strategy!r}, {limit!r}) needs a memory limit that is a non-negative "
+            "integer (the largest intermediate, in elements)"
+        )
+    return strategy, int(limit)
 
 
 def _path_function(optimize: str | PathOptimizer) -> tuple[PathFunction | None, str]:
@@ -275,11 +363,13 @@ def _path_sizes(equation: Equation) -> dict[str, int]:
     return sizes
 
 
-def _search(find: PathFunction, name: str, equation: Equation) -> LinearPath:
-    """Call a path search as ``opt_einsum.contract_path`` does (no memory limit); check its path."""
+def _search(
+    find: PathFunction, name: str, equation: Equation, memory_limit: int | None = None
+) -> LinearPath:
+    """Call a path search as ``opt_einsum.contract_path`` does; check its path."""
     inputs = [frozenset(labels) for labels in equation.inputs]
     try:
-        path = find(inputs, frozenset(equation.output), _path_sizes(equation), None)
+        path = find(inputs, frozenset(equation.output), _path_sizes(equation), memory_limit)
     except Exception as error:  # any failure of a third-party search
         raise OptionError(f"the path optimizer {name!r} failed: {error!r}") from error
     if not isinstance(path, Sequence) or isinstance(path, (str, bytes)):
@@ -289,7 +379,7 @@ def _search(find: PathFunction, name: str, equation: Equation) -> LinearPath:
         )
     try:
         return _explicit_path(path, len(inputs))
-    except OptionError as error:
+    except PathError as error:
         raise OptionError(f"the path optimizer {name!r} returned a bad path: {error}") from error
 
 
@@ -301,7 +391,7 @@ def _explicit_path(path: Any, num_operands: int) -> LinearPath:
     >>> _explicit_path([(0, 1)], 3)
     Traceback (most recent call last):
     ...
-    einsql.errors.OptionError: the path [(0, 1)] leaves 2 operands uncontracted; a path must
+    einsql.errors.PathError: the path [(0, 1)] leaves 2 operands uncontracted; a path must
     contract every operand into one
     """
     entries = _path_entries(path)
@@ -310,16 +400,16 @@ def _explicit_path(path: Any, num_operands: int) -> LinearPath:
     for entry in entries:
         positions = _positions(entry)
         if not positions or len(set(positions)) != len(positions):
-            raise OptionError(f"path entry {entry!r} must name distinct operand positions")
+            raise PathError(f"path entry {entry!r} must name distinct operand positions")
         if min(positions) < 0 or max(positions) >= live:
-            raise OptionError(
+            raise PathError(
                 f"path entry {entry!r} names a position outside 0..{live - 1} "
                 f"(there are {live} operands at that point)"
             )
         live -= len(positions) - 1
         checked.append(positions)
     if live != 1:
-        raise OptionError(
+        raise PathError(
             f"the path {reprlib.repr(path)} leaves {live} operands uncontracted; "
             "a path must contract every operand into one"
         )
@@ -351,7 +441,7 @@ def _positions(entry: Any) -> tuple[int, ...]:
             raise TypeError("a string")
         return tuple(map(operator.index, entry))
     except TypeError as error:
-        raise OptionError(
+        raise PathError(
             f"path entry {entry!r} must be a tuple of operand positions (integers)"
         ) from error
 

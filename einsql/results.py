@@ -65,9 +65,18 @@ def check_dense_size(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         )
 
 
-def to_dense(coo: CooArray, fill: Any = 0) -> Any:
-    """The dense result, as ``numpy.einsum`` returns it (a NumPy scalar for 0-d)."""
+def to_dense(coo: CooArray, fill: Any = 0, dtype: np.dtype[Any] | None = None) -> Any:
+    """The dense result, as ``numpy.einsum`` returns it (a NumPy scalar for 0-d).
+
+    ``dtype`` converts it (``object`` gives Python numbers, as NumPy's object
+    einsum does).
+
+    >>> to_dense(CooArray(np.zeros((1, 0), dtype=int), np.array([2.5]), ()), 0, np.dtype(object))
+    2.5
+    """
     dense = coo.todense(fill)
+    if dtype is not None and dtype != dense.dtype:
+        dense = dense.astype(dtype)
     return dense[()] if dense.ndim == 0 else dense
 
 
@@ -84,12 +93,15 @@ def _values(columns: list[np.ndarray], dtype: np.dtype[Any]) -> np.ndarray:
 def _exact_integers(column: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     """Integer values of ``dtype`` from exact database sums.
 
-    A narrower dtype than int64 wraps around as NumPy's einsum does (the true sum
-    modulo 2**bits is exactly NumPy's answer); int64 sums that do not fit come
-    back exact, as Python ints in an object array.
+    A narrower dtype than int64, and uint64, wrap around as NumPy's einsum does
+    (the true sum modulo 2**bits is exactly NumPy's answer; uint64 values were
+    stored as their two's complement, which keeps the sum modulo 2**64); int64
+    sums that do not fit come back exact, as Python ints in an object array.
 
     >>> _exact_integers(np.array([2**64 + 3], dtype=object), np.dtype("int8")).tolist()
     [3]
+    >>> _exact_integers(np.array([-(2**65) - 2], dtype=object), np.dtype("uint64")).tolist()
+    [18446744073709551614]
 
     Raises:
         ExactnessError: the database returned floats (SQLite does on overflow).
@@ -105,6 +117,6 @@ def _exact_integers(column: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
     exact = [int(v) for v in column]
     if all(-(2**63) <= v < 2**63 for v in exact):
         return np.array(exact, dtype=np.int64).astype(dtype)
-    if dtype.itemsize < 8:
+    if dtype.itemsize < 8 or dtype.kind == "u":
         return np.array([v % 2**64 for v in exact], dtype=np.uint64).astype(dtype)
     return np.array(exact, dtype=object)

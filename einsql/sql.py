@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlglot import exp
 
+from einsql.coo import stored_values
+
 if TYPE_CHECKING:
     from einsql.coo import Relation
     from einsql.dialect import Dialect
@@ -327,7 +329,7 @@ def values_query(rel: Relation, dialect: Dialect) -> exp.Select:
                 *_value_literals(value, rel.kind, dialect),
             ]
         )
-        for index, value in zip(coo.coords.tolist(), coo.values.tolist())
+        for index, value in zip(coo.coords.tolist(), stored_values(coo.values, rel.kind).tolist())
     ]
     named_columns = dialect.values_column_aliases
     sources = names if named_columns else [f"column{k + 1}" for k in range(len(names))]

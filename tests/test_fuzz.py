@@ -1,7 +1,8 @@
 """The differential fuzzer: generated einsums against NumPy on every database.
 
 Each example draws an equation in one of NumPy's forms (explicit, implicit,
-ellipsis with size-1 broadcasting, interleaved with integers past 52), operands
+ellipsis with size-1 broadcasting, labels past NumPy's 52, interleaved with NumPy's
+52 integers), operands
 of every dtype (mixed too) holding zeros, NaN, infinities, -0.0 and integers
 whose sums pass 2**63, given as arrays, ``CooArray``, pydata ``sparse`` or
 scipy matrices, or tables the test loads itself under hostile names; and every
@@ -108,12 +109,13 @@ def _symbol(label: int) -> str:
 def call_arguments(case: dict[str, Any], operands: list[Any]) -> list[Any]:
     """The arguments of an einsum call in the case's form."""
     ellipsis = case["ellipsis"]
-    if case["form"].startswith("interleaved"):
+    if case["form"].startswith("interleaved"):  # NumPy's labels 0..51, in the same order
+        number = {x: k for k, x in enumerate(sorted({x for t in case["terms"] for x in t}))}
         args: list[Any] = []
         for operand, term in zip(operands, case["terms"]):
-            args += [operand, ([Ellipsis] if ellipsis else []) + list(term)]
+            args += [operand, ([Ellipsis] if ellipsis else []) + [number[x] for x in term]]
         if case["output"] is not None:
-            args.append(([Ellipsis] if ellipsis else []) + case["output"])
+            args.append(([Ellipsis] if ellipsis else []) + [number[x] for x in case["output"]])
         return args
     head = ",".join(("..." if ellipsis else "") + "".join(map(_symbol, t)) for t in case["terms"])
     if case["output"] is not None:

@@ -294,7 +294,7 @@ def test_names_are_exact() -> None:
     ("optimize", "words"),
     [
         (3, "not int"),
-        (True, "not bool"),
+        (("greedy", 1.5), "memory limit that is a non-negative integer"),
         ({"greedy": 1}, "not dict"),
         (object(), "not object"),
         (b"greedy", "not bytes"),

@@ -111,11 +111,18 @@ def _or(words: list[str]) -> str:
 
 
 def _classify_memory(record: backends.Backend) -> tuple[str, Any]:
-    """A new in-memory database of ``record``'s backend, opened from its ``memory_url``."""
+    """An in-memory database of ``record``'s backend, closed when the call ends.
+
+    The driver module's ``open_memory`` gives it if there is one (DuckDB: a
+    cursor of the process's in-memory database); else ``memory_url`` opens one.
+    """
     url = record.memory_url
     if url is None:
         raise OptionError(f"the {record.name} backend needs con= (a connection or a URL)")
-    return _classify_url(url)
+    open_memory = getattr(record.load_driver(), "open_memory", None)
+    if open_memory is None:
+        return _classify_url(url)
+    return record.name, lambda: _opened(record.name, open_memory())
 
 
 def _classify_url(url: str) -> tuple[str, Any]:

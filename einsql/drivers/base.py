@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns, value_columns
+from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns, stored_values, value_columns
 from einsql.display import Progress
 from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
 from einsql.operands import CooArray
@@ -284,7 +284,7 @@ def value_arrays(coo: CooArray, kind: str) -> dict[str, np.ndarray]:
         values = coo.values.astype(np.complex128)
         real, imaginary = COMPLEX_VALUES
         return {real: values.real.copy(), imaginary: values.imag.copy()}
-    return {VALUE: coo.values.astype(VALUE_DTYPES[kind])}
+    return {VALUE: stored_values(coo.values, kind).astype(VALUE_DTYPES[kind])}
 
 
 def load_columns(coo: CooArray, kind: str, dialect: Dialect) -> dict[str, tuple[str, np.ndarray]]:

@@ -12,11 +12,19 @@ connection fails with a CatalogException until the first ``connect`` returns
 (DuckDB 2.0.1, one thread connecting and one registering: 54 of 200 trials failed).
 A lock in einsql cannot prevent that (the other thread's ``connect`` is not
 einsql's), so ``load`` retries that one error for a few seconds.
+
+Without a connection (``con=None``) a call runs on a cursor of one in-memory
+database per process, made on first use: a new database costs about 25 ms, a
+cursor about 10 us. The cursor is a connection of its own (its registrations
+and temporary tables are its own, so threads do not meet), and it is closed
+when the call ends, so nothing einsql made stays behind.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -42,6 +50,36 @@ def connect(con: Any) -> DuckDBDriver:
     if isinstance(con, duckdb.DuckDBPyConnection):
         return DuckDBDriver(con, owned=False)
     raise OptionError(f"the duckdb backend needs a duckdb connection, got {type(con).__name__}")
+
+
+_memory: tuple[int, duckdb.DuckDBPyConnection] | None = None
+_memory_lock = threading.Lock()
+
+
+def open_memory() -> duckdb.DuckDBPyConnection:
+    """The connection a call without ``con=`` runs on: a cursor of :func:`memory_database`.
+
+    >>> cursor = open_memory()
+    >>> cursor.execute("SELECT 42").fetchall()
+    [(42,)]
+    >>> cursor.close()
+    """
+    return memory_database().cursor()
+
+
+def memory_database() -> duckdb.DuckDBPyConnection:
+    """The process's in-memory database that calls without a connection share (made once).
+
+    A forked child makes its own: a database does not survive ``fork``.
+
+    >>> memory_database() is memory_database()
+    True
+    """
+    global _memory
+    with _memory_lock:
+        if _memory is None or _memory[0] != os.getpid():
+            _memory = (os.getpid(), duckdb.connect())
+        return _memory[1]
 
 
 def open_url(url: str) -> duckdb.DuckDBPyConnection:
