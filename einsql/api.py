@@ -38,7 +38,13 @@ from einsql.iteration import Iteration
 from einsql.iteration_run import iteration_sql
 from einsql.lower import Layout, lower
 from einsql.names import generated
-from einsql.numpy_args import check_cast, check_out, check_out_dtype, delivered, numpy_request
+from einsql.numpy_args import (
+    check_cast,
+    check_out_dtype,
+    check_out_shape,
+    delivered,
+    numpy_request,
+)
 from einsql.operands import (
     CooArray,
     Operand,
@@ -135,6 +141,8 @@ def prepare(
         fixed = np.dtype(np.bool_ if ring.kind == "bool" else np.float64)
         for k, op in enumerate(operands):
             value_kind(np.dtype(op.dtype), f"operand {k}")
+        if out_dtype is not None:
+            check_out_dtype(out_dtype, fixed, casting)
         return Prepared(plan, operands, fixed, ring.kind, False, ring)
     returned: np.dtype[Any] = dtype if dtype is not None else np.result_type(*sources)
     if out_dtype is not None:
@@ -311,7 +319,7 @@ def einsum(
             "into= stores a table in a database: pass that database as con=, and no out= array"
         )
     if request.out is not None:
-        check_out(request.out, shape, prepared.result_dtype, request.casting)
+        check_out_shape(request.out, shape)  # its dtype was checked by prepare
     elif request.form == "dense" and into is None:
         check_dense_size(shape, prepared.dtype)
     coo: CooArray | None

@@ -194,9 +194,9 @@ def _sublist_items(value: Any, where: str) -> list[Any]:
         ArgumentError: ``value`` is no sequence (NumPy raises ``TypeError``).
 
     """
-    if isinstance(value, np.ndarray) and value.ndim == 1:
-        return list(value)
-    if isinstance(value, (list, tuple, range)):
+    if isinstance(value, (list, tuple, range)) or (
+        isinstance(value, np.ndarray) and value.ndim == 1
+    ):
         return list(value)
     raise ArgumentError(
         f"the sublist for {where} must be a list of integers (0 to 51) and Ellipsis, "

@@ -125,30 +125,33 @@ casting='safe'; pass casting='unsafe' to allow it
         )
 
 
-def check_out(out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype[Any], casting: str) -> None:
-    """Raise unless a result of ``shape`` and ``dtype`` can be written into ``out``.
+def check_out_shape(out: np.ndarray, shape: tuple[int, ...]) -> None:
+    """Raise unless ``out`` has the result's ``shape`` (its dtype: :func:`check_out_dtype`).
 
-    As in NumPy, whose einsum adds into ``out``, the casting rule must allow
-    both directions: ``dtype`` to ``out``'s and back.
-
-    >>> check_out(np.zeros(2), (2,), np.dtype("int64"), "safe")
+    >>> check_out_shape(np.zeros(3), (2,))
     Traceback (most recent call last):
     ...
-    einsql.errors.ArgumentError: out= of dtype float64 cannot be cast to int64 under
-    casting='safe'; pass casting='unsafe' to allow it
+    einsql.errors.OperandError: out= has shape (3,), but the result has shape (2,)
 
     Raises:
         OperandError: ``out`` has another shape.
-        ArgumentError: ``casting`` forbids ``dtype`` in ``out``, or back.
 
     """
     if out.shape != shape:
         raise OperandError(f"out= has shape {out.shape}, but the result has shape {shape}")
-    check_out_dtype(out.dtype, dtype, casting)
 
 
 def check_out_dtype(out: np.dtype[Any], dtype: np.dtype[Any], casting: str) -> None:
     """Raise unless ``casting`` allows ``dtype`` into an ``out`` array of dtype ``out`` and back.
+
+    As in NumPy, whose einsum adds into ``out``, the casting rule must allow
+    both directions.
+
+    >>> check_out_dtype(np.dtype("float64"), np.dtype("int64"), "safe")
+    Traceback (most recent call last):
+    ...
+    einsql.errors.ArgumentError: out= of dtype float64 cannot be cast to int64 under
+    casting='safe'; pass casting='unsafe' to allow it
 
     Raises:
         ArgumentError: the rule forbids either direction (NumPy raises ``TypeError``).
