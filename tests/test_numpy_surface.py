@@ -187,7 +187,24 @@ def test_numpy_call_surface_matches_numpy(db, surface_settings) -> None:
         event("computed, into out=" if ours_out is not None else "computed")
         if ours_out is not None:
             assert result is ours_out
-        assert_same(result, expected, _object_call(args, options))
+        objects = _object_call(args, options)
+        if not objects and _exact_past_int64(result, expected):  # exact where NumPy wraps
+            assert_exact_sum(result, expected, args, options)
+            return
+        try:
+            assert_same(result, expected, objects)
+        except AssertionError:
+            # NaN and infinities (README): einsql sums a label of one operand
+            # before the joins, so 0 * inf inside a term NumPy multiplies out
+            # may be summed away first. The promise is then its plan on dense arrays.
+            if not _nonfinite(args, options, expected):
+                raise
+            out = None if ours_out is None else np.zeros_like(ours_out)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                reference = einsql.einsum(*args, **{**options, "out": out}, backend="numpy")
+            assert_same(result, reference, objects)
+            event("matched the plan on dense arrays (NaN and infinities)")
 
     check()
 
@@ -208,7 +225,7 @@ def _objects_converted(args: list[Any], options: dict[str, Any]) -> bool:
 def _extreme_integers(args: list[Any]) -> bool:
     """Whether an integer operand holds the 32- or 64-bit extremes the strategy draws."""
     arrays = [a for a in args if isinstance(a, np.ndarray) and a.dtype.kind in "iu"]
-    return any(a.size and int(np.abs(a.astype(object)).max()) >= 2**31 for a in arrays)
+    return any(abs(int(v)) >= 2**31 for a in arrays for v in a.flat)
 
 
 def _path_or_false(args: list[Any]) -> Any:
@@ -246,8 +263,6 @@ def assert_same(result: Any, expected: Any, objects: bool) -> None:
     assert result.shape == expected.shape, (result.shape, expected.shape)
     assert result.dtype == expected.dtype, (result.dtype, expected.dtype)
     if expected.dtype.kind in "biu":
-        if result.dtype == np.int64 and not np.array_equal(result, expected):
-            pytest.fail(f"int64 differs (NumPy wraps past 2**63): {result} != {expected}")
         np.testing.assert_array_equal(result, expected)
         return
     tolerance = 64 * float(np.finfo(expected.dtype).eps)
@@ -257,6 +272,37 @@ def assert_same(result: Any, expected: Any, objects: bool) -> None:
         rtol=tolerance,
         atol=tolerance * max(1.0, float(np.max(np.abs(expected), initial=0.0))),
     )
+
+
+def _nonfinite(args: list[Any], options: dict[str, Any], expected: Any) -> bool:
+    """Whether NaN or an infinity arises: in NumPy's result, or before its cast into ``out``."""
+    results = [expected]
+    if options.get("out") is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results.append(_numpy(args, {**options, "casting": "unsafe"}, None))
+    return not all(
+        np.isfinite(np.asarray(r).astype(np.complex128)).all()
+        for r in results
+        if np.asarray(r).dtype.kind in "fc"
+    )
+
+
+def _exact_past_int64(result: Any, expected: Any) -> bool:
+    """Whether NumPy's int64 result wrapped where einsql returned exact Python ints."""
+    return np.asarray(expected).dtype == np.int64 and np.asarray(result).dtype != np.int64
+
+
+def assert_exact_sum(result: Any, expected: Any, args: list[Any], options: dict[str, Any]) -> None:
+    """einsql's int64 result past 2**63: the exact sum (Python integers), NumPy's modulo 2**64."""
+    assert options.get("out") is None and options.get("dtype") in (None, np.dtype(np.int64))
+    exact_args = [a.astype(object) if isinstance(a, np.ndarray) else a for a in args]
+    exact = np.asarray(np.einsum(*exact_args, optimize=False), dtype=object)
+    ours = np.asarray(result, dtype=object)
+    assert ours.shape == exact.shape and (ours == exact).all(), (result, exact)
+    assert any(not -(2**63) <= int(v) < 2**63 for v in ours.flat), "exact but fits int64"
+    wrapped = np.array([int(v) % 2**64 for v in ours.flat], dtype=np.uint64).view(np.int64)
+    np.testing.assert_array_equal(wrapped.reshape(ours.shape), expected)
 
 
 def _objects(value: Any) -> bool:
