@@ -225,19 +225,21 @@ class _Checker(_Source):
 
     def __init__(self, text: str, variables: dict[str, Any]) -> None:
         super().__init__(text, variables)
-        self.problems: list[tuple[tuple[int, int], str]] = []  # (line, column), message
+        # (line, column), what, advice: ``what`` may quote the user's text, so the
+        # message is put together when it is reported, never through str.format
+        self.problems: list[tuple[tuple[int, int], str, str]] = []
 
     def first_problem(self, tree: ast.Expression) -> str | None:
         """The message about the earliest refused construct, or None if all is allowed."""
         self.check(tree.body, "value")
         if not self.problems:
             return None
-        position, message = min(self.problems)
-        return message.format(where=self.say(position))
+        position, what, advice = min(self.problems)
+        return f"{what} at {self.say(position)} is not allowed; {advice}"
 
     def refuse(self, node: ast.AST, what: str, advice: str = _ADVICE) -> None:
         """Note that ``what``, at ``node``, is not allowed."""
-        self.problems.append((self.where(node), f"{what} at {{where}} is not allowed; {advice}"))
+        self.problems.append((self.where(node), what, advice))
 
     def check(self, node: ast.expr, role: str) -> None:
         """Check ``node`` as a ``value``, a call ``argument`` or einsum's ``subscripts``."""

@@ -462,6 +462,14 @@ def test_any_text_gives_an_expression_or_an_einsql_error(text: str) -> None:
     assert_expr_or_einsql_error(text)
 
 
+@pytest.mark.parametrize("text", ["'{'", "'{where}'", "'}{'", "sum('{0}')"])
+def test_braces_in_refused_text_are_quoted_not_formatted(text: str) -> None:
+    """A refused string is shown as written (the message was once built with str.format)."""
+    with pytest.raises(einsql.EinsqlError) as info:
+        parse_expression(text, VARIABLES)
+    assert text.strip("sum()") in str(info.value) and "column" in str(info.value)
+
+
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=25), st.sampled_from(["", " "]))
 def test_token_soup_gives_an_expression_or_an_einsql_error(tokens: list[str], gap: str) -> None:
