@@ -13,6 +13,8 @@ from typing import Any
 
 from einsql.api import compile_program, einsum, einsum_path, plan, prepare, to_sql
 from einsql.calculus import grad, hessian, jacobian
+from einsql.catalog import table
+from einsql.compiled import ContractExpression, contract_expression
 from einsql.display import SQL
 from einsql.errors import (
     ArgumentError,
@@ -30,6 +32,7 @@ from einsql.evaluation import evaluate
 from einsql.explanation import Explanation, StepRun, explain
 from einsql.expr import APPLY, Expr, const, solve, var
 from einsql.expr import sum_ as sum
+from einsql.frames import coo
 from einsql.functions import PUBLIC_FUNCTIONS
 from einsql.gradcheck import GradCheck, check_grad
 from einsql.iteration import Iterated, Iteration, LoopWarning, descent, power_method
@@ -41,6 +44,7 @@ from einsql.session import Session, connect
 __all__ = [
     "SQL",
     "ArgumentError",
+    "ContractExpression",
     "CooArray",
     "DatabaseError",
     "EinsqlError",
@@ -65,7 +69,9 @@ __all__ = [
     "check_grad",
     "compile_program",
     "connect",
+    "contract_expression",
     "const",
+    "coo",
     "descent",
     "einsum",
     "einsum_path",
@@ -82,6 +88,7 @@ __all__ = [
     "prepare",
     "solve",
     "sum",
+    "table",
     "to_sql",
     "var",
     *PUBLIC_FUNCTIONS,

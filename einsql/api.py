@@ -34,6 +34,8 @@ from einsql.errors import OperandError, OptionError, SubscriptError
 from einsql.expr import Expr, variables
 from einsql.expr import einsum as expr_einsum
 from einsql.expr_lower import lower_expression, named_tables
+from einsql.forms import as_form
+from einsql.frames import resolve_sizes
 from einsql.iteration import Iteration
 from einsql.iteration_run import iteration_sql
 from einsql.lower import Layout, lower
@@ -58,6 +60,10 @@ from einsql.planner import Plan, make_plan
 from einsql.reference import evaluate
 from einsql.results import check_dense_size, to_coo, to_dense
 from einsql.semiring import SUM_PRODUCT, Semiring, get_semiring
+from einsql.sql import int64_values
+
+#: What ``into=`` may do when its table exists.
+IF_EXISTS = ("fail", "replace")
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +124,7 @@ def prepare(
     subscripts, raw = _split_args(args)
     raw = [dense_input(value, k) for k, value in enumerate(raw)]
     operands = tuple(as_operand(value, k, ring.zero) for k, value in enumerate(raw))
+    operands = resolve_sizes(subscripts, operands)
     sources = [_source_dtype(value, op) for value, op in zip(raw, operands)]
     if dtype is None and out_dtype is not None and ring.kind is None:
         dtype = np.result_type(*sources, out_dtype)  # NumPy computes in the common type, out's too
@@ -246,6 +253,7 @@ def einsum(
     backend: str | None = None,
     con: Any = None,
     into: str | None = None,
+    if_exists: str = "fail",
     staged: bool | None = None,
     nonfinite: bool | None = None,
     semiring: str = "sum-product",
@@ -264,8 +272,9 @@ def einsum(
             :func:`einsql.operands.numeric_objects` and gives an object array.
         out: None, a NumPy array to write the result into (as NumPy's ``out``,
             returned), or einsql's result form: ``"dense"`` (what
-            ``numpy.einsum`` returns) or ``"coo"`` (a :class:`einsql.CooArray`
-            of the nonzeros).
+            ``numpy.einsum`` returns), ``"coo"`` (a :class:`einsql.CooArray`
+            of the nonzeros), or a table of the nonzeros as ``"arrow"``,
+            ``"pandas"``, ``"polars"`` or ``"scipy"`` (see :mod:`einsql.forms`).
         dtype: cast every operand to this dtype (under ``casting``) first.
         order: the memory layout of a dense result: ``"C"``, ``"F"``, ``"A"``
             (Fortran if every array operand is) or ``"K"`` (C order).
@@ -282,8 +291,13 @@ def einsum(
             a URL (``duckdb:///path``, ``postgresql://...``, ``sqlite:///path``).
             einsql never closes a connection it did not open, and leaves no
             transaction it started open.
-        into: store the result as a new table of this name (in ``con``) and
-            return an :class:`einsql.Table` naming it.
+        into: store the result as a table of this name (in ``con``) and
+            return an :class:`einsql.Table` naming it. Integer results are
+            stored as ``BIGINT`` (a sum past 2**63 is an ``ExactnessError``).
+        if_exists: what ``into=`` does when the table exists: ``"fail"`` (an
+            error, the default) or ``"replace"``. A replacement is built
+            beside the old table and swapped in within one transaction, so a
+            failed einsum leaves the old table as it was.
         staged: force staged (True) or single-statement (False) execution.
         nonfinite: whether values may be NaN or infinite, so that ``inf * 0``
             gives NaN as in NumPy. By default True when an array operand holds
@@ -318,6 +332,10 @@ def einsum(
         raise OptionError(
             "into= stores a table in a database: pass that database as con=, and no out= array"
         )
+    if if_exists not in IF_EXISTS:
+        raise OptionError(
+            f"if_exists= is one of {', '.join(map(repr, IF_EXISTS))}, not {if_exists!r}"
+        )
     if request.out is not None:
         check_out_shape(request.out, shape)  # its dtype was checked by prepare
     elif request.form == "dense" and into is None:
@@ -330,12 +348,15 @@ def einsum(
     else:
         check_names(prepared, into, load_dialect(backend_of(con, backend)))
         with open_driver(con, backend) as driver:
-            coo = _run_sql(prepared, driver, into, staged, nonfinite)
+            coo = _run_sql(prepared, driver, into, staged, nonfinite, if_exists)
         if into is not None:
             return Table(into, shape, prepared.dtype.name)
         assert coo is not None  # rows come back whenever they are not stored
-    if request.form == "coo":
-        return CooArray(coo.coords, coo.values.astype(prepared.result_dtype), coo.shape)
+    if request.form != "dense":
+        returned = prepared.returned  # None: as computed (exact Python ints past 2**63 too)
+        values = coo.values if returned is None else coo.values.astype(returned)
+        entries = CooArray(coo.coords, values, coo.shape)
+        return entries if request.form == "coo" else as_form(entries, request.form)
     dense = to_dense(coo, prepared.semiring.zero, prepared.returned)
     return delivered(dense, request, _fortran(operands))
 
@@ -509,6 +530,7 @@ def _run_sql(
     into: str | None,
     staged: bool | None,
     nonfinite: bool | None,
+    if_exists: str = "fail",
 ) -> CooArray | None:
     loaded = load_relations(driver, prepared)
     program = lower(
@@ -519,7 +541,9 @@ def _run_sql(
         layout=Layout(staged=staged, prefix=driver.prefix),
         nonfinite=_nonfinite(prepared, loaded.nonfinite, nonfinite),
     )
-    rows = driver.run(program, into)
+    if into is not None and prepared.kind == "int":  # stored as the int64 its Table says
+        program = replace(program, query=int64_values(program.query, driver.dialect))
+    rows = driver.run(program, into, if_exists=if_exists)
     if rows is None:
         return None
     return to_coo(rows, prepared.plan.equation.shape, prepared.dtype, prepared.semiring.zero)

@@ -120,6 +120,22 @@ def parse(subscripts: str, shapes: Sequence[Sequence[int]]) -> Equation:
     return _relabel_broadcast_axes(inputs, output, sizes, shapes, used | set(broadcast))
 
 
+def operand_tokens(subscripts: str, count: int) -> list[list[str]]:
+    """The labels of each of ``count`` operands (``"..."`` for an ellipsis), sizes unchecked.
+
+    >>> operand_tokens("ij,j...->i", 2)
+    [['i', 'j'], ['j', '...']]
+    """
+    if not isinstance(subscripts, str):
+        raise SubscriptError(f"subscripts must be a string, got {type(subscripts).__name__}")
+    terms, _ = _split_terms("".join(subscripts.split()))
+    if len(terms) != count:
+        raise SubscriptError(
+            f"subscripts {subscripts!r} name {len(terms)} operand(s) but {count} were given"
+        )
+    return [_tokenize(term, f"operand {k}") for k, term in enumerate(terms)]
+
+
 def from_sublists(args: Sequence[Any]) -> tuple[str, list[Any]]:
     """Turn NumPy's interleaved form into subscripts and operands.
 

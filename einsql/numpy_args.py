@@ -8,7 +8,8 @@ checked before anything is computed, and means what it means in NumPy:
 * ``casting``: ``"no"``, ``"equiv"``, ``"safe"`` (the default), ``"same_kind"``
   or ``"unsafe"``, for operands cast to ``dtype`` and the result cast to ``out``;
 * ``out``: a NumPy array of the result's shape, written in place and returned;
-  a string there is einsql's result form instead (``"dense"``, ``"coo"``);
+  a string there is einsql's result form instead (``"dense"``, ``"coo"``,
+  ``"arrow"``, ``"pandas"``, ``"polars"``, ``"scipy"``);
 * ``order``: ``"C"``, ``"F"``, ``"A"`` (Fortran if every array operand is) or
   ``"K"``, the memory layout of a dense result (einsql builds a new array
   from the database's rows, so ``"K"`` gives C order).
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from einsql.errors import ArgumentError, OperandError, OptionError
+from einsql.forms import FRAME_FORMS
 
 #: NumPy's casting rules, from strictest to loosest.
 CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
@@ -38,8 +40,8 @@ CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 #: NumPy's memory orders.
 ORDERS = ("C", "F", "A", "K")
 
-#: einsql's result forms, given as ``out=`` strings.
-FORMS = ("dense", "coo")
+#: einsql's result forms, given as ``out=`` strings (see :mod:`einsql.forms` for the last four).
+FORMS = ("dense", "coo", *FRAME_FORMS)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ zeros); an existing database table is named by a :class:`Table`.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -37,12 +38,16 @@ class CooArray:
         coords: integer array of shape ``(nnz, ndim)``, one row per nonzero.
         values: the nonzero values, shape ``(nnz,)``.
         shape: the dense shape.
+        inferred: the axes whose size is not given but taken from the einsum
+            the array is used in (see :func:`einsql.coo`); their ``shape``
+            entries are the least the indices need.
 
     """
 
     coords: np.ndarray
     values: np.ndarray
     shape: tuple[int, ...]
+    inferred: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -99,6 +104,9 @@ class Table:
             (NULL, negative or out-of-range indices, repeated index tuples,
             NaN and infinities; see :mod:`einsql.checks`). The scan costs about
             one ``GROUP BY`` of the table; column types are checked either way.
+        inferred: the axes whose size is taken from the einsum the table is
+            used in (see :func:`einsql.table`); their ``shape`` entries are the
+            least the indices need.
 
     >>> Table("edges", (4, 4)).axes, Table("edges", (4, 4)).values
     (('i0', 'i1'), ('val',))
@@ -108,15 +116,21 @@ class Table:
     """
 
     name: str
-    shape: tuple[int, ...]
+    shape: tuple[int, ...] = None  # type: ignore[assignment]  # refused in __post_init__
     dtype: str = "float64"
     axes: tuple[str, ...] = field(default=())
     values: tuple[str, ...] = field(default=())
     nnz: int | None = None
     trusted: bool = False
+    inferred: tuple[int, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         check_table_name(self.name, "a table")
+        if self.shape is None:
+            raise OperandError(
+                f"Table({self.name!r}) needs its shape; einsql.table({self.name!r}, con) "
+                "reads it (and the dtype) from the database"
+            )
         shape = _table_shape(self.name, self.shape)
         object.__setattr__(self, "shape", shape)
         if self.nnz is not None and not (isinstance(self.nnz, (int, np.integer)) and self.nnz >= 0):
@@ -153,12 +167,13 @@ def _table_shape(name: str, shape: Any) -> tuple[int, ...]:
         dims = tuple(shape)
     except TypeError:
         dims = (None,)
-    if not all(_is_count(n) for n in dims):
+    if not all(is_count(n) for n in dims):
         raise OperandError(f"table {name!r} needs a shape of non-negative integers, not {shape!r}")
     return tuple(int(n) for n in dims)
 
 
-def _is_count(n: Any) -> bool:
+def is_count(n: Any) -> bool:
+    """Whether ``n`` is a size: a non-negative integer (``bool`` is not one)."""
     return bool(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0)
 
 
@@ -243,11 +258,9 @@ def _refusal(value: Any, k: int) -> str:
     name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
     if kind.__module__.split(".")[0] in ("pandas", "polars", "pyarrow"):
         return (
-            f"operand {k} is a {name}; einsql does not read data frames or Arrow tables "
-            "(it cannot know which columns are indices and which values): pass "
-            "einsql.CooArray(coords, values, shape) of its index and value columns, a "
-            "scipy.sparse matrix, or an einsql.Table after storing it in the database; "
-            "for a dense matrix, pass frame.to_numpy()"
+            f"operand {k} is a {name}; einsql does not guess which of its columns are "
+            "indices and which values: pass einsql.coo(frame, axes=[...], values=...) "
+            "for a table of nonzeros, or frame.to_numpy() for a dense matrix"
         )
     if isinstance(value, (str, bytes, os.PathLike)):
         return (
@@ -261,14 +274,14 @@ def _refusal(value: Any, k: int) -> str:
     )
 
 
-def checked_coo(coo: CooArray, k: int) -> CooArray:
+def checked_coo(coo: CooArray, k: int, where: str | None = None) -> CooArray:
     """``coo`` if its coordinates fit its shape and no index tuple repeats.
 
     >>> checked_coo(CooArray(np.array([[0], [0]]), np.array([1.0, 2.0]), (3,)), 0)
     Traceback (most recent call last):
     ...
     einsql.errors.OperandError: operand 0 (a CooArray) holds 1 repeated index tuple(s);
-    sum duplicates first
+    sum duplicates first (einsql.coo(..., duplicates="sum") does)
 
     Raises:
         OperandError: malformed coordinates or values, an index out of range,
@@ -277,7 +290,7 @@ def checked_coo(coo: CooArray, k: int) -> CooArray:
     """
     shape = _table_shape(f"operand {k}", coo.shape)
     coords, values = np.asarray(coo.coords), np.asarray(coo.values)
-    where = f"operand {k} (a CooArray)"
+    where = where or f"operand {k} (a CooArray)"
     if values.ndim != 1 or coords.shape != (values.shape[0], len(shape)):
         raise OperandError(
             f"{where} needs coords of shape (nnz, {len(shape)}) and values of shape (nnz,), "
@@ -297,9 +310,10 @@ def checked_coo(coo: CooArray, k: int) -> CooArray:
     repeated = coords.shape[0] - np.unique(coords, axis=0).shape[0] if shape else values.size - 1
     if repeated > 0:
         raise OperandError(
-            f"{where} holds {repeated} repeated index tuple(s); sum duplicates first"
+            f"{where} holds {repeated} repeated index tuple(s); sum duplicates first "
+            '(einsql.coo(..., duplicates="sum") does)'
         )
-    return CooArray(coords, values, shape)
+    return CooArray(coords, values, shape, coo.inferred)
 
 
 def from_dense(array: np.ndarray, k: int, zero: Any = 0) -> CooArray:
@@ -435,6 +449,23 @@ def _from_pydata(array: Any, k: int, zero: Any) -> CooArray:
     return CooArray(coords.reshape(-1, coo.ndim), coo.data[keep], tuple(coo.shape))
 
 
+def fitted(value: Any, shape: tuple[int, ...], where: str) -> Any:
+    """``value`` with its inferred axes sized to ``shape`` (a variable's); others as they are.
+
+    >>> a = dataclasses.replace(CooArray(np.array([[1]]), np.array([1.0]), (2,)), inferred=(0,))
+    >>> fitted(a, (4,), "x").shape
+    (4,)
+    """
+    if not getattr(value, "inferred", ()) or len(value.shape) != len(shape):
+        return value
+    if any(n > m for n, m in zip(value.shape, shape)):
+        raise OperandError(f"{where} has shape {shape}, but its value needs at least {value.shape}")
+    sized = tuple(
+        m if k in value.inferred else n for k, (n, m) in enumerate(zip(value.shape, shape))
+    )
+    return dataclasses.replace(value, shape=sized, inferred=())
+
+
 def checked_value(node: Var, values: dict[str, Any]) -> Any:
     """The value given for a variable (any array-like), checked against its shape.
 
@@ -444,7 +475,7 @@ def checked_value(node: Var, values: dict[str, Any]) -> Any:
     """
     if node.name not in values:
         raise OperandError(f"no value for variable {node.name!r}; pass it in values")
-    value = values[node.name]
+    value = fitted(values[node.name], node.shape, f"variable {node.name!r}")
     shape = tuple(getattr(value, "shape", np.shape(value)))
     if shape != node.shape:
         raise OperandError(f"variable {node.name!r} has shape {node.shape}, its value {shape}")

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from einsql.api import einsum, to_sql
+from einsql.catalog import table
 from einsql.drivers import Resolved, resolve
 from einsql.operands import Table
 
@@ -41,9 +42,9 @@ class Session:
         """:func:`einsql.to_sql` in this session's dialect."""
         return to_sql(*operands, dialect=self.backend, **options)
 
-    def table(self, name: str, shape: tuple[int, ...], **layout: Any) -> Table:
-        """A :class:`einsql.Table` operand naming a table of this database."""
-        return Table(name, shape, **layout)
+    def table(self, name: str, shape: Any = None, **layout: Any) -> Table:
+        """:func:`einsql.table` on this session's database: what is not given is read there."""
+        return table(name, self.con, shape, **layout)
 
     def close(self) -> None:
         """Close the connection if the session opened it."""

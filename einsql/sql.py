@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlglot import exp
 
-from einsql.coo import stored_values
+from einsql.coo import VALUE, stored_values
 
 if TYPE_CHECKING:
     from einsql.coo import Relation
@@ -356,6 +356,30 @@ def create_table_as(name: str, query: exp.Query, temporary: bool = True) -> exp.
     """``CREATE [TEMPORARY] TABLE name AS query``."""
     properties = exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None
     return exp.Create(this=table_ref(name), kind="TABLE", expression=query, properties=properties)
+
+
+def int64_values(query: exp.Query, dialect: Dialect) -> exp.Select:
+    """``query``'s rows with the value column cast to the dialect's 64-bit integer.
+
+    An exact sum (DuckDB's ``HUGEINT``, PostgreSQL's ``numeric``) that does not
+    fit makes the database raise, never wrap.
+    """
+    rows = query.subquery("r", copy=False)
+    names = [c.alias_or_name for c in query.selects]
+    columns: list[exp.Expr] = [exp.column(c, table="r") for c in names if c != VALUE]
+    integer = dialect.parse_type(dialect.value_types["int"])
+    columns.append(exp.Cast(this=exp.column(VALUE, table="r"), to=integer).as_(VALUE))
+    return exp.select(*columns).from_(rows, copy=False)
+
+
+def rename_table(name: str, to: str) -> exp.Alter:
+    """``ALTER TABLE name RENAME TO to`` (``to``'s schema is ``name``'s: the last part counts).
+
+    >>> rename_table("s.new", "s.old").sql()
+    'ALTER TABLE "s"."new" RENAME TO "old"'
+    """
+    target = exp.Table(this=identifier(to.split(".")[-1]))
+    return exp.Alter(this=table_ref(name), kind="TABLE", actions=[exp.AlterRename(this=target)])
 
 
 def drop_table(name: str) -> exp.Drop:

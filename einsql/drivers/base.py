@@ -17,7 +17,7 @@ from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns, stored_values, value
 from einsql.display import Progress
 from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
 from einsql.operands import CooArray
-from einsql.sql import create_table_as, drop_table, read_value, table_ref
+from einsql.sql import create_table_as, drop_table, read_value, rename_table, table_ref
 
 if TYPE_CHECKING:
     from einsql.coo import Program, Relation
@@ -146,8 +146,12 @@ class Driver(ABC):
         program: Program,
         into: str | None = None,
         on_table: Callable[[str, float], None] | None = None,
+        if_exists: str = "fail",
     ) -> Rows | None:
         """Run ``program``; return its rows, or store them as table ``into``.
+
+        With ``if_exists="replace"`` an existing table ``into`` is replaced
+        (see :meth:`store`).
 
         The program's temporary tables are dropped whatever happens (an
         interrupt too); a failure while dropping them never hides the error
@@ -166,9 +170,7 @@ class Driver(ABC):
                     progress.tick()
             rows = None
             if into is not None:
-                create = create_table_as(into, program.query.copy(), temporary=False)
-                self.doing = f"storing the result into table {into!r}"
-                self.execute(self.sql(create))
+                self.store(program.query.copy(), into, if_exists)
             else:
                 self.doing = "the query of the result"
                 rows = self.query(self.sql(program.query))
@@ -181,6 +183,36 @@ class Driver(ABC):
             self.doing = _purpose(statement)
             self.execute(self.sql(statement))
         return rows
+
+    def store(self, query: exp.Query, into: str, if_exists: str) -> None:
+        """``CREATE TABLE into AS query``; with ``"replace"``, in place of a table of that name.
+
+        A replacement is built under a reserved name beside ``into`` first, then
+        swapped in (:meth:`swap`): if the query fails, the old table is untouched.
+        """
+        if if_exists == "fail":
+            self.doing = f"storing the result into table {into!r} (if_exists='replace' replaces it)"
+            self.execute(self.sql(create_table_as(into, query, temporary=False)))
+            return
+        *schema, _ = into.split(".")
+        staging = ".".join([*schema, f"{self.prefix}new"])
+        self.doing = f"storing the result into table {staging!r}, to replace {into!r}"
+        self.execute(self.sql(create_table_as(staging, query, temporary=False)))
+        try:
+            self.doing = f"replacing table {into!r} by the new result"
+            self.swap(staging, into)
+        except BaseException as error:
+            quietly(partial(self.discard, [staging]), error)
+            raise
+
+    def swap(self, staging: str, into: str) -> None:
+        """Drop table ``into`` and rename ``staging`` to it, in one transaction.
+
+        Drivers that run inside a transaction block (PostgreSQL, SQLite) are
+        atomic as they are; others override this to open one.
+        """
+        self.execute(self.sql(drop_table(into)))
+        self.execute(self.sql(rename_table(staging, into)))
 
     def translate(self, error: BaseException) -> BaseException:
         """The einsql error for a database's ``error`` (others are returned as they are).

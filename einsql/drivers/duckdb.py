@@ -35,7 +35,7 @@ from sqlglot import exp
 
 from einsql.coo import Relation, axis_columns, value_columns
 from einsql.dialect import WIDE_INDEX, load_dialect
-from einsql.drivers.base import Driver, Rows, url_path, value_arrays
+from einsql.drivers.base import Driver, Rows, quietly, url_path, value_arrays
 from einsql.errors import OptionError
 from einsql.operands import CooArray
 
@@ -92,8 +92,19 @@ def open_url(url: str) -> duckdb.DuckDBPyConnection:
 
 
 def in_transaction(con: Any) -> bool:
-    """False: DuckDB's Python API does not report whether a transaction is open."""
-    return False
+    """Whether ``con`` is inside a transaction it began (two statements see one transaction id).
+
+    DuckDB's Python API does not report it; outside a transaction each
+    statement runs in a new one.
+
+    >>> con = open_url("duckdb://")
+    >>> before = in_transaction(con); _ = con.begin()
+    >>> before, in_transaction(con)
+    (False, True)
+    """
+    query = load_dialect("duckdb").render(exp.select(exp.Anonymous(this="txid_current")))
+    first, second = (con.execute(query).fetchall()[0][0] for _ in range(2))
+    return bool(first == second)
 
 
 def list_tables(con: Any) -> list[str]:
@@ -134,6 +145,19 @@ class DuckDBDriver(Driver):
     def execute(self, sql: str) -> None:
         """Run one statement."""
         self.con.execute(sql)
+
+    def swap(self, staging: str, into: str) -> None:
+        """Drop ``into`` and rename ``staging`` to it in a transaction (the caller's, if open)."""
+        if in_transaction(self.con):
+            super().swap(staging, into)
+            return
+        self.execute(self.sql(exp.Transaction()))
+        try:
+            super().swap(staging, into)
+        except BaseException as error:
+            quietly(lambda: self.execute(self.sql(exp.Rollback())), error)
+            raise
+        self.execute(self.sql(exp.Commit()))
 
     def query(self, sql: str) -> Rows:
         """Run one query; its Arrow columns become NumPy arrays."""
