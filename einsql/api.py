@@ -38,6 +38,7 @@ from einsql.forms import as_form
 from einsql.frames import resolve_sizes
 from einsql.iteration import Iteration
 from einsql.iteration_run import iteration_sql
+from einsql.log import public
 from einsql.lower import Layout, lower
 from einsql.names import generated
 from einsql.numpy_args import (
@@ -243,6 +244,7 @@ def _emptied(operand: Operand) -> Operand:
     return CooArray(operand.coords[:0], operand.values[:0], operand.shape)
 
 
+@public("einsum")
 def einsum(
     *operands: Any,
     out: Any = None,
@@ -257,6 +259,7 @@ def einsum(
     staged: bool | None = None,
     nonfinite: bool | None = None,
     semiring: str = "sum-product",
+    echo: bool = False,
 ) -> Any:
     """Evaluate an einsum in a database (or with the NumPy reference).
 
@@ -307,6 +310,8 @@ def einsum(
             ``"max-plus"``, ``"max-product"``, ``"or-and"`` or ``"log-sum-exp"``
             (see :mod:`einsql.semiring`). Missing entries, and entries equal to
             the semiring's zero, are that zero; a dense result has it filled in.
+        echo: print each SQL statement, and the call's timings, on standard
+            error (see :mod:`einsql.log`).
 
     Returns:
         The result in the requested form (``out`` itself when it is an

@@ -27,17 +27,21 @@ from einsql.expr import (
     variables,
 )
 from einsql.expr_lower import lower_expression, variable_table
+from einsql.log import public
 from einsql.operands import CooArray, Table, as_operand, checked_value, float_values, variable_value
 from einsql.reference import expression_values
 from einsql.results import check_dense_size, to_coo, to_dense
 
 
+@public("evaluate")
 def evaluate(
     expr: Expr,
     values: dict[str, Any],
     backend: str | None = None,
     con: Any = None,
     optimize: Any = "auto",
+    *,
+    echo: bool = False,
 ) -> Any:
     """The value of ``expr`` with variables set from ``values`` (by name), as a dense array.
 
@@ -49,6 +53,7 @@ def evaluate(
             takes the backend of ``con`` (DuckDB without one).
         con: the database, as for :func:`einsql.einsum`.
         optimize: the path strategy of every einsum in the expression.
+        echo: print each SQL statement, and the call's timings, on standard error.
 
     Every node is computed once, however often it is used: in a database, one
     statement with a CTE per node.

@@ -36,12 +36,14 @@ from einsql.expr import Expr, Var, var
 from einsql.expr_lower import named_tables
 from einsql.iteration import Iterated, Iteration, LoopWarning, descent, power_method
 from einsql.iteration_sql import IterationLowering, check_iteration
+from einsql.log import mark, public
 from einsql.operands import Table, variable_value
 from einsql.sql import create_table_as, drop_table, table_ref
 
 # --- running ---------------------------------------------------------------------------
 
 
+@public("iterate")
 def iterate(
     program: Iteration,
     values: dict[str, Any],
@@ -50,6 +52,8 @@ def iterate(
     optimize: Any = "auto",
     trace: bool = False,
     form: str | None = None,
+    *,
+    echo: bool = False,
 ) -> Iterated:
     """Run ``program`` with its data variables set from ``values``.
 
@@ -64,6 +68,7 @@ def iterate(
         form: how the database carries the state (see ``Dialect.iteration_forms``);
             its default by default. ``loop`` runs a statement per step and warns
             when it is not asked for.
+        echo: print each SQL statement, and the call's timings, on standard error.
 
     Raises:
         OperandError: a data variable has no value or a wrong shape.
@@ -91,6 +96,7 @@ def iterate(
 
 def _run_recursive(lowering: IterationLowering, driver: Driver, trace: bool) -> Iterated:
     """One ``WITH RECURSIVE`` statement into a temporary table, then the result queries."""
+    mark("run")
     name = f"{driver.prefix}state"
     with dropped_after(driver, [name]):
         driver.doing = "the iteration's WITH RECURSIVE statement"
@@ -103,6 +109,7 @@ def _run_recursive(lowering: IterationLowering, driver: Driver, trace: bool) -> 
 
 def _run_loop(lowering: IterationLowering, driver: Driver, trace: bool) -> Iterated:
     """A statement per step, alternating between two tables; all steps kept in ``history``."""
+    mark("run")
     history, even, odd = (f"{driver.prefix}{name}" for name in ("history", "even", "odd"))
     steps = {
         source: driver.sql(create_table_as(target, lowering.recursive_step(source)))
@@ -172,6 +179,7 @@ def _iterate_numpy(program: Iteration, values: dict[str, Any], trace: bool) -> I
     return Iterated({n: state[n] for n in reported}, taken, series, "numpy")
 
 
+@public("minimize")
 def minimize(
     f: Expr,
     wrt: Var | Sequence[Var],
@@ -185,12 +193,14 @@ def minimize(
     con: Any = None,
     trace: bool = False,
     form: str | None = None,
+    *,
+    echo: bool = False,
 ) -> Iterated:
     """Minimize ``f`` over ``wrt`` inside the database: one ``WITH RECURSIVE`` statement.
 
     ``values`` holds the data variables (arrays or :class:`einsql.Table`) and,
     optionally, start values of ``wrt`` (zeros otherwise). The other arguments
-    are those of :func:`descent` and :func:`iterate`.
+    are those of :func:`descent` and :func:`iterate` (``echo`` too).
 
     >>> import numpy as np
     >>> from einsql.expr import var, sum_
@@ -225,6 +235,7 @@ def _check_newton(result: Iterated, start: dict[str, Any]) -> None:
         )
 
 
+@public("power_iteration")
 def power_iteration(
     A: Any,
     steps: int = 100,
@@ -234,11 +245,14 @@ def power_iteration(
     con: Any = None,
     trace: bool = False,
     form: str | None = None,
+    *,
+    echo: bool = False,
 ) -> Iterated:
     """The dominant eigenvector of a sparse matrix (or PageRank with ``damping``).
 
     ``A`` is an array (NumPy, scipy.sparse, pydata sparse) or an
-    :class:`einsql.Table`; see :func:`power_method` for the iteration.
+    :class:`einsql.Table`; see :func:`power_method` for the iteration, and
+    :func:`iterate` for the other arguments.
 
     >>> import numpy as np
     >>> result = power_iteration(np.array([[2.0, 0.0], [0.0, 1.0]]), steps=50)

@@ -26,16 +26,19 @@ class Session:
     Attributes:
         backend: the backend's name (one of ``einsql.backends.names()``).
         con: the native connection einsql runs on.
+        echo: whether its calls print their SQL and timings on standard error.
 
     """
 
-    def __init__(self, resolved: Resolved) -> None:
+    def __init__(self, resolved: Resolved, echo: bool = False) -> None:
         self.backend = resolved.backend
         self.con = resolved.native
+        self.echo = echo
         self._owned = resolved.release
 
     def einsum(self, *operands: Any, **options: Any) -> Any:
-        """:func:`einsql.einsum` on this session's database."""
+        """:func:`einsql.einsum` on this session's database (echoed if the session echoes)."""
+        options.setdefault("echo", self.echo)
         return einsum(*operands, con=self.con, **options)
 
     def to_sql(self, *operands: Any, **options: Any) -> str:
@@ -67,15 +70,17 @@ class Session:
         return f"<einsql session on {self.backend}>"
 
 
-def connect(con: Any = None, backend: str | None = None) -> Session:
+def connect(con: Any = None, backend: str | None = None, echo: bool = False) -> Session:
     """A session on ``con``: a URL, a connection, a SQLAlchemy engine, or None.
 
     ``None`` opens a new in-memory database (the default backend's, DuckDB, or
     ``backend``'s). A SQLAlchemy ``Engine`` lends one pooled connection for the
-    session's life.
+    session's life. With ``echo=True`` every call of the session prints its SQL
+    statements and timings on standard error, as SQLAlchemy's ``echo`` does
+    (see :mod:`einsql.log`).
 
     Raises:
         OptionError: an unknown kind of connection or URL.
 
     """
-    return Session(resolve(con, backend))
+    return Session(resolve(con, backend), echo)

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from einsql import backends
 from einsql.drivers.base import Driver, quietly
 from einsql.errors import DatabaseError, OptionError, first_line, redact
+from einsql.log import mark, ran_on
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,9 @@ def open_driver(con: Any = None, backend: str | None = None) -> Iterator[Driver]
     (or :class:`einsql.ExactnessError` for an integer overflow) naming the
     statement that failed, the original kept as ``__cause__``.
     """
+    mark("connect")
     connection = resolve(con, backend)
+    ran_on(connection.backend)
     try:
         module = backends.find(connection.backend).load_driver()
         driver: Driver = module.connect(connection.native)
@@ -197,13 +200,16 @@ def open_driver(con: Any = None, backend: str | None = None) -> Iterator[Driver]
         yield driver
     except BaseException as error:
         doing = driver.doing  # what failed, before cleanup runs statements of its own
+        mark("cleanup")
         quietly(partial(_finish, driver, connection, error), error)
         driver.doing = doing
         _raise_translated(driver, error)
+    mark("cleanup")
     try:
         _finish(driver, connection, None)
     except BaseException as error:
         _raise_translated(driver, error)
+    mark("convert")
 
 
 def _raise_translated(driver: Driver, error: BaseException) -> NoReturn:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +15,9 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns, stored_values, value_columns
-from einsql.display import Progress
+from einsql.display import Progress, StatementProgress, progress_delay, progress_wanted
 from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
+from einsql.log import logger, mark, statement
 from einsql.operands import CooArray
 from einsql.sql import create_table_as, drop_table, read_value, rename_table, table_ref
 
@@ -95,16 +97,68 @@ class Driver(ABC):
     """The database connection (the DB-API or native connection object)."""
 
     @abstractmethod
+    def _load(self, coo: CooArray, kind: str) -> Relation:
+        """The driver's own ``load`` (statements it runs go through ``execute`` or ``logged``)."""
+
+    @abstractmethod
+    def _execute(self, sql: str) -> None:
+        """The driver's own ``execute``: run one statement that returns no rows."""
+
+    @abstractmethod
+    def _query(self, sql: str) -> Rows:
+        """The driver's own ``query``: run one query, return its columns."""
+
     def load(self, coo: CooArray, kind: str) -> Relation:
-        """Make ``coo`` readable by SQL with values of ``kind``; return where it is."""
+        """Make ``coo`` readable by SQL with values of ``kind``; return where it is.
 
-    @abstractmethod
+        Logged at DEBUG with its duration (the statements loading runs are
+        logged each on its own).
+        """
+        mark("load")
+        start = time.perf_counter()
+        relation = self._load(coo, kind)
+        seconds = time.perf_counter() - start
+        doing = self.doing
+        note = "%s: %d nonzeros loaded in %.3f s"
+        logger.debug(note, doing, coo.nnz, seconds, extra={"doing": doing, "seconds": seconds})
+        return relation
+
     def execute(self, sql: str) -> None:
-        """Run one statement that returns no rows."""
+        """Run one statement that returns no rows (logged, with a progress bar if long)."""
+        with self.running(sql):
+            self._execute(sql)
 
-    @abstractmethod
     def query(self, sql: str) -> Rows:
-        """Run one query; return its columns."""
+        """Run one query; return its columns (logged, with a progress bar if long)."""
+        with self.running(sql):
+            return self._query(sql)
+
+    def logged(self, sql: str) -> AbstractContextManager[None]:
+        """Log ``sql`` (for ``doing``) at DEBUG around the block that runs it.
+
+        Every statement einsql runs goes through here once: ``execute`` and
+        ``query`` use it, and a driver running SQL another way (``COPY``,
+        ``executemany``, describing a query) wraps that in it.
+        """
+        return statement(self.doing, sql)
+
+    @contextmanager
+    def running(self, sql: str) -> Iterator[None]:
+        """Log ``sql`` and, where the database reports progress, show a bar while it runs."""
+        poll = self.progress() if progress_wanted(sys.stderr) else None
+        watch: AbstractContextManager[object] = (
+            nullcontext() if poll is None else StatementProgress(poll, self.doing, progress_delay())
+        )
+        with self.logged(sql), watch:
+            yield
+
+    def progress(self) -> Callable[[], float] | None:
+        """How far the running statement is, in percent (negative: unknown); None: never known.
+
+        Called before a statement runs, when a progress bar may show; the
+        function returned is called from another thread while it runs.
+        """
+        return None
 
     @abstractmethod
     def close(self, error: BaseException | None = None) -> None:
@@ -158,6 +212,7 @@ class Driver(ABC):
         that stopped the program. ``on_table(name, seconds)`` is called after
         each table the setup creates.
         """
+        mark("run")
         progress = Progress(sum(1 for s in program.setup if isinstance(s, exp.Create)))
         try:
             for statement in program.setup:

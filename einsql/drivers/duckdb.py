@@ -26,6 +26,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -38,6 +39,9 @@ from einsql.dialect import WIDE_INDEX, load_dialect
 from einsql.drivers.base import Driver, Rows, quietly, url_path, value_arrays
 from einsql.errors import OptionError
 from einsql.operands import CooArray
+
+#: DuckDB's settings of progress tracking, as einsql sets them while it shows a bar.
+PROGRESS_SETTINGS = {"enable_progress_bar": True, "enable_progress_bar_print": False}
 
 #: How long ``load`` waits for another thread's ``duckdb.connect`` to finish opening the database.
 SETUP_WAIT = 5.0
@@ -129,20 +133,22 @@ class DuckDBDriver(Driver):
         self.prefix = f"__einsql_{secrets.token_hex(4)}_"
         self.registered: list[str] = []
         self.errors = (duckdb.Error,)
+        self.settings: dict[str, bool] | None = None
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         """The columns of a query and their DuckDB types."""
-        relation = self.con.sql(sql)
-        return [(name, str(t)) for name, t in zip(relation.columns, relation.types)]
+        with self.logged(sql):
+            relation = self.con.sql(sql)
+            return [(name, str(t)) for name, t in zip(relation.columns, relation.types)]
 
-    def load(self, coo: CooArray, kind: str) -> Relation:
+    def _load(self, coo: CooArray, kind: str) -> Relation:
         """Register ``coo`` as an Arrow table under a reserved name."""
         name = f"{self.prefix}a{len(self.registered)}"
         register(self.con, name, arrow_table(coo, kind))
         self.registered.append(name)
         return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
 
-    def execute(self, sql: str) -> None:
+    def _execute(self, sql: str) -> None:
         """Run one statement."""
         self.con.execute(sql)
 
@@ -159,21 +165,56 @@ class DuckDBDriver(Driver):
             raise
         self.execute(self.sql(exp.Commit()))
 
-    def query(self, sql: str) -> Rows:
+    def _query(self, sql: str) -> Rows:
         """Run one query; its Arrow columns become NumPy arrays."""
         relation = self.con.sql(sql)
         fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # DuckDB >= 1.4
         table: pa.Table = fetch()
         return {name: _numpy_column(table.column(name)) for name in table.column_names}
 
+    def progress(self) -> Callable[[], float]:
+        """``query_progress``, once the connection tracks progress (see ``_set_progress``)."""
+        if self.settings is None:
+            doing = self.doing
+            try:
+                self.settings = self._set_progress(dict.fromkeys(PROGRESS_SETTINGS, None))
+            finally:
+                self.doing = doing
+        return self.con.query_progress  # type: ignore[no-any-return]
+
+    def _set_progress(self, values: dict[str, bool | None]) -> dict[str, bool]:
+        """Set DuckDB's progress settings (None: einsql's), return what they were.
+
+        DuckDB tracks a statement's progress only with ``enable_progress_bar``
+        on; einsql turns it on and DuckDB's own printing off (einsql draws the
+        bar), and puts both back when the driver closes.
+        """
+        self.doing = "reading DuckDB's progress settings"
+        read = exp.select(*[exp.func("current_setting", exp.Literal.string(n)) for n in values])
+        sql = self.sql(read)
+        with self.logged(sql):
+            (row,) = self.con.execute(sql).fetchall()  # all rows: DuckDB 2 refuses unfinished ones
+            before = dict(zip(values, map(bool, row)))
+        self.doing = "setting DuckDB's progress settings"
+        for name, value in values.items():
+            chosen = PROGRESS_SETTINGS[name] if value is None else value
+            assignment = exp.EQ(this=exp.to_identifier(name), expression=exp.Boolean(this=chosen))
+            sql = self.sql(exp.Set(expressions=[exp.SetItem(this=assignment)]))
+            with self.logged(sql):
+                self.con.execute(sql)
+        return before
+
     def close(self, error: BaseException | None = None) -> None:
-        """Unregister the loaded operands; close the connection if this driver opened it."""
+        """Unregister the loaded operands, put settings back, close an owned connection."""
         try:
             self.doing = "unregistering the loaded operands"
             for name in self.registered:
                 self.con.unregister(name)
+            if self.settings is not None and not self.owned:
+                self._set_progress(dict(self.settings))
         finally:
             self.registered.clear()
+            self.settings = None
             if self.owned:
                 self.con.close()
 

@@ -98,7 +98,7 @@ class PostgresDriver(TemporaryTableDriver):
         self.transaction = con.transaction()
         self.transaction.__enter__()
 
-    def load(self, coo: CooArray, kind: str) -> Relation:
+    def _load(self, coo: CooArray, kind: str) -> Relation:
         """Copy ``coo`` into a new temporary table and ``ANALYZE`` it."""
         from psycopg import sql
 
@@ -106,13 +106,17 @@ class PostgresDriver(TemporaryTableDriver):
         columns = load_columns(coo, kind, self.dialect)
         self.create_temporary(name, columns)
         copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(name))
-        with self.con.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        with (
+            self.logged(copy_sql.as_string(self.con)),
+            self.con.cursor() as cursor,
+            cursor.copy(copy_sql) as copy,
+        ):
             for chunk in _binary_copy(list(columns.values()), coo.nnz):
                 copy.write(chunk)
         self.execute(self.sql(exp.Analyze(tables=[table_ref(name)])))
         return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
 
-    def execute(self, sql: str) -> None:
+    def _execute(self, sql: str) -> None:
         """Run one statement.
 
         Never as a prepared statement: psycopg prepares a text it has run five
@@ -123,11 +127,11 @@ class PostgresDriver(TemporaryTableDriver):
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         """The columns of a query and their PostgreSQL types (``numeric(10,2)``, ...)."""
-        with self.con.cursor() as cursor:
+        with self.logged(sql), self.con.cursor() as cursor:
             cursor.execute(sql, prepare=False)
             return [(column.name, column.type_display) for column in cursor.description or ()]
 
-    def query(self, sql: str) -> Rows:
+    def _query(self, sql: str) -> Rows:
         """Run one query; return its columns (``numeric`` sums as exact ints)."""
         with self.con.cursor() as cursor:
             cursor.execute(sql, prepare=False)

@@ -85,12 +85,13 @@ class SQLiteDriver(TemporaryTableDriver):
         self.savepoint = f"{self.prefix}work"
         self.loaded: list[str] = []
         self.errors = (sqlite3.Error,)
+        self.doing = "opening a savepoint"
         self.execute(self.sql(exp.Command(this="SAVEPOINT", expression=self._savepoint())))
 
     def _savepoint(self) -> exp.Expression:
         return exp.to_identifier(self.savepoint, quoted=True)
 
-    def load(self, coo: CooArray, kind: str) -> Relation:
+    def _load(self, coo: CooArray, kind: str) -> Relation:
         """Insert ``coo`` into a new temporary table."""
         name = f"{self.prefix}a{len(self.loaded)}"
         axes, values = axis_columns(len(coo.shape)), value_columns(kind)
@@ -99,14 +100,16 @@ class SQLiteDriver(TemporaryTableDriver):
         placeholders = exp.tuple_(*[exp.Placeholder() for _ in (*axes, *values)])
         insert = exp.insert(exp.Values(expressions=[placeholders]), table_ref(name))
         rows = zip(*[array.tolist() for _, array in columns.values()])
-        self.con.executemany(self.sql(insert), rows)
+        sql = self.sql(insert)
+        with self.logged(sql):
+            self.con.executemany(sql, rows)
         return Relation(name, axes, values, kind)
 
-    def execute(self, sql: str) -> None:
+    def _execute(self, sql: str) -> None:
         """Run one statement."""
         self.con.execute(sql)
 
-    def query(self, sql: str) -> Rows:
+    def _query(self, sql: str) -> Rows:
         """Run one query; return its columns (NULL, SQLite's NaN, as NaN)."""
         cursor = self.con.execute(sql)
         names = [column[0] for column in cursor.description or ()]
@@ -116,8 +119,10 @@ class SQLiteDriver(TemporaryTableDriver):
         """Release the savepoint (rolled back first on error); close an owned connection."""
         try:
             if error is not None:
+                self.doing = "rolling back the savepoint"
                 rollback = exp.Rollback(savepoint=self._savepoint())
                 self.execute(self.sql(rollback))
+            self.doing = "releasing the savepoint"
             release = exp.Command(this="RELEASE", expression=self._savepoint())
             self.execute(self.sql(release))
         finally:
