@@ -84,7 +84,9 @@ def iterate(
     check_iteration(program, dialect, chosen, trace)
     if chosen == "loop" and form is None:
         warnings.warn(
-            f"{dialect.name} runs an iteration a statement per step", LoopWarning, stacklevel=2
+            f"{dialect.name} runs an iteration a statement per step",
+            LoopWarning,
+            stacklevel=3,  # the caller of iterate, past the wrapper of einsql.log.public
         )
     with open_driver(con, backend) as driver:
         data = load_variables(checked, driver)
