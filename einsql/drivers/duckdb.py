@@ -152,9 +152,15 @@ class DuckDBDriver(Driver):
         """Run one statement."""
         self.con.execute(sql)
 
+    def _in_transaction(self) -> bool:
+        """:func:`in_transaction` through the driver (its statements logged)."""
+        query = self.sql(exp.select(exp.Anonymous(this="txid_current").as_("t")))
+        first, second = (self.query(query)["t"][0] for _ in range(2))
+        return bool(first == second)
+
     def swap(self, staging: str, into: str) -> None:
         """Drop ``into`` and rename ``staging`` to it in a transaction (the caller's, if open)."""
-        if in_transaction(self.con):
+        if self._in_transaction():
             super().swap(staging, into)
             return
         self.execute(self.sql(exp.Transaction()))
