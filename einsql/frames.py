@@ -47,7 +47,7 @@ import pyarrow as pa
 from einsql.coo import COMPLEX_VALUES, VALUE
 from einsql.equation import ELLIPSIS, operand_tokens
 from einsql.errors import OperandError, OptionError
-from einsql.operands import CooArray, Operand, checked_coo, is_count
+from einsql.operands import CooArray, Operand, checked_coo, index_keys, is_count
 
 #: What ``values`` defaults to: the convention's value column(s), whichever the source has.
 CONVENTION = "convention"
@@ -111,12 +111,14 @@ def coo(
     coords = _index_columns(table, axis_names, where)
     vals = _value_column(table, value_names, dtype, where)
     dims = given_sizes(shape, len(axis_names), where)
-    if duplicates == "sum":
-        coords, vals = _summed(coords, vals)
     provisional = tuple(
         int(coords[:, k].max()) + 1 if n is None and len(vals) else (n or 0)
         for k, n in enumerate(dims)
     )
+    if duplicates == "sum" and all(
+        int(coords[:, k].max(initial=0)) < n for k, n in enumerate(provisional)
+    ):
+        coords, vals = _summed(coords, vals, provisional)
     inferred = tuple(k for k, n in enumerate(dims) if n is None)
     checked = checked_coo(CooArray(coords, vals, provisional), 0, where)
     return replace(checked, inferred=inferred)
@@ -303,16 +305,19 @@ def given_sizes(
     return tuple(None if n is None else int(n) for n in dims)
 
 
-def _summed(coords: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _summed(
+    coords: np.ndarray, values: np.ndarray, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows with the same indices added up (``or`` for booleans), as scipy's ``sum_duplicates``.
 
-    >>> _summed(np.array([[1], [0], [1]]), np.array([1.0, 2.0, 3.0]))[1].tolist()
+    >>> _summed(np.array([[1], [0], [1]]), np.array([1.0, 2.0, 3.0]), (2,))[1].tolist()
     [2.0, 4.0]
     """
-    unique, inverse = np.unique(coords, axis=0, return_inverse=True)
+    keys = index_keys(coords, shape)
+    unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     totals = np.zeros(len(unique), dtype=values.dtype)
     (np.logical_or if values.dtype == np.bool_ else np.add).at(totals, inverse.reshape(-1), values)
-    return unique, totals
+    return coords[first], totals
 
 
 def resolve_sizes(subscripts: str, operands: Sequence[Operand]) -> tuple[Operand, ...]:

@@ -12,6 +12,7 @@ zeros); an existing database table is named by a :class:`Table`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -307,13 +308,42 @@ def checked_coo(coo: CooArray, k: int, where: str | None = None) -> CooArray:
             f"{where} has {int(outside.any(axis=1).sum())} index tuple(s) outside its shape "
             f"{shape} (axis {axis})"
         )
-    repeated = coords.shape[0] - np.unique(coords, axis=0).shape[0] if shape else values.size - 1
+    repeated = repeated_tuples(coords, shape) if shape else values.size - 1
     if repeated > 0:
         raise OperandError(
             f"{where} holds {repeated} repeated index tuple(s); sum duplicates first "
             '(einsql.coo(..., duplicates="sum") does)'
         )
     return CooArray(coords, values, shape, coo.inferred)
+
+
+def index_keys(coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """One integer per index tuple (its row-major position), or the tuples as they are.
+
+    Sorting and comparing one int64 column is far faster than rows of several;
+    when the array has 2**63 elements or more, the rows themselves are returned.
+
+    >>> index_keys(np.array([[1, 2], [0, 1]]), (2, 3)).tolist()
+    [5, 1]
+    """
+    if math.prod(shape) < 2**63:
+        keys: np.ndarray = np.ravel_multi_index(tuple(coords.T), shape)
+        return keys.astype(np.int64, copy=False)
+    return coords
+
+
+def repeated_tuples(coords: np.ndarray, shape: tuple[int, ...]) -> int:
+    """How many rows of ``coords`` (inside ``shape``) repeat an earlier row's index tuple.
+
+    >>> repeated_tuples(np.array([[0, 1], [1, 1], [0, 1]]), (2, 2))
+    1
+    """
+    keys = index_keys(coords, shape)
+    if keys.ndim == 1:
+        keys = np.sort(keys)
+        return int(np.count_nonzero(keys[1:] == keys[:-1]))
+    rows = keys[np.lexsort(keys.T[::-1])]
+    return int(np.count_nonzero((rows[1:] == rows[:-1]).all(axis=1)))
 
 
 def from_dense(array: np.ndarray, k: int, zero: Any = 0) -> CooArray:

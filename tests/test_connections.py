@@ -71,9 +71,10 @@ def test_a_libpq_dsn_is_postgres(pg_url) -> None:
 # --- SQLAlchemy ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "duckdb"])
 def test_sqlalchemy_engines_lend_a_connection_and_get_it_back(kind, tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'e.db'}" if kind == "sqlite" else postgres_url()
+    files = {"sqlite": f"sqlite:///{tmp_path / 'e.db'}", "duckdb": f"duckdb:///{tmp_path / 'e.db'}"}
+    url = files.get(kind) or postgres_url()
     if url is None:
         pytest.skip("no PostgreSQL server: set EINSQL_TEST_POSTGRES or run scripts/test")
     url = url.replace("postgresql://", "postgresql+psycopg://")
@@ -83,6 +84,19 @@ def test_sqlalchemy_engines_lend_a_connection_and_get_it_back(kind, tmp_path) ->
     with engine.connect() as connection:
         assert_matches(matmul(connection), A @ B)
         assert connection.execute(sqlalchemy.text("SELECT 1")).scalar() == 1  # still usable
+    engine.dispose()
+
+
+def test_duckdb_engine_connections_are_unwrapped(tmp_path) -> None:
+    """duckdb_engine hands out a wrapper: einsql runs on the DuckDB connection inside."""
+    engine = sqlalchemy.create_engine(f"duckdb:///{tmp_path / 'w.db'}")
+    with engine.connect() as connection:
+        stored = einsql.einsum("ij,jk->ik", A, B, con=connection, into="product")
+        connection.commit()
+    with einsql.connect(engine) as session:
+        assert session.table("product").shape == stored.shape
+        assert_matches(session.einsum("ik->k", session.table("product")), (A @ B).sum(0))
+    assert engine.pool.checkedout() == 0
     engine.dispose()
 
 

@@ -166,11 +166,15 @@ def _classify_sqlalchemy(con: Any) -> tuple[str, Any]:
         )
     backend = record.name
 
+    # The driver module's ``from_sqlalchemy`` unwraps what the SQLAlchemy dialect
+    # hands out (duckdb_engine wraps its DuckDB connection); by default it is native.
+    unwrap = getattr(record.load_driver(), "from_sqlalchemy", lambda native: native)
+
     def open_native() -> Resolved:
         if hasattr(con, "raw_connection"):  # an Engine
             pooled = con.raw_connection()
-            return Resolved(backend, pooled.driver_connection, release=pooled)
-        return Resolved(backend, con.connection.driver_connection)
+            return Resolved(backend, unwrap(pooled.driver_connection), release=pooled)
+        return Resolved(backend, unwrap(con.connection.driver_connection))
 
     return backend, open_native
 

@@ -47,6 +47,18 @@ PROGRESS_SETTINGS = {"enable_progress_bar": True, "enable_progress_bar_print": F
 SETUP_WAIT = 5.0
 
 
+def from_sqlalchemy(con: Any) -> Any:
+    """The DuckDB connection inside ``duckdb_engine``'s wrapper (SQLAlchemy's driver connection).
+
+    >>> con = duckdb.connect()
+    >>> from_sqlalchemy(con) is con
+    True
+    """
+    if type(con).__module__.split(".")[0] == "duckdb_engine":
+        return getattr(con, "_ConnectionWrapper__c", con)
+    return con
+
+
 def connect(con: Any) -> DuckDBDriver:
     """A driver on ``con``: None opens an in-memory database that the driver owns."""
     if con is None:
