@@ -8,6 +8,7 @@ with status 1.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from sqlglot import exp
 
 import einsql
 from einsql import backends
-from einsql.coo import VALUE, axis_column, axis_columns
+from einsql.coo import COMPLEX_VALUES, VALUE, axis_column, axis_columns
 from einsql.dialect import TEXT_DIALECTS
 from einsql.drivers import backend_of, open_driver
 from einsql.errors import DatabaseError, EinsqlError, OperandError, OptionError, redact
@@ -37,6 +38,8 @@ examples:
   einsql run "ij,jk->ik" a.npy b.npz --out c.npy
   einsql run "ij,jk->ik" m.npy m.npy --semiring min-plus --backend sqlite
   einsql run "ij,jk->ik" a.csv:3x4 b.parquet:4x2 --con sqlite:///work.db --out c.csv
+  einsql run "ij,j->i" edges.csv:3x3:src,dst:weight rank.npy   # mapped columns
+  einsql run "ij,jk->ik" edges.csv::src,dst:1 edges.csv::src,dst:1   # each row 1: paths of 2 edges
   echo "ii->" | einsql run - m.npy --backend numpy
   einsql grad "sum((einsum('ij,j->i', A, x) - b) ** 2)" --var A:5x3 --var x:3 --var b:5 --wrt x
   einsql grad "sum(log1p(exp(-y * einsum('ij,j->i', X, w))))" --var X:100x20 --var y:100 \\
@@ -53,6 +56,16 @@ FILE_TYPES = {
     ".parquet": "COO rows with columns i0,i1,...,val",
 }
 
+#: The file types whose columns ``FILE:SHAPE:AXES:VALUE`` maps.
+COLUMN_FILES = (".csv", ".parquet")
+
+#: VALUE in ``FILE:SHAPE:AXES:VALUE`` for a file without a value column: each row is 1.
+ONES = "1"
+
+#: How ``--table`` and ``run``'s operands are written.
+TABLE_USAGE = "NAME[:SHAPE[:AXES[:VALUE]]]"
+FILE_USAGE = "FILE[:SHAPE[:AXES[:VALUE]]]"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -68,10 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"einsql {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sql = _subcommand(commands, "sql", "print SQL over existing tables")
     _equation_argument(sql)
-    _table_arguments(sql)
+    _table_arguments(sql, "a database URL: the tables' shapes are read from it")
     sql.add_argument(
         "--dialect",
         default=None,
@@ -84,8 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "files",
         nargs="+",
-        metavar="FILE[:SHAPE]",
-        help="operands: " + "; ".join(f"{k} {v}" for k, v in FILE_TYPES.items()),
+        metavar=FILE_USAGE,
+        help="operands: " + "; ".join(f"{k} {v}" for k, v in FILE_TYPES.items()) + ". "
+        "Other columns are mapped: AXES names a column per axis, VALUE the value column "
+        f"(or {ONES}: each row is 1, an edge list), e.g. edges.csv::src,dst:weight; "
+        "SHAPE defaults to each axis' largest index plus one",
     )
     run.add_argument("--backend", default=None, help=f"{', '.join(backends.names())} or numpy")
     run.add_argument(
@@ -114,11 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--dialect", default=backends.default().name, help="the dialect of --sql")
     explain = _subcommand(commands, "explain", "print the contraction plan")
     _equation_argument(explain)
-    _table_arguments(explain)
+    _table_arguments(
+        explain, "a database URL holding the tables: shapes are read from it, --run runs there"
+    )
     explain.add_argument(
         "--run",
         action="store_true",
-        help="run each step on --con: actual rows and seconds per step",
+        help="run each step in the database of --con (needed: the tables are there): "
+        "actual rows and seconds per step",
     )
     explain.add_argument(
         "--analyze",
@@ -156,18 +176,33 @@ def _optimize_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _table_arguments(parser: argparse.ArgumentParser) -> None:
+def _table_arguments(parser: argparse.ArgumentParser, con_help: str) -> None:
     parser.add_argument(
         "--table",
         action="append",
         default=[],
-        metavar="NAME[:SHAPE[:AXES[:VALUE]]]",
+        metavar=TABLE_USAGE,
         help="an operand table, in order: e.g. edges:9x9:src,dst:weight; without a shape "
         "it is read from the data through --con",
     )
-    parser.add_argument("--con", default=None, help="a database URL, to read table shapes")
+    parser.add_argument("--con", default=None, help=con_help)
     parser.add_argument("--dtype", default="float64", help="the tables' value dtype")
     _optimize_argument(parser)
+
+
+def version(distribution: str = "einsql") -> str:
+    """The installed distribution's version, else the package's own ``__version__``.
+
+    Args:
+        distribution: the distribution to look up (the fallback is einsql's either way).
+
+    >>> version("no-such-distribution") == einsql.__version__
+    True
+    """
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return einsql.__version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,10 +258,13 @@ def _command_sql(args: argparse.Namespace) -> int:
 
 
 def _command_explain(args: argparse.Namespace) -> int:
+    if (args.run or args.analyze) and args.con is None:
+        raise OptionError(
+            "--run and --analyze run the steps on the --table tables, in the database that "
+            "holds them: give its URL with --con (e.g. --con duckdb:///data.db)"
+        )
     equation = _read_argument(args.equation)
     tables = _tables(args, equation)
-    if (args.run or args.analyze) and args.con is None:
-        raise OptionError("--run and --analyze run the steps in a database: give --con")
     print(
         einsql.explain(
             equation,
@@ -261,14 +299,60 @@ def _tables(args: argparse.Namespace, equation: str) -> list[Any]:
 def _table_spec(
     spec: str,
 ) -> tuple[str, tuple[int, ...] | None, tuple[str, ...], tuple[str, ...]]:
-    """``name[:3x4[:a,b[:val]]]`` as (name, shape or None, axes, value columns)."""
-    name, *rest = spec.split(":")
-    shape = _shape(rest[0], spec) if rest and rest[0] else None
-    axes = tuple(rest[1].split(",")) if len(rest) > 1 and rest[1] else ()
-    values = tuple(rest[2].split(",")) if len(rest) > 2 and rest[2] else ()
-    if not name or len(rest) > 3:
-        raise OptionError(f"cannot read --table {spec!r}: use NAME[:SHAPE[:AXES[:VALUE]]]")
+    """``name[:3x4[:a,b[:val]]]`` as (name, shape or None, axes, value columns).
+
+    >>> _table_spec("edges:9x9:src,dst:weight")
+    ('edges', (9, 9), ('src', 'dst'), ('weight',))
+    """
+    name, shape, axes, values = _mapping_spec(spec, "--table", TABLE_USAGE)
+    if values == (ONES,):
+        raise OptionError(
+            f"cannot read --table {spec!r}: VALUE {ONES} (each row is 1) is for run's files; "
+            "a table needs a value column"
+        )
     return name, shape, axes, values
+
+
+def _mapping_spec(
+    spec: str, what: str, usage: str
+) -> tuple[str, tuple[int, ...] | None, tuple[str, ...], tuple[str, ...]]:
+    """``where[:SHAPE[:AXES[:VALUE]]]`` as (where, shape or None, axes, values).
+
+    Read by splitting at ``:`` and ``,`` only: shapes are digits, column names
+    are looked up (never evaluated), so nothing in the text runs.
+
+    Args:
+        spec: the text, e.g. ``edges.csv::src,dst:weight``.
+        what: what the text is, for messages (``--table``, ``operand``).
+        usage: how to write it, for messages.
+
+    Raises:
+        OptionError: more than four parts, no name, a bad shape or an empty column name.
+
+    >>> _mapping_spec("e.csv::src,dst:w", "operand", FILE_USAGE)
+    ('e.csv', None, ('src', 'dst'), ('w',))
+    """
+    name, *rest = spec.split(":")
+    if not name or len(rest) > 3:
+        raise OptionError(f"cannot read {what} {spec!r}: use {usage}")
+    shape = _shape(rest[0], spec) if rest and rest[0] else None
+    axes = _column_names(rest[1], spec, what, usage) if len(rest) > 1 and rest[1] else ()
+    values = _column_names(rest[2], spec, what, usage) if len(rest) > 2 and rest[2] else ()
+    return name, shape, axes, values
+
+
+def _column_names(text: str, spec: str, what: str, usage: str) -> tuple[str, ...]:
+    """``a,b`` as column names; an empty one is an error.
+
+    >>> _column_names("src,dst", "e:2x2:src,dst", "--table", TABLE_USAGE)
+    ('src', 'dst')
+    """
+    names = tuple(text.split(","))
+    if not all(names):
+        raise OptionError(
+            f"cannot read {what} {spec!r}: an empty column name in {text!r} (use {usage})"
+        )
+    return names
 
 
 def _shape(text: str, where: str) -> tuple[int, ...]:
@@ -331,22 +415,46 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def read_operand(spec: str) -> Any:
-    """An operand from ``FILE[:SHAPE]`` (the shape of COO files defaults to max + 1)."""
-    path_text, _, shape_text = spec.partition(":")
+    """An operand from ``FILE[:SHAPE[:AXES[:VALUE]]]``.
+
+    A .csv or .parquet file holds COO rows: by default columns ``i0, i1, ...``
+    and ``val`` (``val_re`` and ``val_im`` for complex values); ``AXES`` names
+    another column per axis and ``VALUE`` another value column (two for real
+    and imaginary parts), or ``1`` for a file without one (an edge list: each
+    row is 1). The shape defaults to each axis' largest index plus one.
+
+    Raises:
+        OptionError: an unknown file type, or a mapping for a file without columns.
+        OperandError: a missing file, a column not in the file, a bad index or value.
+
+    """
+    path_text, shape, axes, values = _mapping_spec(spec, "operand", FILE_USAGE)
     path = Path(path_text)
     suffix = path.suffix.lower()
     if suffix not in FILE_TYPES:
         raise OptionError(f"cannot read {path_text!r}: einsql reads {', '.join(FILE_TYPES)} files")
+    if (axes or values) and suffix not in COLUMN_FILES:
+        raise OptionError(
+            f"cannot read {spec!r}: AXES and VALUE map the columns of "
+            f"{' and '.join(COLUMN_FILES)} files; a {suffix} file has none"
+        )
     if not path.exists():
         raise OperandError(f"no such file: {path_text!r}")
+    if suffix in COLUMN_FILES:
+        return _coo_operand(_coo_columns(path, suffix), shape, axes, values, spec)
+    array = _array_file(path, suffix)
+    if shape is not None and tuple(array.shape) != shape:
+        raise OperandError(f"{spec!r} gives shape {shape} but the file holds {array.shape}")
+    return array
+
+
+def _array_file(path: Path, suffix: str) -> Any:
+    """A .npy file's array or a .npz file's scipy.sparse matrix."""
     if suffix == ".npy":
         return np.load(path, allow_pickle=False)
-    if suffix == ".npz":
-        import scipy.sparse as sp
+    import scipy.sparse as sp
 
-        return sp.load_npz(path)
-    columns = _coo_columns(path, suffix)
-    return _coo_operand(columns, _shape(shape_text, spec) if shape_text else None, spec)
+    return sp.load_npz(path)
 
 
 def _coo_columns(path: Path, suffix: str) -> dict[str, np.ndarray]:
@@ -360,25 +468,124 @@ def _coo_columns(path: Path, suffix: str) -> dict[str, np.ndarray]:
     return {name: np.atleast_1d(data[name]) for name in names}
 
 
-def _coo_operand(columns: dict[str, np.ndarray], shape: tuple[int, ...] | None, spec: str) -> Any:
-    if VALUE not in columns:
-        raise OperandError(f"{spec!r} has no column 'val' (COO files hold i0, i1, ..., val)")
-    axes = sorted(
-        (c for c in columns if c.startswith("i") and c[1:].isdigit()), key=lambda c: int(c[1:])
-    )
-    coords = np.column_stack([columns[a].astype(np.int64) for a in axes]) if axes else None
-    values = columns[VALUE]
-    if values.dtype.kind not in "biuf":
-        raise OperandError(f"{spec!r} has a column 'val' that is not numeric")
-    count = len(values)
-    coords = coords if coords is not None else np.zeros((count, 0), dtype=np.int64)
+def _coo_operand(
+    columns: dict[str, np.ndarray],
+    shape: tuple[int, ...] | None,
+    axes: tuple[str, ...],
+    values: tuple[str, ...],
+    spec: str,
+) -> CooArray:
+    """The COO operand in ``columns``, through the mapping of ``spec`` (or the convention)."""
+    if not (axes or values):
+        _check_convention(columns, spec)
+    axes = axes or _conventional_axes(columns)
+    coords = _index_columns(columns, axes, spec)
+    data = _value_column(columns, values or _conventional_values(columns, spec), spec)
     if shape is None:
-        shape = tuple(int(c) + 1 for c in coords.max(axis=0)) if count else (0,) * len(axes)
+        shape = tuple(int(c) + 1 for c in coords.max(axis=0)) if len(data) else (0,) * len(axes)
     if len(shape) != len(axes):
         raise OperandError(f"{spec!r} has {len(axes)} axis column(s) but shape {shape}")
-    if count and ((coords < 0).any() or (coords >= np.array(shape)).any()):
+    if len(data) and ((coords < 0).any() or (coords >= np.array(shape)).any()):
         raise OperandError(f"{spec!r} has an index outside its shape {shape}")
-    return CooArray(coords, values, shape)
+    return CooArray(coords, data, shape)
+
+
+def _conventional_axes(columns: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """The columns ``i0, i1, ...`` in axis order.
+
+    >>> _conventional_axes({"val": None, "i1": None, "i0": None})
+    ('i0', 'i1')
+    """
+    return tuple(
+        sorted(
+            (c for c in columns if c.startswith("i") and c[1:].isdigit()), key=lambda c: int(c[1:])
+        )
+    )
+
+
+def _conventional_values(columns: dict[str, np.ndarray], spec: str) -> tuple[str, ...]:
+    """``val``, or ``val_re`` and ``val_im``; without them, an error saying how to map."""
+    for names in ((VALUE,), COMPLEX_VALUES):
+        if all(name in columns for name in names):
+            return names
+    raise OperandError(
+        f"{spec!r} has no value column {VALUE!r} (its columns: {', '.join(columns)}): name it "
+        f"with FILE:SHAPE:AXES:VALUE, e.g. {_example(spec)}:weight, or write "
+        f"{_example(spec)}:{ONES} for an edge list whose rows are each 1"
+    )
+
+
+def _example(spec: str) -> str:
+    """``FILE::a,b`` for a message: the file of ``spec`` and the axes it names, if any.
+
+    >>> _example("edges.csv"), _example("e.csv:3x3:s,d")
+    ('edges.csv::src,dst', 'e.csv:3x3:s,d')
+    """
+    parts = spec.split(":")
+    return ":".join([parts[0], parts[1] if len(parts) > 1 else "", *(parts[2:3] or ["src,dst"])])
+
+
+def _check_convention(columns: dict[str, np.ndarray], spec: str) -> None:
+    """Without a mapping: a value column, and every other column an axis ``i0, i1, ...``."""
+    values = _conventional_values(columns, spec)
+    axes = _conventional_axes(columns)
+    if axes != axis_columns(len(axes)):
+        raise OperandError(
+            f"{spec!r} has index columns {', '.join(axes)}, not i0, i1, ...: "
+            "name the axis columns with FILE:SHAPE:AXES:VALUE"
+        )
+    other = [c for c in columns if c not in {*axes, *values}]
+    if other:
+        mapping = f"{spec.split(':')[0]}::{','.join(axes)}:{','.join(values)}"
+        raise OperandError(
+            f"{spec!r} has column(s) {', '.join(other)} that are neither axes i0, i1, ... nor "
+            f"values: choose the columns with FILE:SHAPE:AXES:VALUE, e.g. {mapping}"
+        )
+
+
+def _column(columns: dict[str, np.ndarray], name: str, spec: str) -> np.ndarray:
+    if name not in columns:
+        raise OperandError(f"{spec!r} has no column {name!r} (its columns: {', '.join(columns)})")
+    return columns[name]
+
+
+def _index_columns(columns: dict[str, np.ndarray], axes: tuple[str, ...], spec: str) -> np.ndarray:
+    """The ``(rows, len(axes))`` int64 indices; a fraction, NaN or text is an error."""
+    rows = len(next(iter(columns.values())))
+    coords = np.zeros((rows, len(axes)), dtype=np.int64)
+    for k, name in enumerate(axes):
+        column = _column(columns, name, spec)
+        if column.dtype.kind not in "iu" and not _integral(column):
+            raise OperandError(f"{spec!r} has an index column {name!r} that is not integers")
+        coords[:, k] = column.astype(np.int64)
+    return coords
+
+
+def _integral(column: np.ndarray) -> bool:
+    """Whether a float column holds whole numbers only (as a CSV with blanks reads).
+
+    >>> _integral(np.array([1.0, 2.0])), _integral(np.array([1.5])), _integral(np.array(["1"]))
+    (True, False, False)
+    """
+    if column.dtype.kind != "f":
+        return False
+    return bool(np.isfinite(column).all() and (column == np.round(column)).all())
+
+
+def _value_column(columns: dict[str, np.ndarray], names: tuple[str, ...], spec: str) -> Any:
+    """The values: one numeric column, real and imaginary columns, or ones."""
+    rows = len(next(iter(columns.values())))
+    if names == (ONES,):
+        return np.ones(rows, dtype=np.int64)
+    if len(names) > 2:
+        raise OperandError(
+            f"{spec!r} names {len(names)} value columns: give one, or two (real, imaginary)"
+        )
+    parts = [_column(columns, name, spec) for name in names]
+    for name, part in zip(names, parts):
+        if part.dtype.kind not in "biuf":
+            raise OperandError(f"{spec!r} has a value column {name!r} that is not numeric")
+    return parts[0] if len(parts) == 1 else parts[0] + 1j * parts[1]
 
 
 def write_result(result: Any, out: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import sqlite3
 import subprocess
 import sys
@@ -18,10 +19,19 @@ import pytest
 import scipy.sparse as sp
 
 import einsql
-from einsql.cli import EXAMPLES, _shape_from_database
+from einsql.cli import EXAMPLES, _shape_from_database, version
+from einsql.planner import strategies
 
 A = np.arange(12.0).reshape(3, 4) - 4
 B = sp.random(4, 2, density=0.5, random_state=1, format="csr")
+EDGES = [(0, 1, 2.5), (1, 2, 1.0), (2, 0, 4.0), (0, 2, -1.0)]  # src, dst, weight
+
+
+def edge_matrix(weighted: bool = True) -> np.ndarray:
+    dense = np.zeros((3, 3))
+    for src, dst, weight in EDGES:
+        dense[src, dst] = weight if weighted else 1
+    return dense
 
 
 def einsql_cli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -52,6 +62,9 @@ def workdir(tmp_path: Path) -> Path:
     )
     b = B.tocoo()
     pq.write_table(pa.table({"i0": b.row, "i1": b.col, "val": b.data}), tmp_path / "b.parquet")
+    edges = "\n".join(f"{s},{d},{w}" for s, d, w in EDGES)
+    (tmp_path / "edges.csv").write_text(f"src,dst,weight\n{edges}\n", encoding="utf-8")
+    np.save(tmp_path / "rank.npy", np.array([1.0, 2.0, 3.0]))
     con = duckdb.connect(str(tmp_path / "data.db"))
     einsql.einsum("ij->ij", A, con=con, into="a")
     einsql.einsum("ij->ij", B, con=con, into="b")
@@ -307,7 +320,7 @@ def test_explain_prints_the_plan(workdir) -> None:
         (["grad", "exp(x)", "--var", "x:3", "--wrt", "x", "--hessian"], 2, "scalar function"),
         (["grad", "__import__('os')", "--var", "x:3", "--wrt", "x"], 2, "cannot read"),
         (["grad", "sum(x)", "--var", "3:3", "--wrt", "x"], 2, "cannot read --var '3:3'"),
-        (["explain", "ij->", "--table", "a:2x2", "--run"], 2, "give --con"),
+        (["explain", "ij->", "--table", "a:2x2", "--run"], 2, "give its URL with --con"),
     ],
 )
 def test_errors_are_one_line_with_a_status(args, status, message, workdir) -> None:
@@ -315,3 +328,116 @@ def test_errors_are_one_line_with_a_status(args, status, message, workdir) -> No
     assert done.returncode == status, done.stderr
     assert message in done.stderr and done.stderr.count("\n") <= 2
     assert done.stdout == ""
+
+
+def test_version_prints_the_installed_version(workdir) -> None:
+    done = einsql_cli("--version", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"einsql {version()}\n"
+    assert version() in (importlib.metadata.version("einsql"), einsql.__version__)
+    assert version("no-such-distribution") == einsql.__version__
+
+
+def test_help_names_every_strategy_the_planner_accepts(workdir) -> None:
+    named = "--optimize OPTIMIZE path strategy: " + ", ".join(strategies())
+    assert "sparse" in strategies()
+    for command in ("sql", "run", "explain"):
+        done = einsql_cli(command, "--help", cwd=workdir)
+        assert named in " ".join(done.stdout.split())  # as argparse wraps it
+
+
+def test_explain_run_without_con_says_what_is_needed(workdir) -> None:
+    for tables in (["--table", "a:3x4", "--table", "b:4x2"], ["--table", "a", "--table", "b"]):
+        done = einsql_cli("explain", "ij,jk->ik", *tables, "--run", cwd=workdir)
+        assert done.returncode == 2 and done.stdout == ""
+        assert "in the database that holds them: give its URL with --con" in done.stderr
+
+
+def write_columns(path: Path, columns: dict[str, list[Any]]) -> None:
+    """A .csv or .parquet file with these columns."""
+    if path.suffix == ".parquet":
+        pq.write_table(pa.table(columns), path)
+        return
+    rows = zip(*columns.values())
+    lines = [",".join(columns), *(",".join(map(str, row)) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite", "numpy"])
+def test_run_maps_the_columns_of_a_file(suffix, backend, tmp_path) -> None:
+    src, dst, weight = (list(c) for c in zip(*EDGES))
+    write_columns(tmp_path / f"g{suffix}", {"src": src, "dst": dst, "weight": weight})
+    np.save(tmp_path / "x.npy", np.array([1.0, 2.0, 3.0]))
+    weighted = f"g{suffix}:3x3:src,dst:weight"
+    done = einsql_cli("run", "ij,j->i", weighted, "x.npy", "--backend", backend, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    expected = edge_matrix() @ [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(np.fromstring(done.stdout.strip("[]\n"), sep=" "), expected)
+    transposed = f"g{suffix}::dst,src:weight"  # axes in another order; shape from the data
+    done = einsql_cli("run", "ij->ij", transposed, "--out", "t.npy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "t.npy"), edge_matrix().T)
+
+
+def test_an_edge_list_is_ones_when_asked(workdir) -> None:
+    done = einsql_cli(
+        "run",
+        "ij,jk->ik",
+        "edges.csv::src,dst:1",
+        "edges.csv::src,dst:1",
+        "--out",
+        "two.npy",
+        cwd=workdir,
+    )
+    assert done.returncode == 0, done.stderr
+    ones = edge_matrix(weighted=False)
+    two_hops = np.load(workdir / "two.npy")
+    np.testing.assert_array_equal(two_hops, ones @ ones)
+    assert two_hops.dtype.kind == "i"  # counts of paths
+    write_columns(workdir / "pairs.parquet", {"a": [0, 1], "b": [1, 1]})  # no value column
+    done = einsql_cli("run", "ij->", "pairs.parquet", cwd=workdir)
+    assert done.returncode == 2 and "pairs.parquet::src,dst:1 for an edge list" in done.stderr
+
+
+def test_run_reads_complex_values_from_two_columns(tmp_path) -> None:
+    columns = {"i0": [0, 1], "i1": [1, 1], "val_re": [1.0, 3.0], "val_im": [2.0, -1.0]}
+    write_columns(tmp_path / "z.parquet", columns)
+    write_columns(tmp_path / "w.csv", {"r": [0, 1], "c": [1, 1], "re": [1.0, 3.0], "im": [2, -1]})
+    for spec in ("z.parquet", "w.csv::r,c:re,im"):
+        done = einsql_cli("run", "ij->", spec, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert complex(done.stdout.strip().replace(" ", "")) == 4 + 1j
+
+
+@pytest.mark.parametrize(
+    ("spec", "columns", "message"),
+    [
+        ("f.csv", {"src": [0], "dst": [1], "val": [1.0]}, "src, dst that are neither axes"),
+        ("f.csv", {"src": [0], "dst": [1]}, "has no value column 'val' (its columns: src, dst)"),
+        ("f.csv", {"i0": [0], "i2": [1], "val": [1.0]}, "index columns i0, i2, not i0, i1"),
+        ("f.csv::src,dest:w", {"src": [0], "dst": [1], "w": [1.0]}, "no column 'dest' (its"),
+        ("f.csv::src,,dst:w", {"src": [0], "dst": [1], "w": [1.0]}, "an empty column name"),
+        ("f.csv:2x2:s,d:w:x", {"s": [0], "d": [1], "w": [1.0]}, "use FILE[:SHAPE[:AXES[:VALUE"),
+        ("f.csv:2x2:s,d:w,v,u", {"s": [0], "d": [1], "w": [1.0]}, "names 3 value columns"),
+        ("f.csv::s,d:w", {"s": [0], "d": [1.5], "w": [1.0]}, "index column 'd' that is not int"),
+        ("f.csv::s,d:w", {"s": [0], "d": [1], "w": ["x"]}, "value column 'w' that is not numer"),
+        ("f.csv:2x2:s,d:w", {"s": [0], "d": [2], "w": [1.0]}, "an index outside its shape (2, 2)"),
+        ("f.csv:2:s,d:w", {"s": [0], "d": [1], "w": [1.0]}, "2 axis column(s) but shape (2,)"),
+        ("f.npy::a,b:c", None, "AXES and VALUE map the columns of .csv and .parquet files"),
+        ("f.npy:4x4", None, "gives shape (4, 4) but the file holds (3, 3)"),
+    ],
+)
+def test_bad_operand_specs_are_clear_errors(spec, columns, message, tmp_path) -> None:
+    if columns is None:
+        np.save(tmp_path / "f.npy", np.eye(3))
+    else:
+        write_columns(tmp_path / "f.csv", columns)
+    done = einsql_cli("run", "ij->", spec, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and done.stderr.count("\n") == 1 and done.stdout == ""
+
+
+def test_a_table_cannot_take_value_one(workdir) -> None:
+    done = einsql_cli("sql", "ij->", "--table", "e:2x2:a,b:1", cwd=workdir)
+    assert done.returncode == 2 and "a table needs a value column" in done.stderr
