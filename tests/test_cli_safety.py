@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from test_cli import einsql_cli
 
 import einsql
+from einsql.cli import read_operand
 from einsql.errors import redact
 from einsql.expression_text import (
     MAX_EXPRESSION_DEPTH,
@@ -558,3 +559,66 @@ def test_messages_do_not_show_the_password_of_con(con: str, tmp_path: Path) -> N
     assert done.stdout == ""
     if con.startswith("postgresq:"):
         assert "postgresq://bob:***@localhost/db" in done.stderr
+
+
+SPEC_PIECES = [
+    "",
+    ":",
+    ",",
+    "x",
+    "3",
+    "3x3",
+    "src",
+    "dst",
+    "weight",
+    "1",
+    "i0",
+    "val",
+    " ",
+    "'",
+    "(",
+]
+
+
+@pytest.fixture(scope="module")
+def edge_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "edges.csv"
+    path.write_text("src,dst,weight\n0,1,2.5\n1,2,1.0\n", encoding="utf-8")
+    return path
+
+
+def assert_operand_or_einsql_error(spec: str) -> None:
+    try:
+        operand = read_operand(spec)
+    except einsql.EinsqlError:
+        return
+    assert isinstance(operand, einsql.CooArray)
+    assert operand.coords.shape == (operand.nnz, len(operand.shape))
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(SPEC_PIECES), max_size=12))
+def test_operand_specs_give_an_operand_or_an_einsql_error(
+    edge_file: Path, pieces: list[str]
+) -> None:
+    assert_operand_or_einsql_error(str(edge_file) + ":" + "".join(pieces))
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=40))
+def test_any_operand_spec_text_gives_an_operand_or_an_einsql_error(
+    edge_file: Path, text: str
+) -> None:
+    assert_operand_or_einsql_error(f"{edge_file}:{text}")
+
+
+def test_operand_specs_name_columns_and_run_nothing(edge_file: Path) -> None:
+    target = edge_file.parent / "pwned"
+    spec = f"{edge_file}::__import__('os').system('touch {target}'),dst:weight"
+    with pytest.raises(einsql.OperandError, match="has no column"):
+        read_operand(spec)
+    assert not target.exists()
