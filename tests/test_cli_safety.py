@@ -596,9 +596,7 @@ def assert_operand_or_einsql_error(spec: str) -> None:
     assert operand.coords.shape == (operand.nnz, len(operand.shape))
 
 
-@settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(SPEC_PIECES), max_size=12))
 def test_operand_specs_give_an_operand_or_an_einsql_error(
     edge_file: Path, pieces: list[str]
@@ -606,9 +604,7 @@ def test_operand_specs_give_an_operand_or_an_einsql_error(
     assert_operand_or_einsql_error(str(edge_file) + ":" + "".join(pieces))
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=200, deadline=None)
 @given(st.text(max_size=40))
 def test_any_operand_spec_text_gives_an_operand_or_an_einsql_error(
     edge_file: Path, text: str
