@@ -356,9 +356,15 @@ def _column_names(text: str, spec: str, what: str, usage: str) -> tuple[str, ...
 
 
 def _shape(text: str, where: str) -> tuple[int, ...]:
-    """``3x4`` (or ``3,4``; empty for a scalar) as a shape."""
+    """``3x4`` (or ``3,4``; empty for a scalar) as a shape, in ASCII digits only.
+
+    ``str.isdigit`` alone admits digits ``int`` cannot read, such as ``"¹"``.
+
+    >>> _shape("3x4", "a:3x4"), _shape("", "s:")
+    ((3, 4), ())
+    """
     parts = [p for p in text.replace(",", "x").split("x") if p]
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isascii() and p.isdigit() for p in parts):
         raise OptionError(f"cannot read the shape in {where!r}: write it like 3x4")
     return tuple(int(p) for p in parts)
 

@@ -618,3 +618,11 @@ def test_operand_specs_name_columns_and_run_nothing(edge_file: Path) -> None:
     with pytest.raises(einsql.OperandError, match="has no column"):
         read_operand(spec)
     assert not target.exists()
+
+
+@pytest.mark.parametrize("spec", ["a:¹", "a:3x²", "a:٣"])
+def test_shapes_are_ascii_digits(spec: str, tmp_path: Path) -> None:
+    """``str.isdigit`` admits these; they were a raw ValueError from ``int``."""
+    for args in (["sql", "i->", "--table", spec], ["grad", "sum(a)", "--var", spec, "--wrt", "a"]):
+        done = einsql_cli(*args, cwd=tmp_path)
+        assert done.returncode == 2 and "cannot read the shape" in done.stderr, done.stderr
