@@ -9,11 +9,19 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+PLOTTED = {"derivatives": 1, "benchmarks": 2}  # notebooks that draw figures, and how many
 
 
 def test_there_are_notebooks() -> None:
     names = {path.stem for path in NOTEBOOKS}
-    assert {"quickstart", "derivatives", "quantum_circuit"} <= names
+    assert {"quickstart", "derivatives", "quantum_circuit", "benchmarks"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebooks_are_committed_without_outputs(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -29,3 +37,5 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert outputs  # the cells really ran
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(figures) == PLOTTED.get(path.stem, 0)  # drawn inline, headless
