@@ -48,3 +48,20 @@ def test_the_first_command_runs_an_einsum_on_duckdb() -> None:
 def test_the_second_command_is_what_ci_runs() -> None:
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert code_blocks("bash")[1].strip() in ci
+
+
+def without_comment(line: str) -> str:
+    return " ".join(line.split(" #")[0].split())
+
+
+def test_the_command_line_examples_are_the_help_examples_the_cli_tests_run() -> None:
+    """Each command of the README's command-line block is an ``einsql --help`` example,
+    which tests/test_cli.py runs as written."""
+    from einsql.cli import EXAMPLES
+
+    section = README.split("## The command line", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    examples = {without_comment(line) for line in EXAMPLES.replace("\\\n", " ").splitlines()}
+    commands = [without_comment(line) for line in block.group(1).splitlines() if line.strip()]
+    assert commands and all(command in examples for command in commands), commands
