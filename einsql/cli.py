@@ -561,7 +561,7 @@ def _index_columns(columns: dict[str, np.ndarray], axes: tuple[str, ...], spec: 
     coords = np.zeros((rows, len(axes)), dtype=np.int64)
     for k, name in enumerate(axes):
         column = _column(columns, name, spec)
-        if column.dtype.kind not in "iu" and not _integral(column):
+        if column.dtype.kind not in "iu" and column.size and not _integral(column):
             raise OperandError(f"{spec!r} has an index column {name!r} that is not integers")
         coords[:, k] = column.astype(np.int64)
     return coords
@@ -579,10 +579,16 @@ def _integral(column: np.ndarray) -> bool:
 
 
 def _value_column(columns: dict[str, np.ndarray], names: tuple[str, ...], spec: str) -> Any:
-    """The values: one numeric column, real and imaginary columns, or ones."""
+    """The values: one numeric column, real and imaginary columns, or ones.
+
+    >>> _value_column({"s": np.array([0, 1]), "w": np.array([0.5, 2.0])}, ("w",), "f.csv")
+    array([0.5, 2. ])
+    """
     rows = len(next(iter(columns.values())))
     if names == (ONES,):
         return np.ones(rows, dtype=np.int64)
+    if not rows:  # a header alone: CSV readers guess a type, so take float64
+        return np.zeros(0)
     if len(names) > 2:
         raise OperandError(
             f"{spec!r} names {len(names)} value columns: give one, or two (real, imaginary)"

@@ -441,3 +441,11 @@ def test_bad_operand_specs_are_clear_errors(spec, columns, message, tmp_path) ->
 def test_a_table_cannot_take_value_one(workdir) -> None:
     done = einsql_cli("sql", "ij->", "--table", "e:2x2:a,b:1", cwd=workdir)
     assert done.returncode == 2 and "a table needs a value column" in done.stderr
+
+
+def test_a_file_of_a_header_alone_is_all_zeros(tmp_path) -> None:
+    (tmp_path / "e.csv").write_text("src,dst,weight\n", encoding="utf-8")
+    done = einsql_cli("run", "ij->ij", "e.csv:2x3:src,dst:weight", "--out", "z.npy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    zeros = np.load(tmp_path / "z.npy")
+    assert zeros.shape == (2, 3) and zeros.dtype == np.float64 and not zeros.any()
