@@ -38,7 +38,7 @@ from einsql.forms import as_form
 from einsql.frames import resolve_sizes
 from einsql.iteration import Iteration
 from einsql.iteration_run import iteration_sql
-from einsql.log import public
+from einsql.logger import public
 from einsql.lower import Layout, lower
 from einsql.names import generated
 from einsql.numpy_args import (
@@ -311,7 +311,7 @@ def einsum(
             (see :mod:`einsql.semiring`). Missing entries, and entries equal to
             the semiring's zero, are that zero; a dense result has it filled in.
         echo: print each SQL statement, and the call's timings, on standard
-            error (see :mod:`einsql.log`).
+            error (see :mod:`einsql.logger`).
 
     Returns:
         The result in the requested form (``out`` itself when it is an

@@ -16,19 +16,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-from sqlglot import exp
 
 import einsql
 from einsql import backends
-from einsql.coo import COMPLEX_VALUES, VALUE, axis_column, axis_columns
+from einsql.coo import VALUE, axis_column, axis_columns
 from einsql.dialect import TEXT_DIALECTS
-from einsql.drivers import backend_of, open_driver
+from einsql.drivers import backend_of
 from einsql.errors import DatabaseError, EinsqlError, OperandError, OptionError, redact
 from einsql.expression_text import parse_expression
+from einsql.frames import CONVENTION, coo
 from einsql.operands import CooArray, Table
 from einsql.planner import strategies
 from einsql.semiring import SEMIRINGS
-from einsql.sql import table_ref
 
 EXAMPLES = """\
 examples:
@@ -102,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="operands: " + "; ".join(f"{k} {v}" for k, v in FILE_TYPES.items()) + ". "
         "Other columns are mapped: AXES names a column per axis, VALUE the value column "
         f"(or {ONES}: each row is 1, an edge list), e.g. edges.csv::src,dst:weight; "
-        "SHAPE defaults to each axis' largest index plus one",
+        "an axis without SHAPE takes its label's size: the largest index any operand holds "
+        "on it, plus one",
     )
     run.add_argument("--backend", default=None, help=f"{', '.join(backends.names())} or numpy")
     run.add_argument(
@@ -280,7 +280,11 @@ def _command_explain(args: argparse.Namespace) -> int:
 
 
 def _tables(args: argparse.Namespace, equation: str) -> list[Any]:
-    """The ``--table`` operands; shapes not given are read through ``--con``."""
+    """The ``--table`` operands; shapes not given are read through ``--con``.
+
+    An axis without a size takes its label's: the largest index any table
+    holds on that label, plus one (so two tables sharing a label agree).
+    """
     terms = equation.split("->")[0].split(",")
     if len(args.table) != len(terms):
         raise OptionError(
@@ -290,9 +294,14 @@ def _tables(args: argparse.Namespace, equation: str) -> list[Any]:
     for spec, term in zip(args.table, terms):
         name, shape, axes, values = _table_spec(spec)
         rank = len(term.replace("...", "").strip())
-        if shape is None:
-            shape = _shape_from_database(args.con, name, axes or axis_columns(rank))
-        tables.append(Table(name, shape, args.dtype, axes=axes, values=values))
+        if shape is not None:
+            tables.append(Table(name, shape, args.dtype, axes=axes, values=values))
+            continue
+        if args.con is None:
+            raise OptionError(f"table {name!r} has no shape: give NAME:SHAPE or --con to read it")
+        axes = axes or axis_columns(rank)  # sized by their labels: the largest index of any table
+        read = einsql.table(name, args.con, None, args.dtype, axes, values or CONVENTION)
+        tables.append(read)
     return tables
 
 
@@ -369,32 +378,6 @@ def _shape(text: str, where: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def _shape_from_database(con: str | None, name: str, axes: tuple[str, ...]) -> tuple[int, ...]:
-    """Each axis' largest index plus one, read from table ``name``.
-
-    Each column is aliased (``n0``, ``n1``, ...): unaliased, PostgreSQL names
-    them all ``coalesce``.
-    """
-    if con is None:
-        raise OptionError(f"table {name!r} has no shape: give NAME:SHAPE or --con to read it")
-    aliases = [f"n{k}" for k in range(len(axes))]
-    query = exp.select(
-        *[exp.alias_(_largest_index(axis), alias) for axis, alias in zip(axes, aliases)]
-    ).from_(table_ref(name))
-    with open_driver(con) as driver:
-        rows = driver.query(driver.sql(query))
-    return tuple(int(rows[alias][0]) + 1 for alias in aliases)
-
-
-def _largest_index(axis: str) -> exp.Expr:
-    """``COALESCE(MAX(axis), -1)``: an empty table has size 0 on every axis.
-
-    >>> _largest_index("i0").sql()
-    'COALESCE(MAX(i0), -1)'
-    """
-    return exp.Coalesce(this=exp.Max(this=exp.column(axis)), expressions=[exp.Literal.number(-1)])
-
-
 # --- run ----------------------------------------------------------------------------
 
 
@@ -427,7 +410,7 @@ def read_operand(spec: str) -> Any:
     and ``val`` (``val_re`` and ``val_im`` for complex values); ``AXES`` names
     another column per axis and ``VALUE`` another value column (two for real
     and imaginary parts), or ``1`` for a file without one (an edge list: each
-    row is 1). The shape defaults to each axis' largest index plus one.
+    row is 1). An axis without a shape takes its label's size in the einsum.
 
     Raises:
         OptionError: an unknown file type, or a mapping for a file without columns.
@@ -447,7 +430,7 @@ def read_operand(spec: str) -> Any:
     if not path.exists():
         raise OperandError(f"no such file: {path_text!r}")
     if suffix in COLUMN_FILES:
-        return _coo_operand(_coo_columns(path, suffix), shape, axes, values, spec)
+        return _coo_file(path, shape, axes, values, spec)
     array = _array_file(path, suffix)
     if shape is not None and tuple(array.shape) != shape:
         raise OperandError(f"{spec!r} gives shape {shape} but the file holds {array.shape}")
@@ -463,62 +446,30 @@ def _array_file(path: Path, suffix: str) -> Any:
     return sp.load_npz(path)
 
 
-def _coo_columns(path: Path, suffix: str) -> dict[str, np.ndarray]:
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        return {name: table.column(name).to_numpy() for name in table.column_names}
-    data = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
-    names = data.dtype.names or ()
-    return {name: np.atleast_1d(data[name]) for name in names}
-
-
-def _coo_operand(
-    columns: dict[str, np.ndarray],
+def _coo_file(
+    path: Path,
     shape: tuple[int, ...] | None,
     axes: tuple[str, ...],
     values: tuple[str, ...],
     spec: str,
 ) -> CooArray:
-    """The COO operand in ``columns``, through the mapping of ``spec`` (or the convention)."""
-    if not (axes or values):
-        _check_convention(columns, spec)
-    axes = axes or _conventional_axes(columns)
-    coords = _index_columns(columns, axes, spec)
-    data = _value_column(columns, values or _conventional_values(columns, spec), spec)
-    if shape is None:
-        shape = tuple(int(c) + 1 for c in coords.max(axis=0)) if len(data) else (0,) * len(axes)
-    if len(shape) != len(axes):
-        raise OperandError(f"{spec!r} has {len(axes)} axis column(s) but shape {shape}")
-    if len(data) and ((coords < 0).any() or (coords >= np.array(shape)).any()):
-        raise OperandError(f"{spec!r} has an index outside its shape {shape}")
-    return CooArray(coords, data, shape)
+    """The COO operand a CSV or Parquet file holds, read by :func:`einsql.coo`.
 
-
-def _conventional_axes(columns: dict[str, np.ndarray]) -> tuple[str, ...]:
-    """The columns ``i0, i1, ...`` in axis order.
-
-    >>> _conventional_axes({"val": None, "i1": None, "i0": None})
-    ('i0', 'i1')
+    Axes without a shape take their label's size in the einsum (the largest
+    index any operand holds on that label, plus one).
     """
-    return tuple(
-        sorted(
-            (c for c in columns if c.startswith("i") and c[1:].isdigit()), key=lambda c: int(c[1:])
+    value_columns: Any = CONVENTION if not values else None if values == (ONES,) else list(values)
+    if len(values) > 2:
+        raise OperandError(
+            f"{spec!r} names {len(values)} value columns: give one, or two (real, imaginary)"
         )
-    )
-
-
-def _conventional_values(columns: dict[str, np.ndarray], spec: str) -> tuple[str, ...]:
-    """``val``, or ``val_re`` and ``val_im``; without them, an error saying how to map."""
-    for names in ((VALUE,), COMPLEX_VALUES):
-        if all(name in columns for name in names):
-            return names
-    raise OperandError(
-        f"{spec!r} has no value column {VALUE!r} (its columns: {', '.join(columns)}): name it "
-        f"with FILE:SHAPE:AXES:VALUE, e.g. {_example(spec)}:weight, or write "
-        f"{_example(spec)}:{ONES} for an edge list whose rows are each 1"
-    )
+    try:
+        return coo(path, axes=list(axes) or None, values=value_columns, shape=shape)
+    except OperandError as error:
+        raise OperandError(
+            f"{spec!r}: {error} (here, map columns with {FILE_USAGE}, e.g. "
+            f"{_example(spec)}:weight, or {_example(spec)}:{ONES} for an edge list)"
+        ) from None
 
 
 def _example(spec: str) -> str:
@@ -529,75 +480,6 @@ def _example(spec: str) -> str:
     """
     parts = spec.split(":")
     return ":".join([parts[0], parts[1] if len(parts) > 1 else "", *(parts[2:3] or ["src,dst"])])
-
-
-def _check_convention(columns: dict[str, np.ndarray], spec: str) -> None:
-    """Without a mapping: a value column, and every other column an axis ``i0, i1, ...``."""
-    values = _conventional_values(columns, spec)
-    axes = _conventional_axes(columns)
-    if axes != axis_columns(len(axes)):
-        raise OperandError(
-            f"{spec!r} has index columns {', '.join(axes)}, not i0, i1, ...: "
-            "name the axis columns with FILE:SHAPE:AXES:VALUE"
-        )
-    other = [c for c in columns if c not in {*axes, *values}]
-    if other:
-        mapping = f"{spec.split(':')[0]}::{','.join(axes)}:{','.join(values)}"
-        raise OperandError(
-            f"{spec!r} has column(s) {', '.join(other)} that are neither axes i0, i1, ... nor "
-            f"values: choose the columns with FILE:SHAPE:AXES:VALUE, e.g. {mapping}"
-        )
-
-
-def _column(columns: dict[str, np.ndarray], name: str, spec: str) -> np.ndarray:
-    if name not in columns:
-        raise OperandError(f"{spec!r} has no column {name!r} (its columns: {', '.join(columns)})")
-    return columns[name]
-
-
-def _index_columns(columns: dict[str, np.ndarray], axes: tuple[str, ...], spec: str) -> np.ndarray:
-    """The ``(rows, len(axes))`` int64 indices; a fraction, NaN or text is an error."""
-    rows = len(next(iter(columns.values())))
-    coords = np.zeros((rows, len(axes)), dtype=np.int64)
-    for k, name in enumerate(axes):
-        column = _column(columns, name, spec)
-        if column.dtype.kind not in "iu" and column.size and not _integral(column):
-            raise OperandError(f"{spec!r} has an index column {name!r} that is not integers")
-        coords[:, k] = column.astype(np.int64)
-    return coords
-
-
-def _integral(column: np.ndarray) -> bool:
-    """Whether a float column holds whole numbers only (as a CSV with blanks reads).
-
-    >>> _integral(np.array([1.0, 2.0])), _integral(np.array([1.5])), _integral(np.array(["1"]))
-    (True, False, False)
-    """
-    if column.dtype.kind != "f":
-        return False
-    return bool(np.isfinite(column).all() and (column == np.round(column)).all())
-
-
-def _value_column(columns: dict[str, np.ndarray], names: tuple[str, ...], spec: str) -> Any:
-    """The values: one numeric column, real and imaginary columns, or ones.
-
-    >>> _value_column({"s": np.array([0, 1]), "w": np.array([0.5, 2.0])}, ("w",), "f.csv")
-    array([0.5, 2. ])
-    """
-    rows = len(next(iter(columns.values())))
-    if names == (ONES,):
-        return np.ones(rows, dtype=np.int64)
-    if not rows:  # a header alone: CSV readers guess a type, so take float64
-        return np.zeros(0)
-    if len(names) > 2:
-        raise OperandError(
-            f"{spec!r} names {len(names)} value columns: give one, or two (real, imaginary)"
-        )
-    parts = [_column(columns, name, spec) for name in names]
-    for name, part in zip(names, parts):
-        if part.dtype.kind not in "biuf":
-            raise OperandError(f"{spec!r} has a value column {name!r} that is not numeric")
-    return parts[0] if len(parts) == 1 else parts[0] + 1j * parts[1]
 
 
 def write_result(result: Any, out: str) -> None:

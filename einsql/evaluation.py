@@ -27,7 +27,7 @@ from einsql.expr import (
     variables,
 )
 from einsql.expr_lower import lower_expression, variable_table
-from einsql.log import public
+from einsql.logger import public
 from einsql.operands import CooArray, Table, as_operand, checked_value, float_values, variable_value
 from einsql.reference import expression_values
 from einsql.results import check_dense_size, to_coo, to_dense

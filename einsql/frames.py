@@ -36,6 +36,7 @@ of the value column), binary ``COPY`` on PostgreSQL.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -108,6 +109,8 @@ def coo(
     where = _described(source)
     axis_names = axis_names_in(table.column_names, axes, where)
     value_names = value_names_in(table.column_names, values, where)
+    if axes is None:
+        _only_convention(table.column_names, axis_names + value_names, where)
     coords = _index_columns(table, axis_names, where)
     vals = _value_column(table, value_names, dtype, where)
     dims = given_sizes(shape, len(axis_names), where)
@@ -186,6 +189,12 @@ def axis_names_in(columns: list[str], axes: Sequence[str] | None, where: str) ->
         names: list[str] = []
         while f"i{len(names)}" in columns:
             names.append(f"i{len(names)}")
+        stray = [c for c in columns if re.fullmatch(r"i[0-9]+", c) and c not in names]
+        if stray:
+            raise OperandError(
+                f"{where} has index columns {', '.join(names + stray)}, not i0, i1, ... in a "
+                "row: name the axis columns with axes=[...]"
+            )
         return names
     if isinstance(axes, str):
         raise OperandError(f"axes= is a list of column names, one per axis, not {axes!r}")
@@ -220,6 +229,16 @@ def value_names_in(columns: list[str], values: Any, where: str) -> list[str]:
     return names
 
 
+def _only_convention(columns: list[str], used: list[str], where: str) -> None:
+    """Without ``axes``, every column is an axis ``i0, i1, ...`` or a value: none is guessed at."""
+    other = [c for c in columns if c not in used]
+    if other:
+        raise OperandError(
+            f"{where} has column(s) {', '.join(other)} that are neither axes i0, i1, ... nor "
+            "values: name the axis columns with axes=[...]"
+        )
+
+
 def _require(columns: list[str], names: list[str], where: str, argument: str) -> None:
     missing = [n for n in names if n not in columns]
     if missing:
@@ -231,7 +250,7 @@ def _require(columns: list[str], names: list[str], where: str, argument: str) ->
 def _index_columns(table: pa.Table, names: list[str], where: str) -> np.ndarray:
     coords = np.empty((table.num_rows, len(names)), dtype=np.int64)
     for k, name in enumerate(names):
-        column = table.column(name)
+        column = _typed_if_empty(table.column(name), pa.int64())
         if not pa.types.is_integer(column.type):
             raise OperandError(
                 f"index column {name!r} of {where} has type {column.type}; index columns "
@@ -245,6 +264,13 @@ def _index_columns(table: pa.Table, names: list[str], where: str) -> np.ndarray:
         if array.size and coords[:, k].min() < 0:
             raise OperandError(f"index column {name!r} of {where} holds negative indices")
     return coords
+
+
+def _typed_if_empty(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    """An empty column of no type (a CSV file of a header alone) as ``kind``; others unchanged."""
+    if pa.types.is_null(column.type) and len(column) == 0:
+        return column.cast(kind)
+    return column
 
 
 def _no_nulls(column: pa.ChunkedArray, name: str, where: str) -> None:
@@ -269,6 +295,7 @@ def _value_column(table: pa.Table, names: list[str], dtype: Any, where: str) -> 
 def _numbers(column: pa.ChunkedArray, name: str, dtype: Any, where: str) -> np.ndarray:
     """A value column as NumPy numbers: as stored, or cast to ``dtype`` exactly."""
     _no_nulls(column, name, where)
+    column = _typed_if_empty(column, pa.float64())
     kind = column.type
     if pa.types.is_decimal(kind):
         if dtype is None:

@@ -36,7 +36,7 @@ from einsql.expr import Expr, Var, var
 from einsql.expr_lower import named_tables
 from einsql.iteration import Iterated, Iteration, LoopWarning, descent, power_method
 from einsql.iteration_sql import IterationLowering, check_iteration
-from einsql.log import mark, public
+from einsql.logger import mark, public
 from einsql.operands import Table, variable_value
 from einsql.sql import create_table_as, drop_table, table_ref
 
@@ -86,7 +86,7 @@ def iterate(
         warnings.warn(
             f"{dialect.name} runs an iteration a statement per step",
             LoopWarning,
-            stacklevel=3,  # the caller of iterate, past the wrapper of einsql.log.public
+            stacklevel=3,  # the caller of iterate, past the wrapper of einsql.logger.public
         )
     with open_driver(con, backend) as driver:
         data = load_variables(checked, driver)

@@ -77,7 +77,7 @@ def connect(con: Any = None, backend: str | None = None, echo: bool = False) -> 
     ``backend``'s). A SQLAlchemy ``Engine`` lends one pooled connection for the
     session's life. With ``echo=True`` every call of the session prints its SQL
     statements and timings on standard error, as SQLAlchemy's ``echo`` does
-    (see :mod:`einsql.log`).
+    (see :mod:`einsql.logger`).
 
     Raises:
         OptionError: an unknown kind of connection or URL.

@@ -14,12 +14,13 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
 import einsql
-from einsql.cli import EXAMPLES, _shape_from_database, version
+from einsql.cli import EXAMPLES, version
 from einsql.planner import strategies
 
 A = np.arange(12.0).reshape(3, 4) - 4
@@ -180,6 +181,34 @@ def test_sql_reads_shapes_from_the_database(workdir) -> None:
     np.testing.assert_allclose(dense, A @ B.toarray())
 
 
+def test_tables_and_files_sharing_a_label_agree_on_its_size(tmp_path) -> None:
+    """Sizes come from the label across operands: k is 30 in both (it was 28 against 30)."""
+    a, b = np.zeros((4, 30)), np.zeros((30, 5))
+    a[[0, 3], [27, 1]] = [1.5, 2.0]
+    b[[29, 1], [0, 4]] = [3.0, 5.0]
+    con = duckdb.connect(str(tmp_path / "k.db"))
+    einsql.einsum("ij->ij", a[:, :28], con=con, into="a")  # its largest k is 27
+    einsql.einsum("ij->ij", b, con=con, into="b")
+    con.close()
+    for name, dense in (("a.csv", a), ("b.csv", b)):
+        coords = np.argwhere(dense)
+        columns = {"i0": coords[:, 0], "i1": coords[:, 1], "val": dense[dense != 0]}
+        pa_csv.write_csv(pa.table(columns), tmp_path / name)
+    tables = ("--table", "a", "--table", "b", "--con", "duckdb:///k.db")
+    done = einsql_cli("sql", "ik,kj->ij", *tables, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(tmp_path / "k.db"))
+    rows = con.sql(done.stdout.rstrip().rstrip(";")).fetchall()
+    con.close()
+    dense = np.zeros((4, 5))
+    for i, j, v in rows:
+        dense[i, j] = v
+    np.testing.assert_allclose(dense, a @ b)
+    done = einsql_cli("run", "ik,kj->ij", "a.csv", "b.csv", "--out", "c.npy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "c.npy"), a @ b)
+
+
 CUBE = np.zeros((2, 3, 4))
 CUBE[0, 1, 2], CUBE[1, 2, 3], CUBE[1, 0, 0] = 1.5, -2.0, 4.0  # each axis reaches its end
 
@@ -235,7 +264,7 @@ def rows_of(url: str, sql: str) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize("backend", ["duckdb", "sqlite", "postgres"])
 def test_sql_reads_the_shape_of_a_table_of_three_axes(backend, tmp_path, request) -> None:
     with cube_database(backend, tmp_path, request) as url:
-        assert _shape_from_database(url, "cli_cube", ("i0", "i1", "i2")) == (2, 3, 4)
+        assert einsql.table("cli_cube", url).shape == (2, 3, 4)
         done = einsql_cli("sql", "ijk->ki", "--table", "cli_cube", "--con", url, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         dense = np.zeros((4, 2))
@@ -313,7 +342,7 @@ def test_explain_prints_the_plan(workdir) -> None:
         (["sql", "ij->", "--table", "nope", "--con", "duckdb://"], 1, "nope"),
         (["run", "ij->", "a.txt"], 2, "einsql reads .npy, .npz, .csv, .parquet files"),
         (["run", "ij->", "missing.npy"], 2, "no such file: 'missing.npy'"),
-        (["run", "ij->", "a.csv:2x2"], 2, "has an index outside its shape (2, 2)"),
+        (["run", "ij->", "a.csv:2x2"], 2, "outside its shape (2, 2)"),
         (["run", "ij->", "a.npy", "--backend", "oracle"], 2, "unknown backend 'oracle'"),
         (["grad", "sum(x", "--var", "x:3", "--wrt", "x"], 2, "cannot read the expression"),
         (["grad", "sum(x)", "--var", "x:3", "--wrt", "y"], 2, "--wrt 'y' is not a --var"),
@@ -414,16 +443,28 @@ def test_run_reads_complex_values_from_two_columns(tmp_path) -> None:
     ("spec", "columns", "message"),
     [
         ("f.csv", {"src": [0], "dst": [1], "val": [1.0]}, "src, dst that are neither axes"),
-        ("f.csv", {"src": [0], "dst": [1]}, "has no value column 'val' (its columns: src, dst)"),
+        (
+            "f.csv",
+            {"src": [0], "dst": [1]},
+            "has no value column 'val' (its columns: ['src', 'dst']",
+        ),
         ("f.csv", {"i0": [0], "i2": [1], "val": [1.0]}, "index columns i0, i2, not i0, i1"),
-        ("f.csv::src,dest:w", {"src": [0], "dst": [1], "w": [1.0]}, "no column 'dest' (its"),
+        ("f.csv::src,dest:w", {"src": [0], "dst": [1], "w": [1.0]}, "no column 'dest' named in"),
         ("f.csv::src,,dst:w", {"src": [0], "dst": [1], "w": [1.0]}, "an empty column name"),
         ("f.csv:2x2:s,d:w:x", {"s": [0], "d": [1], "w": [1.0]}, "use FILE[:SHAPE[:AXES[:VALUE"),
         ("f.csv:2x2:s,d:w,v,u", {"s": [0], "d": [1], "w": [1.0]}, "names 3 value columns"),
-        ("f.csv::s,d:w", {"s": [0], "d": [1.5], "w": [1.0]}, "index column 'd' that is not int"),
-        ("f.csv::s,d:w", {"s": [0], "d": [1], "w": ["x"]}, "value column 'w' that is not numer"),
-        ("f.csv:2x2:s,d:w", {"s": [0], "d": [2], "w": [1.0]}, "an index outside its shape (2, 2)"),
-        ("f.csv:2:s,d:w", {"s": [0], "d": [1], "w": [1.0]}, "2 axis column(s) but shape (2,)"),
+        (
+            "f.csv::s,d:w",
+            {"s": [0], "d": [1.5], "w": [1.0]},
+            "index column 'd' of file 'f.csv' has type double",
+        ),
+        (
+            "f.csv::s,d:w",
+            {"s": [0], "d": [1], "w": ["x"]},
+            "value column 'w' of file 'f.csv' has type string",
+        ),
+        ("f.csv:2x2:s,d:w", {"s": [0], "d": [2], "w": [1.0]}, "outside its shape (2, 2)"),
+        ("f.csv:2:s,d:w", {"s": [0], "d": [1], "w": [1.0]}, "shape=(2,) has 1 axes but"),
         ("f.npy::a,b:c", None, "AXES and VALUE map the columns of .csv and .parquet files"),
         ("f.npy:4x4", None, "gives shape (4, 4) but the file holds (3, 3)"),
     ],

@@ -15,7 +15,7 @@ from conftest import Database, assert_matches, database_url
 
 import einsql
 from einsql.drivers import open_driver
-from einsql.log import logger
+from einsql.logger import logger
 
 A = np.arange(12.0).reshape(3, 4)
 B = np.arange(20.0).reshape(4, 5) - 7.0

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from einsql import backends
 from einsql.drivers.base import Driver, quietly
 from einsql.errors import DatabaseError, OptionError, first_line, redact
-from einsql.log import mark, ran_on
+from einsql.logger import mark, ran_on
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlglot import exp
 from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns, stored_values, value_columns
 from einsql.display import Progress, StatementProgress, progress_delay, progress_wanted
 from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
-from einsql.log import logger, mark, statement
+from einsql.logger import logger, mark, statement
 from einsql.operands import CooArray
 from einsql.sql import create_table_as, drop_table, read_value, rename_table, table_ref
 
