@@ -14,6 +14,7 @@ each table's ``nnz``); results come back as COO (dense for opt_einsum on NumPy).
     python benchmarks/runner.py --only spmm,tree     # workloads whose name holds a word
     python benchmarks/runner.py --systems einsql-duckdb,naive-duckdb
     python benchmarks/runner.py --only compile       # compile speed alone (see below)
+    python benchmarks/runner.py --only pipelines     # frames, files, result forms, into=
 
 Compile speed (:mod:`compile_speed`) is measured too: ``einsql.to_sql`` on a chain
 of 1,000 tables (100 with ``--quick``; parse, plan, lower, render, no data)
@@ -52,6 +53,8 @@ from compile_speed import measure_compile
 from compile_speed import table as compile_table
 from core import drop_tables, write_csv
 from naive import naive_sql
+from pipelines import measure_pipelines
+from pipelines import table as pipelines_table
 from workloads import Workload, standard
 
 import einsql
@@ -387,7 +390,18 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
         print(f"\nwrote {out / 'runner.csv'} and {out / 'runner.svg'}")
     if not words or "compile" in words:
         compiled(100 if args.quick else 1000, 5 * args.repeat, out)
+    if not words or "pipelines" in words:
+        pipelined(10_000 if args.quick else 1_000_000, 2 * args.repeat + 1, out)
     return measurements
+
+
+def pipelined(nnz: int, rounds: int, out: Path) -> None:
+    """The pipeline measurement (:mod:`pipelines`): print its table and write ``pipelines.csv``."""
+    print(f"\npipelines: {nnz} nonzeros read, {rounds} interleaved rounds", flush=True)
+    pipeline_rows = measure_pipelines(nnz, rounds)
+    write_csv(pipeline_rows, out / "pipelines.csv")
+    print(pipelines_table(pipeline_rows))
+    print(f"\nwrote {out / 'pipelines.csv'}")
 
 
 def compiled(num: int, rounds: int, out: Path) -> None:

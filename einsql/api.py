@@ -354,8 +354,9 @@ def einsum(
         check_names(prepared, into, load_dialect(backend_of(con, backend)))
         with open_driver(con, backend) as driver:
             coo = _run_sql(prepared, driver, into, staged, nonfinite, if_exists)
-        if into is not None:
-            return Table(into, shape, prepared.dtype.name)
+        if into is not None:  # integer results are stored as int64 (see int64_values)
+            stored = "int64" if prepared.kind == "int" else prepared.dtype.name
+            return Table(into, shape, stored)
         assert coo is not None  # rows come back whenever they are not stored
     if request.form != "dense":
         returned = prepared.returned  # None: as computed (exact Python ints past 2**63 too)

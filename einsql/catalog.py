@@ -53,7 +53,7 @@ def table(
     shape: Sequence[int | None] | None = None,
     dtype: Any = None,
     axes: Sequence[str] | None = None,
-    values: str | Sequence[str] = CONVENTION,
+    values: str | Sequence[str] | None = CONVENTION,
     trusted: bool = False,
 ) -> Table:
     """The :class:`einsql.Table` of an existing table, its layout read from ``con``.
@@ -74,51 +74,65 @@ def table(
 
     """
     probe = Table(name, ())  # checks the name before it reaches the database
+    where = f"table {probe.name!r}"
     with open_driver(con) as driver:
-        driver.doing = f"reading the columns of table {probe.name!r}"
+        driver.doing = f"reading the columns of {where}"
         query = exp.select(exp.Star()).from_(table_ref(name)).limit(0)
         columns = list(driver.query(driver.sql(query)))
-        where = f"table {name!r}"
         axis_names = axis_names_in(columns, axes, where)
-        value_names = value_names_in(columns, values, where)
-        if not value_names:
+        if values is None:
             raise OperandError(f"{where} needs a value column (a view can add 1 AS val)")
+        value_names = value_names_in(columns, values, where, ones=False)
+        kinds = _column_kinds(driver, name, axis_names + value_names)
+        for column, kind in zip(axis_names, kinds):
+            if kind != "int":
+                raise OperandError(
+                    f"index column {column!r} of {where} holds {kind}; index columns must be "
+                    "integers"
+                )
         if dtype is None:
-            dtype = _read_dtype(driver, name, value_names)
+            dtype = _dtype_of(kinds[len(axis_names) :], value_names, where)
         dims = given_sizes(shape, len(axis_names), where)
         rows, largest = _extent(driver, name, axis_names)
-    sizes = tuple(n if n is not None else max(top or 0, -1) + 1 for n, top in zip(dims, largest))
+    sizes = tuple(n if n is not None else _size(top) for n, top in zip(dims, largest))
     inferred = tuple(k for k, n in enumerate(dims) if n is None)
     return Table(name, sizes, dtype, tuple(axis_names), tuple(value_names), rows, trusted, inferred)
 
 
-def _read_dtype(driver: Driver, name: str, columns: list[str]) -> str:
-    """The dtype the value columns' types say (complex for two of them)."""
-    kinds = [_column_kind(driver, name, column) for column in columns]
-    if len(columns) == 2:
-        return "complex128"
-    kind = kinds[0]
-    if kind not in _DTYPE_OF_KIND:
-        raise OperandError(
-            f"value column {columns[0]!r} of table {name!r} holds {kind}; say which dtype "
-            "it is read as with dtype= (e.g. 'float64')"
-        )
-    return _DTYPE_OF_KIND[kind]
+def _size(largest: int | None) -> int:
+    """An axis' size from its largest index: 0 for an empty table (or negative indices only).
+
+    >>> _size(None), _size(4), _size(-3)
+    (0, 5, 0)
+    """
+    return 0 if largest is None else max(largest + 1, 0)
 
 
-def _column_kind(driver: Driver, name: str, column: str) -> str:
-    query = exp.select(exp.column(column)).from_(table_ref(name)).limit(0)
-    driver.doing = f"reading the type of column {column!r} of table {name!r}"
+def _dtype_of(kinds: list[str], columns: list[str], where: str) -> str:
+    """The dtype value columns of these kinds give (complex for two of them)."""
+    for column, kind in zip(columns, kinds):
+        if kind not in _DTYPE_OF_KIND:
+            raise OperandError(
+                f"value column {column!r} of {where} holds {kind}; say which dtype it is read "
+                "as with dtype= (e.g. 'float64'), or cast it in a view"
+            )
+    return "complex128" if len(columns) == 2 else _DTYPE_OF_KIND[kinds[0]]
+
+
+def _column_kinds(driver: Driver, name: str, columns: list[str]) -> list[str]:
+    """The kind of values each column holds (``int``, ``float``, ...; else a description)."""
+    query = exp.select(*[exp.column(c) for c in columns]).from_(table_ref(name)).limit(0)
+    driver.doing = f"reading the column types of table {name!r}"
     described = driver.describe(driver.sql(query))
     if described is None:
-        return _dynamic_kind(driver, name, column)
-    sql_type = described[0][1]
-    kind = stored_kind(sql_type)
-    if kind is None:
-        raise OperandError(
-            f"value column {column!r} of table {name!r} has type {sql_type}; einsql reads numbers"
+        return [_dynamic_kind(driver, name, column) for column in columns]
+    kinds = []
+    for _, sql_type in described:
+        kind = stored_kind(sql_type)
+        kinds.append(
+            f"type {sql_type}" if kind is None else "decimal numbers" if kind == "decimal" else kind
         )
-    return "decimal numbers" if kind == "decimal" else kind
+    return kinds
 
 
 def _dynamic_kind(driver: Driver, name: str, column: str) -> str:

@@ -466,10 +466,16 @@ def _coo_file(
     try:
         return coo(path, axes=list(axes) or None, values=value_columns, shape=shape)
     except OperandError as error:
-        raise OperandError(
-            f"{spec!r}: {error} (here, map columns with {FILE_USAGE}, e.g. "
-            f"{_example(spec)}:weight, or {_example(spec)}:{ONES} for an edge list)"
-        ) from None
+        mapping = any(fault in str(error) for fault in _MAPPING_FAULTS)
+        hint = (
+            f" (here, map columns with {FILE_USAGE}, e.g. {_example(spec)}:weight, or "
+            f"{_example(spec)}:{ONES} for an edge list)"
+        )
+        raise OperandError(f"{spec!r}: {error}{hint if mapping else ''}") from None
+
+
+#: The faults of a file read without the right column mapping (their messages say which).
+_MAPPING_FAULTS = ("has no column", "has no value column", "neither axes", "not i0, i1")
 
 
 def _example(spec: str) -> str:

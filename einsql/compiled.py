@@ -51,16 +51,25 @@ class ContractExpression:
 
     def __call__(self, *operands: Any, **options: Any) -> Any:
         """``einsql.einsum`` of the operands along this plan's path (``options`` as einsum's)."""
+        self._checked_options(options)
         fitted = self._fitted(operands)
         return einsum(self.subscripts, *fitted, optimize=self._path(), **options)
 
     def to_sql(self, *operands: Any, **options: Any) -> str:
         """``einsql.to_sql`` of the operands along this plan's path."""
+        self._checked_options(options)
         fitted = self._fitted(operands)
         return to_sql(self.subscripts, *fitted, optimize=self._path(), **options)
 
     def _path(self) -> list[Any]:
         return ["einsum_path", *self.plan.path]
+
+    def _checked_options(self, options: dict[str, Any]) -> None:
+        if "optimize" in options:
+            raise ArgumentError(
+                "a contract expression runs the path it was made with; "
+                "make another with contract_expression(..., optimize=...)"
+            )
 
     def _fitted(self, operands: Sequence[Any]) -> list[Any]:
         """The operands, checked against the shapes (inferred axes take them)."""

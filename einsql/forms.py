@@ -12,8 +12,9 @@ entry that is not the semiring's zero, in the database's order) as
 
 Integer results are ``int64`` (or the dtype asked) wherever every value fits;
 sums past 2**63 stay exact: ``decimal128(38, 0)`` in Arrow and polars
-(``decimal256(76, 0)`` past 10**38), Python ints in pandas, and refused by
-scipy, whose arrays hold fixed-width numbers only.
+(``decimal256(76, 0)`` past 10**38 in Arrow; polars has no such type and
+refuses), Python ints in pandas, and refused by scipy, whose arrays hold
+fixed-width numbers only.
 
 >>> import numpy as np
 >>> from einsql.operands import CooArray
@@ -94,7 +95,13 @@ def _pandas(coo: CooArray) -> Any:
 
 def _polars(coo: CooArray) -> Any:
     polars = _library("polars", "polars")
-    return polars.from_arrow(_arrow(coo))
+    table = _arrow(coo)
+    if table.num_columns and table.schema.field(table.num_columns - 1).type == pa.decimal256(76, 0):
+        raise ArgumentError(
+            "the result holds integers past 10**38, which polars cannot hold; "
+            "ask for out='arrow', 'pandas' or 'coo'"
+        )
+    return polars.from_arrow(table)
 
 
 def _scipy(coo: CooArray) -> Any:

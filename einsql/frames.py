@@ -47,7 +47,7 @@ import pyarrow as pa
 
 from einsql.coo import COMPLEX_VALUES, VALUE
 from einsql.equation import ELLIPSIS, operand_tokens
-from einsql.errors import OperandError, OptionError
+from einsql.errors import ExactnessError, OperandError, OptionError
 from einsql.operands import CooArray, Operand, checked_coo, index_keys, is_count
 
 #: What ``values`` defaults to: the convention's value column(s), whichever the source has.
@@ -137,21 +137,35 @@ def _described(source: Any) -> str:
 def _arrow_table(source: Any) -> pa.Table:
     """``source`` as a pyarrow table, by the rule for its kind."""
     if isinstance(source, (str, os.PathLike)):
-        return _read_file(Path(os.fspath(source)))
+        return _unique_names(_read_file(Path(os.fspath(source))))
     if isinstance(source, pa.Table):
-        return source
+        return _unique_names(source)
     if isinstance(source, pa.RecordBatch):
         return pa.Table.from_batches([source])
     if isinstance(source, pa.RecordBatchReader):
         return source.read_all()
-    if type(source).__module__.split(".")[0] == "pandas" and hasattr(source, "columns"):
-        return pa.Table.from_pandas(source, preserve_index=False)
-    if hasattr(source, "__arrow_c_stream__"):
-        return pa.table(source)
+    try:
+        if type(source).__module__.split(".")[0] == "pandas" and hasattr(source, "columns"):
+            return _unique_names(pa.Table.from_pandas(source, preserve_index=False))
+        if hasattr(source, "__arrow_c_stream__"):
+            return _unique_names(pa.table(source))
+    except (pa.ArrowException, ValueError, TypeError) as error:
+        raise OperandError(
+            f"einsql.coo cannot read {_described(source)} as a table: {error}"
+        ) from None
     raise OperandError(
         f"einsql.coo reads data frames, Arrow data and Parquet, CSV or Arrow files, "
         f"not {_described(source)}; for arrays, pass them to einsum as they are"
     )
+
+
+def _unique_names(table: pa.Table) -> pa.Table:
+    """``table``, if no two of its columns share a name (which one would be meant?)."""
+    names = table.column_names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise OperandError(f"einsql.coo reads tables whose column names differ; {twice} repeat")
+    return table
 
 
 def _read_file(path: Path) -> pa.Table:
@@ -205,8 +219,10 @@ def axis_names_in(columns: list[str], axes: Sequence[str] | None, where: str) ->
     return names
 
 
-def value_names_in(columns: list[str], values: Any, where: str) -> list[str]:
+def value_names_in(columns: list[str], values: Any, where: str, ones: bool = True) -> list[str]:
     """The value column(s): ``values``, checked, or the convention's (``[]``: none).
+
+    ``ones`` says whether the source may have none (every row 1), for the message.
 
     >>> value_names_in(["i0", "val_re", "val_im"], CONVENTION, "t")
     ['val_re', 'val_im']
@@ -218,9 +234,10 @@ def value_names_in(columns: list[str], values: Any, where: str) -> list[str]:
             return [VALUE]
         if all(c in columns for c in COMPLEX_VALUES):
             return list(COMPLEX_VALUES)
+        hint = ", or pass values=None for an edge list (every row holds 1)" if ones else ""
         raise OperandError(
             f"{where} has no value column {VALUE!r} (its columns: {columns}); name it with "
-            "values=..., or pass values=None for an edge list (every row holds 1)"
+            f"values=...{hint}"
         )
     names = [values] if isinstance(values, str) else list(values)
     if len(names) not in (1, 2):
@@ -293,28 +310,28 @@ def _value_column(table: pa.Table, names: list[str], dtype: Any, where: str) -> 
 
 
 def _numbers(column: pa.ChunkedArray, name: str, dtype: Any, where: str) -> np.ndarray:
-    """A value column as NumPy numbers: as stored, or cast to ``dtype`` exactly."""
+    """A value column as NumPy numbers: as stored, or cast to ``dtype`` exactly (checked)."""
     _no_nulls(column, name, where)
     column = _typed_if_empty(column, pa.float64())
     kind = column.type
-    if pa.types.is_decimal(kind):
-        if dtype is None:
-            raise OperandError(
-                f"value column {name!r} of {where} is {kind}; say what it becomes with "
-                "dtype='int64' or dtype='float64'"
-            )
-        try:
-            column = column.cast(pa.from_numpy_dtype(np.dtype(dtype)), safe=True)
-        except pa.ArrowInvalid as error:
-            raise OperandError(
-                f"value column {name!r} of {where} does not fit dtype {dtype}: {error}"
-            ) from None
-    elif not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+    if pa.types.is_decimal(kind) and dtype is None:
+        raise OperandError(
+            f"value column {name!r} of {where} is {kind}; say what it becomes with "
+            "dtype='int64' or dtype='float64'"
+        )
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    if not (numeric or pa.types.is_decimal(kind)):
         raise OperandError(
             f"value column {name!r} of {where} has type {kind}; values must be numbers"
         )
-    array = np.asarray(column.to_numpy())
-    return array.astype(np.dtype(dtype), copy=False) if dtype is not None else array
+    if dtype is not None:
+        try:  # Arrow's safe cast refuses overflow, truncated fractions and NaN as integers
+            column = column.cast(pa.from_numpy_dtype(np.dtype(dtype)), safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as error:
+            raise OperandError(
+                f"value column {name!r} of {where} does not fit dtype {dtype}: {error}"
+            ) from None
+    return np.asarray(column.to_numpy())
 
 
 def given_sizes(
@@ -337,14 +354,38 @@ def _summed(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows with the same indices added up (``or`` for booleans), as scipy's ``sum_duplicates``.
 
+    Integer sums are exact: one that does not fit the values' dtype is an error.
+
     >>> _summed(np.array([[1], [0], [1]]), np.array([1.0, 2.0, 3.0]), (2,))[1].tolist()
     [2.0, 4.0]
     """
-    keys = index_keys(coords, shape)
+    keys = index_keys(coords, shape) if shape else np.zeros(len(values), dtype=np.int64)
     unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if values.dtype.kind in "iu":
+        return coords[first], _exact_sums(values, inverse, len(unique))
     totals = np.zeros(len(unique), dtype=values.dtype)
-    (np.logical_or if values.dtype == np.bool_ else np.add).at(totals, inverse.reshape(-1), values)
+    (np.logical_or if values.dtype == np.bool_ else np.add).at(totals, inverse, values)
     return coords[first], totals
+
+
+def _exact_sums(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """The sum of each group of integer ``values``, in their dtype.
+
+    >>> _exact_sums(np.array([100, 100], dtype=np.int8), np.array([0, 0]), 1)
+    Traceback (most recent call last):
+    ...
+    einsql.errors.ExactnessError: summing repeated index tuples gives 200, which int8 does not hold
+    """
+    totals = np.zeros(count, dtype=object)
+    np.add.at(totals, groups, values.astype(object))
+    limits = np.iinfo(values.dtype)
+    outside = [int(t) for t in totals if not limits.min <= t <= limits.max]
+    if outside:
+        raise ExactnessError(
+            f"summing repeated index tuples gives {outside[0]}, which {values.dtype} does not hold"
+        )
+    return totals.astype(values.dtype)
 
 
 def resolve_sizes(subscripts: str, operands: Sequence[Operand]) -> tuple[Operand, ...]:
@@ -372,11 +413,27 @@ def resolve_sizes(subscripts: str, operands: Sequence[Operand]) -> tuple[Operand
                 f"operand {k} takes its sizes from the einsum, but its subscripts have an "
                 "ellipsis; give its shape (shape=...)"
             )
-        if ELLIPSIS not in labels and len(labels) != len(op.shape):
+        named = _named_sizes(labels, op.shape)
+        if named is None:
             return tuple(operands)  # parse says what is wrong with the ranks
-        for label, n in zip(labels, op.shape):
+        for label, n in named:
             sizes[label] = max(sizes.get(label, 0), n)
     return tuple(_sized(op, labels, sizes) for op, labels in zip(operands, tokens))
+
+
+def _named_sizes(labels: list[str], shape: tuple[int, ...]) -> list[tuple[str, int]] | None:
+    """Each named label's size in ``shape`` (an ellipsis covers the axes between); None: misfit.
+
+    >>> _named_sizes(["...", "i"], (2, 9, 4)), _named_sizes(["i", "j"], (3,))
+    ([('i', 4)], None)
+    """
+    if ELLIPSIS not in labels:
+        return list(zip(labels, shape)) if len(labels) == len(shape) else None
+    at = labels.index(ELLIPSIS)
+    before, after = labels[:at], labels[at + 1 :]
+    if len(before) + len(after) > len(shape):
+        return None
+    return list(zip(before, shape)) + list(zip(after, shape[len(shape) - len(after) :]))
 
 
 def _sized(op: Operand, labels: list[str], sizes: dict[str, int]) -> Operand:

@@ -175,49 +175,68 @@ def timed(name: str) -> Iterator[None]:
 
 
 class Echo(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes the records of one thread to standard error (as it is when made)."""
+    """Writes an echoing call's records to standard error (as it is when made).
+
+    A record the application's own handlers already write to standard error
+    is left to them, so each line shows once.
+    """
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
-        self.thread = threading.get_ident()
         self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Only this thread's records: another thread's call is not echoed."""
-        return record.thread == self.thread and bool(super().filter(record))
+        """Only the echoing call's records, and only those no handler of yours shows."""
+        return _echo_context.get() and not _shown_on_stderr(record) and bool(super().filter(record))
 
+
+#: Whether the running call (this thread's context) echoes.
+_echo_context: ContextVar[bool] = ContextVar("einsql_echo", default=False)
 
 _echo_lock = threading.Lock()
-_echoes = [0, logging.NOTSET]  # calls echoing now, and the level the logger had before
+_echoes = [0, logging.NOTSET, logging.NOTSET]  # calls echoing, the logger's level and floor before
+
+
+class _Gate(logging.Filter):
+    """While a call echoes, the logger is at DEBUG: others' records keep the level they had."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _echo_context.get() or record.levelno >= _echoes[2]
+
+
+logger.addFilter(_Gate())
 
 
 @contextmanager
 def echoing(enabled: bool) -> Iterator[None]:
     """Print einsql's records on standard error while the block runs, if ``enabled``.
 
+    Only the calling thread's call is echoed: other threads' records keep the
+    level the logger had (a filter on the logger drops the rest).
+
     >>> with echoing(True):
     ...     logger.getEffectiveLevel() == logging.DEBUG
     True
     """
-    if not enabled:
+    if not enabled or _echo_context.get():  # an outer call of this thread echoes already
         yield
         return
-    handler = None if _reaches_stderr() else Echo()
+    token = _echo_context.set(True)
+    handler = Echo()
     _lower_level()
-    if handler is not None:
-        logger.addHandler(handler)
+    logger.addHandler(handler)
     try:
         yield
     finally:
-        if handler is not None:
-            logger.removeHandler(handler)
+        logger.removeHandler(handler)
         _restore_level()
+        _echo_context.reset(token)
 
 
 def _lower_level() -> None:
     with _echo_lock:
         if _echoes[0] == 0:
-            _echoes[1] = logger.level
+            _echoes[1], _echoes[2] = logger.level, logger.getEffectiveLevel()
             logger.setLevel(logging.DEBUG)
         _echoes[0] += 1
 
@@ -227,18 +246,18 @@ def _restore_level() -> None:
         _echoes[0] -= 1
         if _echoes[0] == 0:
             logger.setLevel(_echoes[1])
+            _echoes[2] = logging.NOTSET
 
 
-def _reaches_stderr() -> bool:
-    """Whether a DEBUG record of ``einsql`` reaches a handler writing to standard error already.
+def _shown_on_stderr(record: logging.LogRecord) -> bool:
+    """Whether a handler of the application writing to standard error shows ``record``.
 
-    Such a handler is the application's (``logging.basicConfig()``), or an
-    echo of an outer call of this thread.
+    Such a handler is the application's (``logging.basicConfig()``); echo's own are not.
     """
     current: logging.Logger | None = logger
     while current is not None:
         for handler in current.handlers:
-            if _writes_stderr(handler) and handler.level <= logging.DEBUG:
+            if _writes_stderr(handler) and record.levelno >= handler.level:
                 return True
         current = current.parent if current.propagate else None
     return False
@@ -246,6 +265,6 @@ def _reaches_stderr() -> bool:
 
 def _writes_stderr(handler: logging.Handler) -> bool:
     if isinstance(handler, Echo):
-        return handler.thread == threading.get_ident() and handler.stream is sys.stderr
+        return False
     stream = getattr(handler, "stream", None)
     return isinstance(handler, logging.StreamHandler) and stream in (sys.stderr, sys.__stderr__)

@@ -326,8 +326,9 @@ def index_keys(coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     >>> index_keys(np.array([[1, 2], [0, 1]]), (2, 3)).tolist()
     [5, 1]
     """
-    if math.prod(shape) < 2**63:
-        keys: np.ndarray = np.ravel_multi_index(tuple(coords.T), shape)
+    dims = tuple(int(n) for n in shape)
+    if math.prod(dims) < 2**63 and 0 < len(dims) <= 32:  # NumPy 1.x ravels 32 axes at most
+        keys: np.ndarray = np.ravel_multi_index(tuple(coords.T), dims)
         return keys.astype(np.int64, copy=False)
     return coords
 

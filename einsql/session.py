@@ -46,7 +46,12 @@ class Session:
         return to_sql(*operands, dialect=self.backend, **options)
 
     def table(self, name: str, shape: Any = None, **layout: Any) -> Table:
-        """:func:`einsql.table` on this session's database: what is not given is read there."""
+        """A table of this database, read by :func:`einsql.table` where something is not given.
+
+        With a whole shape, the :class:`einsql.Table` is made as given (no query).
+        """
+        if shape is not None and None not in tuple(shape):
+            return Table(name, shape, **layout)
         return table(name, self.con, shape, **layout)
 
     def close(self) -> None:

@@ -191,6 +191,50 @@ def test_echo_shows_only_its_own_threads_calls(capsys: pytest.CaptureFixture[str
     assert "evaluate on sqlite" in err and "einsum" not in err
 
 
+def test_echo_with_an_application_handler_keeps_other_threads_quiet(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Echo lowers the logger's level for its call only: another thread's DEBUG stays hidden."""
+    handler = logging.StreamHandler(sys.stderr)  # as logging.basicConfig(level=WARNING) adds
+    handler.setFormatter(logging.Formatter("app %(threadName)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    done = threading.Event()
+
+    def other() -> None:
+        while not done.is_set():
+            einsql.einsum("i->", np.arange(3.0), con="sqlite://")
+
+    thread = threading.Thread(target=other, name="quiet")
+    thread.start()
+    try:
+        for _ in range(5):
+            einsql.einsum("ij,jk->ik", A, B, con="sqlite://", echo=True)
+    finally:
+        done.set()
+        thread.join()
+        root.removeHandler(handler)
+    lines = capsys.readouterr().err.splitlines()
+    assert any("the query of the result" in line for line in lines)
+    assert not any(line.startswith("app quiet") for line in lines)
+
+
+def test_echo_prints_info_once_beside_an_info_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    """The application shows INFO (its format); echo adds only the DEBUG lines it hides."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("app %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        einsql.einsum("ij,jk->ik", A, B, con="sqlite://", echo=True)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = capsys.readouterr().err.splitlines()
+    totals = [line for line in lines if "einsum on sqlite: done in" in line]
+    assert len(totals) == 1 and totals[0].startswith("app ")
+    assert any(line.startswith("einsql: the query of the result") for line in lines)
+
+
 @pytest.fixture()
 def big(duck: duckdb.DuckDBPyConnection) -> einsql.Table:
     """A DuckDB table long enough that summing it reports progress (about a second)."""

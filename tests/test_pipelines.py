@@ -434,3 +434,47 @@ def test_generated_frames_match_numpy(db, request) -> None:
 
     check()
     assert db.leftovers() == []
+
+
+@st.composite
+def table_cases(draw: st.DrawFn) -> tuple[str, list[np.ndarray]]:
+    """Two sparse integer matrices sharing a label, with random sizes (their last rows may be 0)."""
+    n, k, m = (draw(st.integers(1, 5)) for _ in range(3))
+    shapes = [(n, k), (k, m)]
+    arrays = []
+    for shape in shapes:
+        size = int(np.prod(shape))
+        entries = draw(st.lists(st.integers(-3, 3), min_size=size, max_size=size))
+        arrays.append(np.asarray(entries, dtype=np.int64).reshape(shape))
+    return draw(st.sampled_from(["ik,kj->ij", "ik,kj->ji", "ik,kj->k", "ik,kj->"])), arrays
+
+
+def test_generated_tables_by_name_match_numpy(db, request) -> None:
+    """Results stored with into= (replaced each time), read back by einsql.table, contracted."""
+    examples = max(fuzz_examples(request.config) // 6, 10)
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    @given(case=table_cases())
+    def check(case: tuple[str, list[np.ndarray]]) -> None:
+        equation, arrays = case
+        for name, array in zip(("pl_g0", "pl_g1"), arrays):
+            einsql.einsum("ij->ij", array, con=db.con, into=name, if_exists="replace")
+        tables = [einsql.table(name, db.con) for name in ("pl_g0", "pl_g1")]
+        assert all(t.dtype == "int64" for t in tables)
+        result = einsql.einsum(equation, *tables, con=db.con, out="coo")
+        expected = np.einsum(equation, *arrays)
+        assert all(n <= m for n, m in zip(result.shape, expected.shape))
+        dense = np.zeros(expected.shape, dtype=np.int64)
+        dense[tuple(slice(0, n) for n in result.shape)] = result.todense()
+        np.testing.assert_array_equal(dense, expected)
+
+    try:
+        check()
+    finally:
+        db.drop("pl_g0", "pl_g1")
+    assert db.leftovers() == []

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 #: Result columns by name, axes first, as NumPy arrays (object arrays for huge integers).
 Rows = dict[str, np.ndarray]
 
+#: What a driver is doing while it stores a result (``into=``), as errors name it.
+STORING = "storing the result into table"
+
 #: How databases report an integer that does not fit its type.
 _OVERFLOW = re.compile(r"overflow|out of range", re.IGNORECASE)
 
@@ -246,12 +249,12 @@ class Driver(ABC):
         swapped in (:meth:`swap`): if the query fails, the old table is untouched.
         """
         if if_exists == "fail":
-            self.doing = f"storing the result into table {into!r} (if_exists='replace' replaces it)"
+            self.doing = f"{STORING} {into!r} (if_exists='replace' replaces it)"
             self.execute(self.sql(create_table_as(into, query, temporary=False)))
             return
         *schema, _ = into.split(".")
         staging = ".".join([*schema, f"{self.prefix}new"])
-        self.doing = f"storing the result into table {staging!r}, to replace {into!r}"
+        self.doing = f"{STORING} {staging!r}, to replace {into!r}"
         self.execute(self.sql(create_table_as(staging, query, temporary=False)))
         try:
             self.doing = f"replacing table {into!r} by the new result"
@@ -284,6 +287,12 @@ class Driver(ABC):
                 f"{self.doing} failed on {self.dialect.name}: a float value overflowed or "
                 f"underflowed ({message}); {self.dialect.name} raises where NumPy gives inf or 0, "
                 "so scale the values, or use duckdb or sqlite"
+            )
+        if _OVERFLOW.search(message) and self.doing.startswith(STORING):
+            return ExactnessError(
+                f"an integer result does not fit the int64 (BIGINT) value column of the into= "
+                f"table ({message}); use a float dtype, or fetch it (out='coo', 'arrow', "
+                "'pandas'), which keeps integers exact"
             )
         if _OVERFLOW.search(message):
             return ExactnessError(

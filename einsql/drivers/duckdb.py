@@ -118,9 +118,17 @@ def in_transaction(con: Any) -> bool:
     >>> before, in_transaction(con)
     (False, True)
     """
-    query = load_dialect("duckdb").render(exp.select(exp.Anonymous(this="txid_current")))
-    first, second = (con.execute(query).fetchall()[0][0] for _ in range(2))
-    return bool(first == second)
+    query = _transaction_id()
+    return _one_transaction(lambda: con.execute(query).fetchall()[0][0])
+
+
+def _transaction_id() -> str:
+    """A query of the transaction id: the same twice in a row only inside one transaction."""
+    return load_dialect("duckdb").render(exp.select(exp.Anonymous(this="txid_current").as_("t")))
+
+
+def _one_transaction(read_id: Callable[[], Any]) -> bool:
+    return bool(read_id() == read_id())
 
 
 def list_tables(con: Any) -> list[str]:
@@ -166,9 +174,8 @@ class DuckDBDriver(Driver):
 
     def _in_transaction(self) -> bool:
         """:func:`in_transaction` through the driver (its statements logged)."""
-        query = self.sql(exp.select(exp.Anonymous(this="txid_current").as_("t")))
-        first, second = (self.query(query)["t"][0] for _ in range(2))
-        return bool(first == second)
+        query = _transaction_id()
+        return _one_transaction(lambda: self.query(query)["t"][0])
 
     def swap(self, staging: str, into: str) -> None:
         """Drop ``into`` and rename ``staging`` to it in a transaction (the caller's, if open)."""
