@@ -478,3 +478,89 @@ def test_generated_tables_by_name_match_numpy(db, request) -> None:
     finally:
         db.drop("pl_g0", "pl_g1")
     assert db.leftovers() == []
+
+
+# --- found in review ----------------------------------------------------------------------------
+
+
+def test_an_ellipsis_operand_sizes_its_labels_from_the_right() -> None:
+    a = einsql.coo(pa.table({"i0": [3], "val": [1.0]}))  # i inferred: 4 at least
+    for shape in [(2, 9, 1), (2, 9, 4)]:
+        dense = np.arange(np.prod(shape), dtype=float).reshape(shape)
+        expected = np.einsum("...i,i->...i", dense, np.array([0.0, 0.0, 0.0, 1.0]))
+        np.testing.assert_array_equal(einsql.einsum("...i,i->...i", dense, a), expected)
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([300, 5], "int8"),
+        ([1.7, -2.5], "int64"),
+        ([float("nan"), 5.0], "int64"),
+        ([-1, 2], "uint8"),
+    ],
+)
+def test_dtype_casts_are_checked(values, dtype) -> None:
+    with pytest.raises(einsql.OperandError, match=f"does not fit dtype {dtype}"):
+        einsql.coo(pa.table({"i0": [0, 1], "val": values}), dtype=dtype)
+
+
+def test_summed_duplicates_are_exact() -> None:
+    with pytest.raises(einsql.ExactnessError, match="int64 does not hold"):
+        einsql.coo(pa.table({"i0": [0, 0], "val": [2**62, 2**62]}), duplicates="sum")
+    summed = einsql.coo(pa.table({"i0": [0, 0], "val": [2**62, -(2**62) + 1]}), duplicates="sum")
+    assert summed.values.tolist() == [1]
+    scalar = einsql.coo(pa.table({"v": [1.5, 2.0]}), axes=[], values="v", duplicates="sum")
+    assert scalar.values.tolist() == [3.5] and scalar.shape == ()
+
+
+def test_sources_that_are_not_tables_are_refused() -> None:
+    for source in (pa.chunked_array([[1, 2]]), pd.Series([1, 2])):
+        with pytest.raises(einsql.OperandError, match="as a table"):
+            einsql.coo(source)
+    with pytest.raises(einsql.OperandError, match="(?i)duplicate|repeat"):
+        einsql.coo(pd.DataFrame([[0, 1.0]], columns=["i0", "i0"]))
+
+
+def test_empty_tables_and_bad_index_columns(db) -> None:
+    db.drop("pl_e", "pl_s")
+    db.execute(
+        "CREATE TABLE pl_e (i0 BIGINT, val DOUBLE PRECISION)",
+        "CREATE TABLE pl_s (i0 VARCHAR(8), val DOUBLE PRECISION)",
+        "INSERT INTO pl_s VALUES ('abc', 1.0)",
+    )
+    try:
+        empty = einsql.table("pl_e", db.con)
+        assert empty.shape == (0,) and empty.nnz == 0
+        assert einsql.einsum("i->i", empty, con=db.con).shape == (0,)
+        with pytest.raises(einsql.OperandError, match="index columns must be integers"):
+            einsql.table("pl_s", db.con)
+        with pytest.raises(einsql.OperandError, match="a view can add 1 AS val"):
+            einsql.table("pl_e", db.con, values=None)
+    finally:
+        db.drop("pl_e", "pl_s")
+
+
+def test_stored_narrow_integers_say_int64(db) -> None:
+    db.drop("pl_n")
+    try:
+        t = einsql.einsum("ij->i", np.ones((2, 2), np.int32), con=db.con, into="pl_n")
+        assert t.dtype == "int64" == einsql.table("pl_n", db.con).dtype
+        np.testing.assert_array_equal(einsql.einsum("i", t, con=db.con), [2, 2])
+    finally:
+        db.drop("pl_n")
+
+
+def test_polars_refuses_what_it_cannot_hold() -> None:
+    from einsql.forms import as_form
+
+    huge = einsql.CooArray(np.array([[0]]), np.array([10**40], dtype=object), (1,))
+    assert as_form(huge, "arrow").schema.field("val").type == pa.decimal256(76, 0)
+    with pytest.raises(einsql.ArgumentError, match="polars cannot hold"):
+        as_form(huge, "polars")
+
+
+def test_contract_expressions_keep_their_path() -> None:
+    expr = einsql.contract_expression("ij,jk->ik", (2, 3), (3, 2))
+    with pytest.raises(einsql.ArgumentError, match="runs the path it was made with"):
+        expr(np.ones((2, 3)), np.ones((3, 2)), optimize="greedy")
