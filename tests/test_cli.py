@@ -197,11 +197,8 @@ def test_tables_and_files_sharing_a_label_agree_on_its_size(tmp_path) -> None:
     tables = ("--table", "a", "--table", "b", "--con", "duckdb:///k.db")
     done = einsql_cli("sql", "ik,kj->ij", *tables, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    con = duckdb.connect(str(tmp_path / "k.db"))
-    rows = con.sql(done.stdout.rstrip().rstrip(";")).fetchall()
-    con.close()
     dense = np.zeros((4, 5))
-    for i, j, v in rows:
+    for i, j, v in rows_of(f"duckdb:///{tmp_path / 'k.db'}", done.stdout):
         dense[i, j] = v
     np.testing.assert_allclose(dense, a @ b)
     done = einsql_cli("run", "ik,kj->ij", "a.csv", "b.csv", "--out", "c.npy", cwd=tmp_path)

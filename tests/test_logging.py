@@ -149,18 +149,24 @@ def test_a_session_echoes_its_calls(capsys: pytest.CaptureFixture[str]) -> None:
     assert "einsql: evaluate on duckdb: done" in capsys.readouterr().err
 
 
-def test_echo_with_logging_configured_prints_each_line_once(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """An application's own handler on standard error shows the records; echo adds none."""
+def echoed_beside(capsys: pytest.CaptureFixture[str], layout: str, level: int) -> list[str]:
+    """The lines on stderr of an echoing einsum beside an application's stderr handler."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("app %(name)s %(message)s"))
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter(layout))
     logging.getLogger().addHandler(handler)
     try:
         einsql.einsum("ij,jk->ik", A, B, con="sqlite://", echo=True)
     finally:
         logging.getLogger().removeHandler(handler)
-    lines = capsys.readouterr().err.splitlines()
+    return capsys.readouterr().err.splitlines()
+
+
+def test_echo_with_logging_configured_prints_each_line_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An application's own handler on standard error shows the records; echo adds none."""
+    lines = echoed_beside(capsys, "app %(name)s %(message)s", logging.NOTSET)
     query = [line for line in lines if "the query of the result: WITH" in line]
     assert len(query) == 1 and query[0].startswith("app einsql ")
     assert lines and all(line.startswith("app einsql ") for line in lines)  # none echoed again
@@ -221,15 +227,7 @@ def test_echo_with_an_application_handler_keeps_other_threads_quiet(
 
 def test_echo_prints_info_once_beside_an_info_handler(capsys: pytest.CaptureFixture[str]) -> None:
     """The application shows INFO (its format); echo adds only the DEBUG lines it hides."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter("app %(message)s"))
-    logging.getLogger().addHandler(handler)
-    try:
-        einsql.einsum("ij,jk->ik", A, B, con="sqlite://", echo=True)
-    finally:
-        logging.getLogger().removeHandler(handler)
-    lines = capsys.readouterr().err.splitlines()
+    lines = echoed_beside(capsys, "app %(message)s", logging.INFO)
     totals = [line for line in lines if "einsum on sqlite: done in" in line]
     assert len(totals) == 1 and totals[0].startswith("app ")
     assert any(line.startswith("einsql: the query of the result") for line in lines)

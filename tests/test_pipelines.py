@@ -518,7 +518,7 @@ def test_sources_that_are_not_tables_are_refused() -> None:
     for source in (pa.chunked_array([[1, 2]]), pd.Series([1, 2])):
         with pytest.raises(einsql.OperandError, match="as a table"):
             einsql.coo(source)
-    with pytest.raises(einsql.OperandError, match="(?i)duplicate|repeat"):
+    with pytest.raises(einsql.OperandError, match=r"(?i)duplicate|repeat"):
         einsql.coo(pd.DataFrame([[0, 1.0]], columns=["i0", "i0"]))
 
 
