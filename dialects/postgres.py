@@ -24,7 +24,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from einsql.backends import Backend
-from einsql.coo import VALUE
+from einsql.convention import VALUE
 from einsql.dialect import INT64_MAX, Dialect
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from einsql.checks import TableFacts, inspect_table
-from einsql.coo import Program, Relation, axis_columns, stored_values, value_columns
+from einsql.convention import Program, Relation, axis_columns, stored_values, value_columns
 from einsql.dialect import INT64_MAX, Dialect, load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
@@ -270,7 +270,10 @@ def einsum(
     Args:
         *operands: ``subscripts, op0, op1, ...`` or the interleaved form. An
             operand is a NumPy array (or array-like), a scipy.sparse matrix, a
-            pydata ``sparse`` array, or an :class:`einsql.Table`. An object
+            pydata ``sparse`` array, an :class:`einsql.Table` (or
+            :func:`einsql.table`), or :func:`einsql.coo` of a data frame,
+            Arrow data or a file (its unsized axes take their label's size
+            across the operands). An object
             array of Python numbers is read by the rule of
             :func:`einsql.operands.numeric_objects` and gives an object array.
         out: None, a NumPy array to write the result into (as NumPy's ``out``,

@@ -19,7 +19,7 @@ import numpy as np
 
 import einsql
 from einsql import backends
-from einsql.coo import VALUE, axis_column, axis_columns
+from einsql.convention import VALUE, axis_column, axis_columns
 from einsql.dialect import TEXT_DIALECTS
 from einsql.drivers import backend_of
 from einsql.errors import DatabaseError, EinsqlError, OperandError, OptionError, redact

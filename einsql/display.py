@@ -98,7 +98,14 @@ def progress_wanted(stream: TextIO) -> bool:
     forced = _SWITCH[value]
     if forced is not None:
         return forced
-    return bool(getattr(stream, "isatty", lambda: False)()) or "ipykernel" in sys.modules
+    return bool(getattr(stream, "isatty", lambda: False)()) or _in_notebook()
+
+
+def _in_notebook() -> bool:
+    """Whether this is a Jupyter kernel (not merely a process that imported one)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def progress_delay() -> float:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from einsql.checks import inspect_table
-from einsql.coo import Relation
+from einsql.convention import Relation
 from einsql.dialect import Dialect, load_dialect
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver

@@ -14,7 +14,7 @@ from typing import Any
 from sqlglot import exp
 
 from einsql.api import check_names, load_relations, prepare
-from einsql.coo import Program
+from einsql.convention import Program
 from einsql.dialect import load_dialect
 from einsql.display import html_table, markdown_table, text_table
 from einsql.drivers import backend_of, open_driver

@@ -34,7 +34,7 @@ import numpy as np
 from sqlglot import exp
 
 from einsql.checks import TableFacts
-from einsql.coo import VALUE, Program, Relation, axis_column, axis_columns, coo_relation
+from einsql.convention import VALUE, Program, Relation, axis_column, axis_columns, coo_relation
 from einsql.dialect import Dialect
 from einsql.equation import Equation
 from einsql.errors import OperandError, OptionError

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns
+from einsql.convention import COMPLEX_VALUES, VALUE, axis_columns
 from einsql.errors import ArgumentError, OptionError
 from einsql.operands import CooArray
 

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from einsql.coo import COMPLEX_VALUES, VALUE
+from einsql.convention import COMPLEX_VALUES, VALUE
 from einsql.equation import ELLIPSIS, operand_tokens
 from einsql.errors import ExactnessError, OperandError, OptionError
 from einsql.operands import CooArray, Operand, checked_coo, index_keys, is_count

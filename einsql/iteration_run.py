@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import VALUE, axis_column
+from einsql.convention import VALUE, axis_column
 from einsql.dialect import load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver

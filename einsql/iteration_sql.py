@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import VALUE, Relation, axis_column, axis_columns, coo_relation
+from einsql.convention import VALUE, Relation, axis_column, axis_columns, coo_relation
 from einsql.dialect import Dialect
 from einsql.errors import OptionError
 from einsql.expr_lower import (

@@ -17,7 +17,7 @@ statement that reads it.
 >>> from einsql.equation import parse
 >>> from einsql.planner import make_plan
 >>> from einsql.dialect import load_dialect
->>> from einsql.coo import Relation
+>>> from einsql.convention import Relation
 >>> plan = make_plan(parse("ij,jk->ik", [(2, 2), (2, 2)]))
 >>> rels = [Relation("A", ("i0", "i1"), ("val",), "float"),
 ...         Relation("B", ("i0", "i1"), ("val",), "float")]
@@ -51,7 +51,7 @@ from functools import reduce
 
 from sqlglot import exp
 
-from einsql.coo import Program, Relation, coo_relation
+from einsql.convention import Program, Relation, coo_relation
 from einsql.dialect import INT64_MAX, Dialect
 from einsql.errors import ExactnessError
 from einsql.names import RESERVED, generated

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from einsql.coo import axis_columns, value_columns
+from einsql.convention import axis_columns, value_columns
 from einsql.errors import ArgumentError, OperandError
 from einsql.names import check_table_name, check_user_name
 
@@ -194,7 +194,7 @@ def value_kind(dtype: np.dtype[Any], where: str) -> str:
 
     Floats of any width compute in double precision, complex values in two
     doubles; ``uint64`` computes modulo 2**64, as NumPy does (see
-    :func:`einsql.coo.stored_values`).
+    :func:`einsql.convention.stored_values`).
 
     >>> value_kind(np.dtype("int32"), "operand 0"), value_kind(np.dtype("uint64"), "operand 0")
     ('int', 'int')

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlglot import exp
 
-from einsql.coo import VALUE, stored_values
+from einsql.convention import VALUE, stored_values
 
 if TYPE_CHECKING:
-    from einsql.coo import Relation
+    from einsql.convention import Relation
     from einsql.dialect import Dialect
 
 #: A query kind kept through a change (``with_ctes`` returns what it was given).

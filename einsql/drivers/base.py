@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import COMPLEX_VALUES, VALUE, axis_columns, stored_values, value_columns
+from einsql.convention import COMPLEX_VALUES, VALUE, axis_columns, stored_values, value_columns
 from einsql.display import Progress, StatementProgress, progress_delay, progress_wanted
 from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
 from einsql.logger import logger, mark, statement
@@ -22,7 +22,7 @@ from einsql.operands import CooArray
 from einsql.sql import create_table_as, drop_table, read_value, rename_table, table_ref
 
 if TYPE_CHECKING:
-    from einsql.coo import Program, Relation
+    from einsql.convention import Program, Relation
     from einsql.dialect import Dialect
     from einsql.operands import Table
 

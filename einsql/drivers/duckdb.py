@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -34,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from einsql.coo import Relation, axis_columns, value_columns
+from einsql.convention import Relation, axis_columns, value_columns
 from einsql.dialect import WIDE_INDEX, load_dialect
 from einsql.drivers.base import Driver, Rows, quietly, url_path, value_arrays
 from einsql.errors import OptionError
@@ -154,6 +155,7 @@ class DuckDBDriver(Driver):
         self.registered: list[str] = []
         self.errors = (duckdb.Error,)
         self.settings: dict[str, bool] | None = None
+        self.untracked = False  # DuckDB refused to track progress (see ``progress``)
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         """The columns of a query and their DuckDB types."""
@@ -197,12 +199,21 @@ class DuckDBDriver(Driver):
         table: pa.Table = fetch()
         return {name: _numpy_column(table.column(name)) for name in table.column_names}
 
-    def progress(self) -> Callable[[], float]:
-        """``query_progress``, once the connection tracks progress (see ``_set_progress``)."""
+    def progress(self) -> Callable[[], float] | None:
+        """``query_progress``, once the connection tracks progress (see ``_set_progress``).
+
+        None when DuckDB will not track it: in Jupyter, DuckDB refuses to turn
+        it on without ``ipywidgets``; a statement then runs without a bar.
+        """
+        if self.untracked:
+            return None
         if self.settings is None:
             doing = self.doing
             try:
                 self.settings = self._set_progress(dict.fromkeys(PROGRESS_SETTINGS, None))
+            except duckdb.Error:
+                self.untracked = True
+                return None
             finally:
                 self.doing = doing
         return self.con.query_progress  # type: ignore[no-any-return]
@@ -221,13 +232,25 @@ class DuckDBDriver(Driver):
             (row,) = self.con.execute(sql).fetchall()  # all rows: DuckDB 2 refuses unfinished ones
             before = dict(zip(values, map(bool, row)))
         self.doing = "setting DuckDB's progress settings"
-        for name, value in values.items():
-            chosen = PROGRESS_SETTINGS[name] if value is None else value
-            assignment = exp.EQ(this=exp.to_identifier(name), expression=exp.Boolean(this=chosen))
-            sql = self.sql(exp.Set(expressions=[exp.SetItem(this=assignment)]))
-            with self.logged(sql):
-                self.con.execute(sql)
+        done: list[str] = []
+        try:
+            for name, value in values.items():
+                self._set(name, PROGRESS_SETTINGS[name] if value is None else value)
+                done.append(name)
+        except BaseException as error:  # put back what was set: all or nothing
+            quietly(partial(self._put_back, done, before), error)
+            raise
         return before
+
+    def _put_back(self, names: list[str], before: dict[str, bool]) -> None:
+        for name in names:
+            self._set(name, before[name])
+
+    def _set(self, name: str, value: bool) -> None:
+        assignment = exp.EQ(this=exp.to_identifier(name), expression=exp.Boolean(this=value))
+        sql = self.sql(exp.Set(expressions=[exp.SetItem(this=assignment)]))
+        with self.logged(sql):
+            self.con.execute(sql)
 
     def close(self, error: BaseException | None = None) -> None:
         """Unregister the loaded operands, put settings back, close an owned connection."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
-from einsql.coo import Relation, axis_columns, value_columns
+from einsql.convention import Relation, axis_columns, value_columns
 from einsql.dialect import load_dialect
 from einsql.drivers.base import Rows, TemporaryTableDriver, load_columns, rows_from_tuples
 from einsql.errors import OptionError

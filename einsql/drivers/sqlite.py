@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from einsql.coo import Relation, axis_columns, value_columns
+from einsql.convention import Relation, axis_columns, value_columns
 from einsql.dialect import load_dialect
 from einsql.drivers.base import (
     Rows,
