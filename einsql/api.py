@@ -433,7 +433,7 @@ def to_sql(
     ``trace=True`` it returns ``step, loss`` rows instead.
 
     >>> print(to_sql("i,i->", Table("x", (3,)), Table("y", (3,))))
-    WITH "__einsql_t0" AS MATERIALIZED (
+    WITH "__einsql_t0" AS (
       SELECT
         SUM("x0"."val" * "x1"."val") AS "val"
       FROM "x" AS "x0"

@@ -23,7 +23,7 @@ statement that reads it.
 ...         Relation("B", ("i0", "i1"), ("val",), "float")]
 >>> sql = lower(plan, rels, "float", load_dialect("duckdb")).render(load_dialect("duckdb"))
 >>> print(sql)
-WITH "__einsql_t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS (
   SELECT
     "x0"."i0" AS "i0",
     "x1"."i1" AS "i1",
@@ -234,10 +234,18 @@ class _StepLowering:
         return [(self.relations[n + s].name, self.step_query(s)) for s in steps]
 
     def single_statement(self) -> Program:
+        """One ``WITH`` statement: the steps in order, each ``AS MATERIALIZED`` but the last.
+
+        Materializing keeps each contraction a unit, in the plan's order; the
+        last step is read once, by the final projection, so writing it out
+        would only copy the result (measured: see the README's "Plans and SQL").
+        """
         query = self._result_query()
         materialized = self.layout.materialized(self.dialect)
+        last = len(self.plan.steps) - 1
         with_ctes(query, self._inline_ctes())
-        with_ctes(query, self._step_ctes(range(len(self.plan.steps))), materialized)
+        with_ctes(query, self._step_ctes(range(last)), materialized)
+        with_ctes(query, self._step_ctes([last]))
         return Program((), query)
 
     def staged(self) -> Program:

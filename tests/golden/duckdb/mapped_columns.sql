@@ -1,4 +1,4 @@
-WITH "__einsql_t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS (
   SELECT
     "x0"."src" AS "i0",
     SUM("x0"."weight" * "x1"."val") AS "val"

@@ -7,7 +7,7 @@ WITH "__einsql_t0" AS MATERIALIZED (
   FROM "b" AS "x0"
   JOIN "c" AS "x1"
     ON "x0"."i1" = "x1"."i1"
-), "__einsql_t1" AS MATERIALIZED (
+), "__einsql_t1" AS (
   SELECT
     "x0"."i0" AS "i0",
     "x1"."i1" AS "i1",

@@ -1,4 +1,4 @@
-WITH "__einsql_t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS (
   SELECT
     "x0"."i0" AS "i0",
     SUM(CAST("x1"."val" AS DOUBLE PRECISION) * "x0"."val_re") AS "val_re",

@@ -12,7 +12,7 @@ WITH "__einsql_a0" AS (
     CAST("v"."val" AS DOUBLE PRECISION) AS "val"
   FROM (VALUES
     (0, 2.0e0)) AS "v"("i0", "val")
-), "__einsql_t0" AS MATERIALIZED (
+), "__einsql_t0" AS (
   SELECT
     "u"."i0" AS "i0",
     SUM("u"."val") AS "val"

@@ -1,4 +1,4 @@
-WITH "__einsql_t0" AS MATERIALIZED (
+WITH "__einsql_t0" AS (
   SELECT
     SUM("x0"."val") AS "val"
   FROM "a" AS "x0"

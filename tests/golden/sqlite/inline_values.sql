@@ -12,7 +12,7 @@ WITH "__einsql_a0" AS (
     CAST("v"."column2" AS REAL) AS "val"
   FROM (VALUES
     (0, 2.0e0)) AS "v"
-), "__einsql_t0" AS MATERIALIZED (
+), "__einsql_t0" AS (
   SELECT
     "u"."i0" AS "i0",
     CASE WHEN COUNT("u"."val") = COUNT(*) THEN SUM("u"."val") END AS "val"
