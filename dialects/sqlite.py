@@ -35,6 +35,7 @@ class SQLite(Dialect):
     sqlglot_dialect = "sqlite"
     materialize_steps = True
     max_statement_steps = 64
+    inline_rows = 0  # loading by executemany is as cheap (10 tiny operands: 10.6 ms, inlined 12.2)
     index_type = "INTEGER"
     wide_index_type = "INTEGER"
     value_types = {  # noqa: RUF012 - read-only data

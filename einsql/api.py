@@ -573,14 +573,23 @@ class Loaded:
     nonfinite: bool
 
 
-def load_relations(driver: Driver, prepared: Prepared) -> Loaded:
-    """Load every array operand through ``driver``; check each table where it is."""
+def load_relations(driver: Driver, prepared: Prepared, inline: bool = True) -> Loaded:
+    """Load every array operand through ``driver``; check each table where it is.
+
+    Array operands of at most ``inline_rows`` nonzeros (the dialect's) are not
+    loaded: they are written into the statement as ``VALUES`` lists, which on
+    PostgreSQL saves a temporary table, a ``COPY`` and an ``ANALYZE`` each.
+    ``inline=False`` loads them all (``explain`` times each step's table, and
+    only those).
+    """
     relations, nonfinite = [], prepared.nonfinite
     for k, operand in enumerate(prepared.operands):
         if isinstance(operand, Table):
             facts = inspect_table(driver, operand, f"table operand {k}")
             relations.append(table_relation(operand, facts))
             nonfinite |= facts.nonfinite and not prepared.empty
+        elif inline and operand.nnz <= driver.dialect.inline_rows and driver.dialect.inline_rows:
+            relations.append(_inline_relation(operand, k, prepared.kind))
         else:
             driver.doing = f"loading operand {k}"
             relations.append(replace(driver.load(operand, prepared.kind), bound=_bound(operand)))

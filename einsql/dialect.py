@@ -71,6 +71,10 @@ class Dialect:
     max_statement_steps: int = 64
     """Plans with more steps run as staged statements (a temporary table per step)."""
 
+    inline_rows: int = 64
+    """Array operands of at most this many nonzeros ride in the statement as ``VALUES``
+    instead of being loaded one by one (0: always loaded)."""
+
     index_type: str = "INT"
     """SQL type of axis columns for axes shorter than 2**31."""
 

@@ -116,7 +116,7 @@ def explain(
         return Explanation(prepared.plan)
     check_names(prepared, None, load_dialect(backend_of(con, backend)))
     with open_driver(con, backend) as driver:
-        loaded = load_relations(driver, prepared)
+        loaded = load_relations(driver, prepared, inline=False)
         steps: tuple[StepRun, ...] = ()
         if run:
             staged = lower(

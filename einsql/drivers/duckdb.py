@@ -165,7 +165,7 @@ class DuckDBDriver(Driver):
 
     def _load(self, coo: CooArray, kind: str) -> Relation:
         """Register ``coo`` as an Arrow table under a reserved name."""
-        name = f"{self.prefix}a{len(self.registered)}"
+        name = f"{self.prefix}o{len(self.registered)}"  # o: loaded operands (a: inlined ones)
         register(self.con, name, arrow_table(coo, kind))
         self.registered.append(name)
         return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)

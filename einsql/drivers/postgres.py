@@ -102,7 +102,7 @@ class PostgresDriver(TemporaryTableDriver):
         """Copy ``coo`` into a new temporary table and ``ANALYZE`` it."""
         from psycopg import sql
 
-        name = f"{self.prefix}a{len(self.loaded)}"
+        name = f"{self.prefix}o{len(self.loaded)}"  # o: loaded operands (a: inlined ones)
         columns = load_columns(coo, kind, self.dialect)
         self.create_temporary(name, columns)
         copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(name))

@@ -93,7 +93,7 @@ class SQLiteDriver(TemporaryTableDriver):
 
     def _load(self, coo: CooArray, kind: str) -> Relation:
         """Insert ``coo`` into a new temporary table."""
-        name = f"{self.prefix}a{len(self.loaded)}"
+        name = f"{self.prefix}o{len(self.loaded)}"  # o: loaded operands (a: inlined ones)
         axes, values = axis_columns(len(coo.shape)), value_columns(kind)
         columns = load_columns(coo, kind, self.dialect)
         self.create_temporary(name, columns)
