@@ -46,7 +46,7 @@ def triples(n: int, nnz: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"row": flat // n, "col": flat % n, "w": rng.random(flat.size)})
 
 
-def reading(frame: pd.DataFrame, n: int, folder: Path) -> list[dict[str, Any]]:
+def reading(frame: pd.DataFrame, n: int, folder: Path, rounds: int) -> list[dict[str, Any]]:
     path = folder / "m.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
 
@@ -62,6 +62,7 @@ def reading(frame: pd.DataFrame, n: int, folder: Path) -> list[dict[str, Any]]:
             "scipy.sparse.coo_array": scipy_coo,
         },
         "scipy.sparse.coo_array",
+        rounds,
     )
     parquet_rows = measure(
         "read parquet",
@@ -70,11 +71,12 @@ def reading(frame: pd.DataFrame, n: int, folder: Path) -> list[dict[str, Any]]:
             "pyarrow.parquet.read_table": lambda: pq.read_table(path),
         },
         "pyarrow.parquet.read_table",
+        rounds,
     )
     return frame_rows + parquet_rows
 
 
-def forms(frame: pd.DataFrame, n: int) -> list[dict[str, Any]]:
+def forms(frame: pd.DataFrame, n: int, rounds: int) -> list[dict[str, Any]]:
     a = einsql.coo(frame, ["row", "col"], "w", (n, n))
     con = duckdb.connect()
 
@@ -84,7 +86,7 @@ def forms(frame: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     systems = {
         f'out="{form}"': product(form) for form in ("coo", "arrow", "pandas", "polars", "scipy")
     }
-    rows = measure("result form", systems, 'out="coo"')
+    rows = measure("result form", systems, 'out="coo"', rounds)
 
     def replace() -> None:
         einsql.einsum("ij,jk->ik", a, a, con=con, into="r", if_exists="replace")
@@ -97,15 +99,16 @@ def forms(frame: pd.DataFrame, n: int) -> list[dict[str, Any]]:
         "into",
         {'if_exists="replace"': replace, "DROP TABLE, then into=": drop_then_into},
         "DROP TABLE, then into=",
+        rounds,
     )
     con.close()
     return rows
 
 
 def measure(
-    workload: str, systems: dict[str, Callable[[], Any]], peer: str
+    workload: str, systems: dict[str, Callable[[], Any]], peer: str, rounds: int
 ) -> list[dict[str, Any]]:
-    times = interleaved(systems, ROUNDS[0])
+    times = interleaved(systems, rounds)
     rows = []
     for name, seconds in times.items():
         median = statistics.median(seconds)
@@ -122,10 +125,6 @@ def measure(
     return rows
 
 
-#: Rounds per measurement (set by ``main``).
-ROUNDS = [7]
-
-
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| workload | measured | median s | ratio to peer | peer |",
@@ -139,13 +138,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def measure_pipelines(nnz: int, rounds: int) -> list[dict[str, Any]]:
-    ROUNDS[0] = rounds
     n = int(np.sqrt(nnz * 1000))  # density 0.1%: a product of about nnz * nnz / n results
     frame = triples(n, nnz)
     with tempfile.TemporaryDirectory() as folder:
-        rows = reading(frame, n, Path(folder))
-    small = triples(int(np.sqrt(nnz / 10 * 1000)), nnz // 10, seed=1)
-    rows += forms(small, int(np.sqrt(nnz / 10 * 1000)))
+        rows = reading(frame, n, Path(folder), rounds)
+    m = int(np.sqrt(nnz / 10 * 1000))  # the products multiply a tenth of the nonzeros
+    rows += forms(triples(m, nnz // 10, seed=1), m, rounds)
     for row in rows:
         row["nnz"] = nnz if row["workload"].startswith("read") else nnz // 10
     return rows

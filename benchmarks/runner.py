@@ -397,20 +397,28 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
 
 def pipelined(nnz: int, rounds: int, out: Path) -> None:
     """The pipeline measurement (:mod:`pipelines`): print its table and write ``pipelines.csv``."""
-    print(f"\npipelines: {nnz} nonzeros read, {rounds} interleaved rounds", flush=True)
-    pipeline_rows = measure_pipelines(nnz, rounds)
-    write_csv(pipeline_rows, out / "pipelines.csv")
-    print(pipelines_table(pipeline_rows))
-    print(f"\nwrote {out / 'pipelines.csv'}")
+    title = f"pipelines: {nnz} nonzeros read, {rounds} interleaved rounds"
+    reported(title, lambda: measure_pipelines(nnz, rounds), pipelines_table, out / "pipelines.csv")
 
 
 def compiled(num: int, rounds: int, out: Path) -> None:
     """The compile-speed measurement: print its table and write ``compile.csv``."""
-    print(f"\ncompile: chain of {num} tables, {rounds} interleaved rounds", flush=True)
-    compile_rows = measure_compile(num, rounds)
-    write_csv(compile_rows, out / "compile.csv")
-    print(compile_table(compile_rows))
-    print(f"\nwrote {out / 'compile.csv'}")
+    title = f"compile: chain of {num} tables, {rounds} interleaved rounds"
+    reported(title, lambda: measure_compile(num, rounds), compile_table, out / "compile.csv")
+
+
+def reported(
+    title: str,
+    measure: Callable[[], list[dict[str, Any]]],
+    render: Callable[[list[dict[str, Any]]], str],
+    path: Path,
+) -> None:
+    """Run a side measurement under ``title``; print its table and write its rows to ``path``."""
+    print(f"\n{title}", flush=True)
+    rows = measure()
+    write_csv(rows, path)
+    print(render(rows))
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -121,18 +121,22 @@ def _dtype_of(kinds: list[str], columns: list[str], where: str) -> str:
 
 def _column_kinds(driver: Driver, name: str, columns: list[str]) -> list[str]:
     """The kind of values each column holds (``int``, ``float``, ...; else a description)."""
-    query = exp.select(*[exp.column(c) for c in columns]).from_(table_ref(name)).limit(0)
-    driver.doing = f"reading the column types of table {name!r}"
-    described = driver.describe(driver.sql(query))
-    if described is None:
+    types = driver.types_of(name, columns)
+    if types is None:
         return [_dynamic_kind(driver, name, column) for column in columns]
-    kinds = []
-    for _, sql_type in described:
-        kind = stored_kind(sql_type)
-        kinds.append(
-            f"type {sql_type}" if kind is None else "decimal numbers" if kind == "decimal" else kind
-        )
-    return kinds
+    return [_described_kind(types[column]) for column in columns]
+
+
+def _described_kind(sql_type: str) -> str:
+    """The kind a SQL type holds, or what it holds when einsql cannot compute with it.
+
+    >>> _described_kind("BIGINT"), _described_kind("DECIMAL(5,2)"), _described_kind("VARCHAR")
+    ('int', 'decimal numbers', 'type VARCHAR')
+    """
+    kind = stored_kind(sql_type)
+    if kind is None:
+        return f"type {sql_type}"
+    return "decimal numbers" if kind == "decimal" else kind
 
 
 def _dynamic_kind(driver: Driver, name: str, column: str) -> str:

@@ -114,13 +114,10 @@ def coo(
     coords = _index_columns(table, axis_names, where)
     vals = _value_column(table, value_names, dtype, where)
     dims = given_sizes(shape, len(axis_names), where)
-    provisional = tuple(
-        int(coords[:, k].max()) + 1 if n is None and len(vals) else (n or 0)
-        for k, n in enumerate(dims)
-    )
-    if duplicates == "sum" and all(
-        int(coords[:, k].max(initial=0)) < n for k, n in enumerate(provisional)
-    ):
+    largest = coords.max(axis=0, initial=-1)  # -1 on every axis of an empty source
+    provisional = tuple(int(top) + 1 if n is None else n for n, top in zip(dims, largest))
+    inside = bool((largest < np.array(provisional, dtype=np.int64)).all())
+    if duplicates == "sum" and inside:  # outside its shape: checked_coo says where
         coords, vals = _summed(coords, vals, provisional)
     inferred = tuple(k for k, n in enumerate(dims) if n is None)
     checked = checked_coo(CooArray(coords, vals, provisional), 0, where)

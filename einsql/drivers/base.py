@@ -185,13 +185,19 @@ class Driver(ABC):
 
     def column_types(self, table: Table) -> dict[str, str] | None:
         """The SQL type of each of ``table``'s mapped columns, read without a scan."""
-        names = list(dict.fromkeys((*table.axes, *table.values)))
-        query = exp.select(*[exp.column(c) for c in names]).from_(table_ref(table.name)).limit(0)
-        self.doing = f"reading the column types of table {table.name!r}"
+        return self.types_of(table.name, list(dict.fromkeys((*table.axes, *table.values))))
+
+    def types_of(self, name: str, columns: Sequence[str]) -> dict[str, str] | None:
+        """The SQL type of each of ``columns`` of table ``name`` (a ``LIMIT 0`` query).
+
+        None where the database has no column types (SQLite).
+        """
+        query = exp.select(*[exp.column(c) for c in columns]).from_(table_ref(name)).limit(0)
+        self.doing = f"reading the column types of table {name!r}"
         described = self.describe(self.sql(query))
         if described is None:
             return None
-        return dict(zip(names, [sql_type for _, sql_type in described]))  # by position
+        return dict(zip(columns, [sql_type for _, sql_type in described]))  # by position
 
     def discard(self, names: Sequence[str]) -> None:
         """Drop the temporary tables ``names`` after a failed statement."""
@@ -288,19 +294,23 @@ class Driver(ABC):
                 f"underflowed ({message}); {self.dialect.name} raises where NumPy gives inf or 0, "
                 "so scale the values, or use duckdb or sqlite"
             )
-        if _OVERFLOW.search(message) and self.doing.startswith(STORING):
-            return ExactnessError(
+        if _OVERFLOW.search(message):
+            return ExactnessError(self._overflow_advice(message))
+        return DatabaseError(f"{self.doing} failed on {self.dialect.name}: {message}")
+
+    def _overflow_advice(self, message: str) -> str:
+        """What to do about an integer that overflowed: storing one, or computing one."""
+        if self.doing.startswith(STORING):
+            return (
                 f"an integer result does not fit the int64 (BIGINT) value column of the into= "
                 f"table ({message}); use a float dtype, or fetch it (out='coo', 'arrow', "
                 "'pandas'), which keeps integers exact"
             )
-        if _OVERFLOW.search(message):
-            return ExactnessError(
-                f"an integer result does not fit {self.dialect.name}'s exact integer "
-                f"types ({message}); use a float dtype, or postgres, whose numeric "
-                "holds any size"
-            )
-        return DatabaseError(f"{self.doing} failed on {self.dialect.name}: {message}")
+        return (
+            f"an integer result does not fit {self.dialect.name}'s exact integer "
+            f"types ({message}); use a float dtype, or postgres, whose numeric "
+            "holds any size"
+        )
 
     def fetch(self, table: Table, relation: Relation) -> Rows:
         """All rows of ``table`` with its columns renamed to the convention.
