@@ -63,6 +63,8 @@ class Function:
         at_zero: f(0) for a function of one argument (None for two).
         symbol: the infix operator that prints a function of two arguments.
         public: offered to users as ``einsql.NAME`` (and in the CLI's expressions).
+        source: NumPy source text over the arguments' names (``{0}``, ``{1}``),
+            which :func:`einsql.to_numpy` writes; it may use ``np`` and ``math``.
 
     """
 
@@ -75,6 +77,7 @@ class Function:
     at_zero: float | None = None
     symbol: str | None = None
     public: bool = True
+    source: str = ""
 
     @property
     def keeps_sparsity(self) -> bool:
@@ -335,6 +338,19 @@ def _zero(bar: Expr, a: Expr, y: Expr) -> tuple[Expr, ...]:
     return (bar * 0.0,)
 
 
+def _recip0(dialect: Dialect, x: exp.Expr) -> exp.Expr:
+    """``1 / x``, and 0 at 0 (NaN stays NaN: on SQLite it is NULL, which is not 0)."""
+    zero = _num(dialect, 0.0)
+    reciprocal = binary(exp.Div, _num(dialect, 1.0), x.copy())
+    return case([(exp.EQ(this=x.copy(), expression=zero.copy()), zero)], reciprocal)
+
+
+def _recip0_numpy(a: np.ndarray) -> np.ndarray:
+    """``1 / a`` where ``a`` is not 0, else 0 (the Moore-Penrose inverse of a number)."""
+    safe = np.where(a == 0.0, 1.0, a)
+    return np.asarray(np.where(a == 0.0, 0.0, 1.0 / safe))
+
+
 def _sigmoid_numpy(a: np.ndarray) -> np.ndarray:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * a)))
 
@@ -347,15 +363,20 @@ def _unary(
     pullback: Pullback,
     latex: str | None = None,
     public: bool = True,
+    source: str | None = None,
 ) -> Function:
     form = latex or f"\\operatorname{{{name}}}\\left({{0}}\\right)"
-    return Function(name, 1, numpy, sql, pullback, form, at_zero=at_zero, public=public)
+    text = source or f"np.{name}({{0}})"
+    return Function(
+        name, 1, numpy, sql, pullback, form, at_zero=at_zero, public=public, source=text
+    )
 
 
 def _binary(
     name: str, symbol: str, numpy: Callable[..., Any], sql: SqlRule, pullback: Pullback, latex: str
 ) -> Function:
-    return Function(name, 2, numpy, sql, pullback, latex, symbol=symbol, public=False)
+    text = f"np.{numpy.__name__}({{0}}, {{1}})"
+    return Function(name, 2, numpy, sql, pullback, latex, symbol=symbol, public=False, source=text)
 
 
 _TWO_OVER_ROOT_PI = 2.0 / math.sqrt(math.pi)
@@ -372,6 +393,7 @@ FUNCTIONS: dict[str, Function] = {
             lambda bar, a, y: (-bar,),
             "-\\left({0}\\right)",
             public=False,
+            source="np.negative({0})",
         ),
         _unary(
             "exp",
@@ -457,6 +479,7 @@ FUNCTIONS: dict[str, Function] = {
             _sigmoid,
             lambda bar, a, y: (bar * (y * (1.0 - y)),),
             "\\sigma\\left({0}\\right)",
+            source="0.5 * (1.0 + np.tanh(0.5 * {0}))",
         ),
         _unary(
             "relu",
@@ -464,6 +487,7 @@ FUNCTIONS: dict[str, Function] = {
             lambda a: np.maximum(a, 0.0),
             _relu,
             lambda bar, a, y: (bar * a.map("step"),),
+            source="np.maximum({0}, 0.0)",
         ),
         _unary(
             "softplus",
@@ -471,6 +495,7 @@ FUNCTIONS: dict[str, Function] = {
             lambda a: np.logaddexp(0.0, a),
             _softplus,
             lambda bar, a, y: (bar * a.map("sigmoid"),),
+            source="np.logaddexp(0.0, {0})",
         ),
         _unary(
             "erf",
@@ -479,9 +504,38 @@ FUNCTIONS: dict[str, Function] = {
             _erf,
             lambda bar, a, y: (bar * (_TWO_OVER_ROOT_PI * (-(a * a)).map("exp")),),
             "\\operatorname{erf}\\left({0}\\right)",
+            source="np.vectorize(math.erf, otypes=[np.float64])({0})",
         ),
         _unary("sign", 0.0, np.sign, _sign, _zero),
-        _unary("step", 0.0, lambda a: (a > 0).astype(np.float64), _step, _zero, public=False),
+        _unary(
+            "step",
+            0.0,
+            lambda a: (a > 0).astype(np.float64),
+            _step,
+            _zero,
+            public=False,
+            source="np.greater({0}, 0.0).astype(np.float64)",
+        ),
+        _unary(
+            "recip0",
+            0.0,
+            _recip0_numpy,
+            _recip0,
+            lambda bar, a, y: (-(bar * (y * y)),),
+            "\\left({0}\\right)^{{+}}",
+            public=False,
+            source="np.where({0} == 0.0, 0.0, 1.0 / np.where({0} == 0.0, 1.0, {0}))",
+        ),
+        _unary(
+            "sqrt0",
+            0.0,
+            np.sqrt,
+            _sqrt,
+            lambda bar, a, y: (bar * (0.5 * y.map("recip0")),),
+            "\\sqrt{{{0}}}",
+            public=False,
+            source="np.sqrt({0})",
+        ),
         _binary(
             "add",
             "+",
