@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -88,6 +88,22 @@ class Expr:
 
     def __neg__(self) -> Expr:
         return unary("neg", self)
+
+    def __matmul__(self, other: Any) -> Expr:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Expr:
+        return matmul(other, self)
+
+    @property
+    def T(self) -> Expr:
+        """The axes reversed, as NumPy's ``.T`` (a matrix's transpose).
+
+        >>> print(var("A", (2, 3)).T)
+        (A[ab] -> [ba])
+        """
+        labels = fresh_labels(self.ndim, "")
+        return make_einsum([labels], labels[::-1], [self])
 
     def map(self, fn: str) -> Expr:
         """``fn`` (a function of one argument in ``einsql.functions``) of this, elementwise.
@@ -489,6 +505,73 @@ def _fold(inputs: Sequence[str], output: str, arrays: Sequence[np.ndarray]) -> n
     return np.asarray(contract(",".join(inputs) + "->" + output, *arrays), dtype=np.float64)
 
 
+def matmul(left: Any, right: Any) -> Expr:
+    """``left @ right`` with NumPy's semantics, as one einsum.
+
+    A vector on the left is a row, on the right a column, and its axis is
+    dropped from the result; axes before the last two are a stack of matrices,
+    broadcast as NumPy does.
+
+    >>> A, x = var("A", (2, 3)), var("x", (3,))
+    >>> print(A @ x, (x @ A.T).shape, (A.T @ A).shape)
+    (A[ab] x[b] -> [a]) (2,) (3, 3)
+
+    Raises:
+        ShapeError: an operand is a scalar, the inner sizes differ, or the
+            stacks do not broadcast.
+
+    """
+    a, b = as_expr(left), as_expr(right)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(
+            f"matmul needs operands with at least one axis, not shapes {a.shape} and {b.shape} "
+            "(multiply by a scalar with *)"
+        )
+    inner = a.shape[-1], b.shape[-2 if b.ndim > 1 else -1]
+    if inner[0] != inner[1]:
+        raise ShapeError(
+            f"matmul: the last axis of the left operand {a.shape} has size {inner[0]}, but the "
+            f"{'second-to-last' if b.ndim > 1 else 'only'} axis of the right operand {b.shape} "
+            f"has size {inner[1]}"
+        )
+    if not _broadcasts(a.shape[:-2], b.shape[:-2]):
+        raise ShapeError(
+            f"matmul: the stacks of matrices of shapes {a.shape} and {b.shape} "
+            f"({a.shape[:-2]} and {b.shape[:-2]}) do not broadcast"
+        )
+    out_stack = broadcast_shape(a.shape[:-2], b.shape[:-2])
+    labels = iter(fresh_labels(3 * len(out_stack) + 3, ""))
+    stack = "".join(next(labels) for _ in out_stack)
+    i, j, k = next(labels), next(labels), next(labels)
+    left = _stack_labels(a.shape[:-2], out_stack, stack, labels) + (i + j if a.ndim > 1 else j)
+    right = _stack_labels(b.shape[:-2], out_stack, stack, labels) + (j + k if b.ndim > 1 else j)
+    output = stack + (i if a.ndim > 1 else "") + (k if b.ndim > 1 else "")
+    return make_einsum([left, right], output, [a, b])
+
+
+def _broadcasts(*shapes: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return False
+    return True
+
+
+def _stack_labels(
+    shape: tuple[int, ...], full: tuple[int, ...], labels: str, spare: Iterator[str]
+) -> str:
+    """The labels of a stack's axes, aligned from the right to the broadcast stack ``full``.
+
+    An axis of size 1 stretched along ``full`` gets a label of its own from
+    ``spare``: it is summed away, which keeps its one entry.
+    """
+    offset = len(full) - len(shape)
+    return "".join(
+        labels[offset + n] if size == full[offset + n] else next(spare)
+        for n, size in enumerate(shape)
+    )
+
+
 # --- the functions users call --------------------------------------------------------
 
 
@@ -530,27 +613,44 @@ def __getattr__(name: str) -> Callable[[Any], Expr]:
 
 
 def latex(expr: Expr) -> str:
-    r"""The expression in LaTeX, einsums written as sums over their summed labels.
+    r"""The expression in LaTeX, in Einstein notation with every index shown.
+
+    An einsum is its terms, each operand with its indices, summed over the
+    indices the result drops, in brackets subscripted with the result's
+    indices in the result's order: ``[\sum_b A_{ab} x_b]_a`` is ``A x``, and
+    ``[A_{ab}]_{ba}`` would be the transpose, which prints as ``A^\top``. A
+    scalar result has no subscript. Elementwise products print as ``\odot``.
 
     >>> x, A = var("x", (3,)), var("A", (2, 3))
     >>> latex(einsum("ij,j->i", A, x).map("exp"))
-    '\\exp\\left(\\sum_{b} A_{ab} x_{b}\\right)'
+    '\\exp\\left(\\left[\\sum_{b} A_{ab} x_{b}\\right]_{a}\\right)'
+    >>> latex(einsum("ij->ji", A)), latex(einsum("ij,ij->", A, A))
+    ('A^\\top', '\\sum_{ab} A_{ab} A_{ab}')
+    >>> latex(einsum("i->ii", x))
+    '\\left[x_{a}\\right]_{aa}'
     """
     if isinstance(expr, Var):
         return expr.name.replace("_", r"\_")
     if isinstance(expr, Const):
         return str(expr)
     if isinstance(expr, Einsum):
-        summed = "".join(sorted(set("".join(expr.inputs)) - set(expr.output)))
-        terms = " ".join(
-            f"{_latex_operand(op)}_{{{labels}}}" for op, labels in zip(expr.operands, expr.inputs)
-        )
-        return (f"\\sum_{{{summed}}} " if summed else "") + terms
+        return _latex_einsum(expr)
     if isinstance(expr, Solve):
         matrix, rhs = (_latex_operand(op) for op in expr.operands)
         return f"{matrix}^{{-1}} {rhs}"
     assert isinstance(expr, Elementwise)
     return FUNCTIONS[expr.fn].latex.format(*(latex(op) for op in expr.operands))
+
+
+def _latex_einsum(expr: Einsum) -> str:
+    if len(expr.operands) == 1 and expr.inputs[0] == expr.output[::-1] == "ab":
+        return f"{_latex_operand(expr.operands[0])}^\\top"
+    summed = "".join(sorted(set("".join(expr.inputs)) - set(expr.output)))
+    terms = " ".join(
+        f"{_latex_operand(op)}_{{{labels}}}" for op, labels in zip(expr.operands, expr.inputs)
+    )
+    body = (f"\\sum_{{{summed}}} " if summed else "") + terms
+    return f"\\left[{body}\\right]_{{{expr.output}}}" if expr.output else body
 
 
 def _latex_operand(expr: Expr) -> str:
