@@ -30,13 +30,15 @@ from einsql.errors import (
 )
 from einsql.evaluation import evaluate
 from einsql.explanation import Explanation, StepRun, explain
-from einsql.expr import APPLY, Expr, const, solve, var
+from einsql.expr import APPLY, Expr, const, latex, matmul, solve, var
 from einsql.expr import sum_ as sum
 from einsql.frames import coo
 from einsql.functions import PUBLIC_FUNCTIONS
 from einsql.gradcheck import GradCheck, check_grad
 from einsql.iteration import Iterated, Iteration, LoopWarning, descent, power_method
 from einsql.iteration_run import iterate, minimize, power_iteration
+from einsql.linalg import diag, kron, norm1, norm2, trace
+from einsql.numpy_source import to_numpy
 from einsql.operands import CooArray, Table
 from einsql.planner import Plan, Step
 from einsql.session import Session, connect
@@ -73,6 +75,7 @@ __all__ = [
     "const",
     "coo",
     "descent",
+    "diag",
     "einsum",
     "einsum_path",
     "evaluate",
@@ -81,7 +84,12 @@ __all__ = [
     "hessian",
     "iterate",
     "jacobian",
+    "kron",
+    "latex",
+    "matmul",
     "minimize",
+    "norm1",
+    "norm2",
     "plan",
     "power_iteration",
     "power_method",
@@ -89,7 +97,9 @@ __all__ = [
     "solve",
     "sum",
     "table",
+    "to_numpy",
     "to_sql",
+    "trace",
     "var",
     *PUBLIC_FUNCTIONS,
 ]
