@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     grad = _subcommand(commands, "grad", "differentiate an expression")
     grad.add_argument(
         "expression",
-        help="an expression over the variables: numbers, + - * / **, einsum, sum, exp, "
+        help="an expression over the variables: numbers, + - * / ** @, einsum, sum, exp, "
         "log, ... in Python syntax, read but never run (or - for standard input)",
     )
     grad.add_argument(

@@ -1,7 +1,7 @@
 """Expressions typed as text (``einsql grad``), read by a whitelist, never run.
 
 The text is parsed with Python's :mod:`ast` and every node checked against a
-whitelist: the declared variables, numbers, ``+ - * / **``, unary ``-`` and
+whitelist: the declared variables, numbers, ``+ - * / ** @``, unary ``-`` and
 ``+``, calls of einsql's functions (with ``axis=`` for ``sum``) and lists of
 numbers as their arguments. Anything else is refused with an
 :class:`einsql.OptionError` naming it and its column. The checked tree is then
@@ -25,6 +25,8 @@ _USAGE = {
     "einsum": "einsum('subscripts', operand, ...)",
     "sum": "sum(x) or sum(x, axis=...)",
     **{name: f"{name}(x)" for name in PUBLIC_FUNCTIONS},
+    **{name: f"{name}(x)" for name in ("norm1", "norm2", "trace", "diag")},
+    "kron": "kron(a, b)",
     "const": "const(a number or a list of numbers)",
 }
 
@@ -36,6 +38,7 @@ _SIGNATURES: dict[str, tuple[int, int | None, tuple[str, ...]]] = {
     **{name: (1, 1, ()) for name in _USAGE},
     "einsum": (1, None, ()),
     "sum": (1, 2, ("axis",)),
+    "kron": (2, 2, ()),
 }
 
 #: The arithmetic an expression may use.
@@ -45,11 +48,11 @@ _OPERATORS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
+    ast.MatMult: einsql.matmul,
 }
 
 #: Operators refused, by how they are written.
 _OTHER_OPERATORS = {
-    ast.MatMult: "@",
     ast.FloorDiv: "//",
     ast.Mod: "%",
     ast.LShift: "<<",
@@ -97,7 +100,8 @@ MAX_EXPONENT = 1000
 _MAX_INTEGER_BITS = 1024
 
 _ADVICE = (
-    "use the declared variables, numbers, + - * / ** and einsql's functions (einsum, sum, exp, ...)"
+    "use the declared variables, numbers, + - * / ** @ and einsql's functions "
+    "(einsum, sum, exp, ...)"
 )
 
 
@@ -386,7 +390,7 @@ class _Evaluator(_Source):
                 f"the exponent {_shorten(repr(right), 20)} at {self.say(self.where(node))} "
                 f"is too large: einsql takes exponents up to {MAX_EXPONENT} in absolute value"
             )
-        if _is_number(left) and _is_number(right):
+        if _is_number(left) and _is_number(right) and not isinstance(node.op, ast.MatMult):
             return _arithmetic(node.op, left, right)
         return _OPERATORS[type(node.op)](left, right)
 

@@ -76,7 +76,7 @@ def test_payloads_are_refused_and_run_nothing(index: int, tmp_path: Path) -> Non
         (
             "().__class__.__base__.__subclasses__()",
             "attribute access (.__class__) at column 3 is not allowed; use the declared "
-            "variables, numbers, + - * / ** and einsql's functions (einsum, sum, exp, ...)",
+            "variables, numbers, + - * / ** @ and einsql's functions (einsum, sum, exp, ...)",
         ),
         (
             "__import__('os').system('touch /tmp/x')",
@@ -93,7 +93,8 @@ def test_payloads_are_refused_and_run_nothing(index: int, tmp_path: Path) -> Non
         ("10 ** 400 * x", "the number 10 ** 400 is too large (more than 1024 bits)"),
         ("(-8) ** 0.5 * x", "the number (-8) ** 0.5 is not a real number"),
         ("x[0]", "indexing ([...]) at column 1"),
-        ("x @ A", "the operator @ at column 1"),
+        ("x % A", "the operator % at column 1"),
+        ("A.T", "attribute access (.T) at column 2"),
         ("x // 2", "the operator // at column 1"),
         ("~x", "the operator ~ at column 1"),
         ("not x", "the operator not at column 1"),
@@ -150,6 +151,8 @@ def test_einsql_errors_come_through_as_they_are() -> None:
     with pytest.raises(einsql.ShapeError) as direct:
         einsql.einsum("ij,j->i", VARIABLES["x"], VARIABLES["x"])
     assert str(raised.value) == str(direct.value)
+    with pytest.raises(einsql.ShapeError, match="at least one axis"):
+        parse_expression("2 @ 3", VARIABLES)
 
 
 def test_huge_and_deep_expressions_are_refused_quickly() -> None:
@@ -198,6 +201,15 @@ def test_the_readme_and_help_examples_read_as_before() -> None:
         ("+x - -y", lambda v: v["x"] - -v["y"]),
         ("2 ** 10 * s / 4", lambda v: 2**10 * v["s"] / 4),
         ("(x\n+\ny)", lambda v: v["x"] + v["y"]),
+        (
+            "A @ x + x @ const([1, 2, 3])",
+            lambda v: v["A"] @ v["x"] + v["x"] @ einsql.const([1, 2, 3]),
+        ),
+        (
+            "norm2(x) * norm1(y) + trace(A)",
+            lambda v: einsql.norm2(v["x"]) * einsql.norm1(v["y"]) + einsql.trace(v["A"]),
+        ),
+        ("sum(kron(diag(x), A))", lambda v: einsql.sum(einsql.kron(einsql.diag(v["x"]), v["A"]))),
     ],
 )
 def test_allowed_forms_build_what_python_builds(
