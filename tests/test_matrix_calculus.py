@@ -422,3 +422,14 @@ def test_latex_shows_every_index() -> None:
     assert einsql.latex(T.T) == r"\left[T_{abc}\right]_{cba}"
     assert einsql.latex(einsql.diag(x)) == r"\left[x_{a}\right]_{aa}"
     assert einsql.latex(einsql.trace(A)) == r"\sum_{a} A_{aa}"
+
+
+def test_to_numpy_writes_solve() -> None:
+    H, g = var("H", (3, 3)), var("g", (3,))
+    f = einsql.solve(H @ H.T + einsql.diag(einsql.const(np.ones(3))), g)
+    namespace: dict[str, Any] = {}
+    exec(einsql.to_numpy(f, name="step"), namespace)
+    rng = np.random.default_rng(3)
+    values = {"H": rng.standard_normal((3, 3)), "g": rng.standard_normal(3)}
+    expected = einsql.evaluate(f, values, backend="numpy")
+    np.testing.assert_allclose(namespace["step"](values["H"], values["g"]), expected)
