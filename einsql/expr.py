@@ -534,12 +534,13 @@ def matmul(left: Any, right: Any) -> Expr:
             f"{'second-to-last' if b.ndim > 1 else 'only'} axis of the right operand {b.shape} "
             f"has size {inner[1]}"
         )
-    if not _broadcasts(a.shape[:-2], b.shape[:-2]):
+    try:
+        out_stack = broadcast_shape(a.shape[:-2], b.shape[:-2])
+    except ShapeError:
         raise ShapeError(
             f"matmul: the stacks of matrices of shapes {a.shape} and {b.shape} "
             f"({a.shape[:-2]} and {b.shape[:-2]}) do not broadcast"
-        )
-    out_stack = broadcast_shape(a.shape[:-2], b.shape[:-2])
+        ) from None
     labels = iter(fresh_labels(3 * len(out_stack) + 3, ""))
     stack = "".join(next(labels) for _ in out_stack)
     i, j, k = next(labels), next(labels), next(labels)
@@ -547,14 +548,6 @@ def matmul(left: Any, right: Any) -> Expr:
     right = _stack_labels(b.shape[:-2], out_stack, stack, labels) + (j + k if b.ndim > 1 else j)
     output = stack + (i if a.ndim > 1 else "") + (k if b.ndim > 1 else "")
     return make_einsum([left, right], output, [a, b])
-
-
-def _broadcasts(*shapes: tuple[int, ...]) -> bool:
-    try:
-        np.broadcast_shapes(*shapes)
-    except ValueError:
-        return False
-    return True
 
 
 def _stack_labels(
