@@ -206,6 +206,12 @@ class Solve(Expr):
 
 
 def _intern(cls: type[Expr], shape: tuple[int, ...], key: tuple[Any, ...], **fields: Any) -> Any:
+    """The node of ``key``: the live one built before, or a new one.
+
+    A key names the node's operands by the (interned) nodes themselves, which
+    hash and compare by identity, so looking one up costs the same at any
+    depth; a key holding nested keys would hash the whole subexpression.
+    """
     found = _INTERNED.get(key)
     if found is None:
         found = cls(shape=shape, key=key, **fields)
@@ -296,7 +302,7 @@ def unary(fn: str, operand: Any) -> Expr:
             return const(FUNCTIONS[fn].numpy(a.value))
     if fn == "neg" and isinstance(a, Elementwise) and a.fn == "neg":
         return a.operands[0]
-    result: Expr = _intern(Elementwise, a.shape, ("map", fn, a.key), fn=fn, operands=(a,))
+    result: Expr = _intern(Elementwise, a.shape, ("map", fn, a), fn=fn, operands=(a,))
     return result
 
 
@@ -307,7 +313,7 @@ def elementwise(fn: str, left: Any, right: Any) -> Expr:
     simpler = _simplify_binary(fn, a, b, shape)
     if simpler is not None:
         return simpler
-    key = ("map", fn, a.key, b.key)
+    key = ("map", fn, a, b)
     result: Expr = _intern(Elementwise, shape, key, fn=fn, operands=(a, b))
     return result
 
@@ -356,7 +362,7 @@ def solve(matrix: Any, rhs: Any) -> Expr:
         raise ShapeError(
             f"solve needs a square matrix and a vector of its size, not {a.shape} and {b.shape}"
         )
-    result: Expr = _intern(Solve, (n,), ("solve", a.key, b.key), operands=(a, b))
+    result: Expr = _intern(Solve, (n,), ("solve", a, b), operands=(a, b))
     return result
 
 
@@ -402,7 +408,7 @@ def make_einsum(inputs: Sequence[str], output: str, operands: Sequence[Expr]) ->
         result = const(_fold(inputs, output, values))
     else:
         canonical, out = _canonical(inputs, output)
-        key = ("einsum", tuple(canonical), out, tuple(op.key for op in operands))
+        key = ("einsum", tuple(canonical), out, tuple(operands))
         result = _intern(
             Einsum, shape, key, inputs=tuple(canonical), output=out, operands=tuple(operands)
         )

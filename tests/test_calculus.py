@@ -79,6 +79,28 @@ def test_shared_subexpressions_are_one_node() -> None:
     assert g is y  # the derivative of exp reuses the forward node
 
 
+def tanh_chain(depth: int, size: int = 3) -> tuple[ex.Expr, ex.Var, ex.Var]:
+    """``sum(tanh(W tanh(W ... tanh(W x))))`` with ``depth`` layers, and ``x`` and ``W``."""
+    x, W = ex.var("x", (size,)), ex.var("W", (size, size))
+    h: ex.Expr = x
+    for _ in range(depth):
+        h = ex.tanh(ex.einsum("ij,j->i", W, h))
+    return ex.sum_(h), x, W
+
+
+def test_deep_expressions_intern_by_their_operand_nodes() -> None:
+    f, x, _ = tanh_chain(300)
+    assert tanh_chain(300)[0] is f  # built again, the same node
+    h = hessian(f, x)
+    assert hessian(tanh_chain(300)[0], x) is h
+    for node in ex.walk(h):  # a key names operands by their nodes, never by nested keys
+        inner = [k for k in node.key if isinstance(k, tuple)]
+        named = [k for k in node.key if isinstance(k, ex.Expr)]
+        named += [k for t in inner for k in t if isinstance(k, ex.Expr)]
+        assert named == list(node.children), str(node)[:80]
+        assert all(not isinstance(k, tuple) for t in inner for k in t)
+
+
 def test_constants_fold_and_identities_vanish() -> None:
     x = ex.var("x", (3,))
     assert (x + 0.0) is x and (x * 1.0) is x and ex.einsum("i->i", x) is x
