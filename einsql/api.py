@@ -424,7 +424,9 @@ def to_sql(
 
     ``to_sql(expr)`` writes one statement for an expression (a derivative too):
     each variable reads the table named after it in the COO convention, or the
-    :class:`einsql.Table` that ``tables`` maps its name to.
+    :class:`einsql.Table` that ``tables`` maps its name to. An expression of
+    more than the dialect's ``max_statement_steps`` CTEs (or any, with
+    ``staged=True``) is written as a staged script instead, as a long einsum is.
 
     ``to_sql(program)`` writes an :class:`einsql.Iteration` (from
     :func:`einsql.descent` or :func:`einsql.power_method`) as one ``WITH
@@ -449,7 +451,7 @@ def to_sql(
     if operands and isinstance(operands[0], Iteration):
         return iteration_sql(operands[0], dialect, tables, trace)
     if operands and isinstance(operands[0], Expr):
-        return _expression_sql(operands, dialect, optimize, tables)
+        return _expression_sql(operands, dialect, optimize, tables, staged)
     program = compile_program(operands, dialect, optimize, staged, nonfinite, semiring)
     return SQL(program.render(load_dialect(dialect)))
 
@@ -490,13 +492,18 @@ def plan(*operands: Any, optimize: Any = "auto", semiring: str = "sum-product") 
 
 
 def _expression_sql(
-    args: Sequence[Any], dialect: str, optimize: Any, tables: dict[str, Table] | None
+    args: Sequence[Any],
+    dialect: str,
+    optimize: Any,
+    tables: dict[str, Table] | None,
+    staged: bool | None,
 ) -> str:
     if len(args) != 1:
         raise OptionError("to_sql takes one expression; put arrays in it with einsql.const")
     expr, target = args[0], load_dialect(dialect)
     relations = named_tables(variables(expr), tables, target)
-    return SQL(lower_expression(expr, relations, target, optimize).render(target))
+    layout = Layout(staged=staged)
+    return SQL(lower_expression(expr, relations, target, optimize, layout).render(target))
 
 
 def _symbolic_einsum(args: Sequence[Any]) -> Expr:

@@ -28,6 +28,7 @@ from einsql.expr import (
 )
 from einsql.expr_lower import lower_expression, variable_table
 from einsql.logger import public
+from einsql.lower import Layout
 from einsql.operands import CooArray, Table, as_operand, checked_value, float_values, variable_value
 from einsql.reference import expression_values
 from einsql.results import check_dense_size, to_coo, to_dense
@@ -42,6 +43,7 @@ def evaluate(
     optimize: Any = "auto",
     *,
     echo: bool = False,
+    staged: bool | None = None,
 ) -> Any:
     """The value of ``expr`` with variables set from ``values`` (by name), as a dense array.
 
@@ -54,9 +56,14 @@ def evaluate(
         con: the database, as for :func:`einsql.einsum`.
         optimize: the path strategy of every einsum in the expression.
         echo: print each SQL statement, and the call's timings, on standard error.
+        staged: force staged statements (True) or one statement (False); by
+            default an expression of more than the dialect's
+            ``max_statement_steps`` CTEs runs staged.
 
     Every node is computed once, however often it is used: in a database, one
-    statement with a CTE per node.
+    statement with a CTE per node; a longer expression (the derivative of a
+    deep one) as staged statements, each a temporary table holding at most
+    ``max_statement_steps`` CTEs, so no database's depth limit is reached.
 
     Raises:
         OperandError: a variable is missing or has the wrong shape.
@@ -65,7 +72,7 @@ def evaluate(
     """
     check_dense_size(expr.shape, np.dtype(np.float64))
     if backend != "numpy":
-        return _evaluate_sql(expr, values, backend, con, optimize)
+        return _evaluate_sql(expr, values, backend, con, optimize, staged)
     (result,) = reference_values([expr], values)
     return result[()] if result.ndim == 0 else result
 
@@ -88,11 +95,18 @@ def reference_values(exprs: list[Expr], values: dict[str, Any]) -> list[np.ndarr
 
 
 def _evaluate_sql(
-    expr: Expr, values: dict[str, Any], backend: str | None, con: Any, optimize: Any
+    expr: Expr,
+    values: dict[str, Any],
+    backend: str | None,
+    con: Any,
+    optimize: Any,
+    staged: bool | None,
 ) -> Any:
     checked = check_variables(variables(expr), values, load_dialect(backend_of(con, backend)))
     with open_driver(con, backend) as driver:
-        program = lower_expression(expr, load_variables(checked, driver), driver.dialect, optimize)
+        relations = load_variables(checked, driver)
+        layout = Layout(staged=staged, prefix=driver.prefix)
+        program = lower_expression(expr, relations, driver.dialect, optimize, layout)
         rows = driver.run(program)
     assert rows is not None
     return to_dense(to_coo(rows, expr.shape, np.dtype(np.float64)))

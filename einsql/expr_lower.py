@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
+from einsql import staging
 from einsql.checks import TableFacts
 from einsql.convention import VALUE, Program, Relation, axis_column, axis_columns, coo_relation
 from einsql.dialect import Dialect
@@ -50,7 +51,7 @@ from einsql.expr import (
     walk,
 )
 from einsql.functions import FUNCTIONS, function_sql
-from einsql.lower import lower_steps
+from einsql.lower import Layout, lower_steps
 from einsql.names import generated
 from einsql.operands import Table, from_dense
 from einsql.planner import make_plan
@@ -112,26 +113,42 @@ def named_tables(
 
 
 def lower_expression(
-    expr: Expr, variables: dict[str, Relation], dialect: Dialect, optimize: Any = "auto"
+    expr: Expr,
+    variables: dict[str, Relation],
+    dialect: Dialect,
+    optimize: Any = "auto",
+    layout: Layout | None = None,
 ) -> Program:
-    """One statement computing ``expr`` from the variables' relations.
+    """The SQL computing ``expr`` from the variables' relations.
 
     Args:
         expr: the expression.
         variables: a relation for each variable, by name.
         dialect: the target dialect.
         optimize: the path strategy for every einsum node.
+        layout: materialization and staging (None: the dialect's). An
+            expression of more than ``layout.step_limit(dialect)`` CTEs (or
+            any, with ``staged=True``) runs as staged statements (see
+            :mod:`einsql.staging`), its CTEs and temporary tables named
+            ``layout.prefix`` + ``e0``, ...
 
     Returns:
         The program; its query returns ``i0, ..., val`` rows of the result.
 
     """
-    ctes, (result,) = lower_nodes([expr], variables, dialect, optimize)
+    layout = layout or Layout()
+    ctes, (result,) = lower_nodes([expr], variables, dialect, optimize, layout.prefix + "e")
     alias = "r"
     columns = [named(column(c, alias), axis_column(k)) for k, c in enumerate(result.axes)]
     columns.append(named(column(result.values[0], alias), VALUE))
     query = exp.select(*columns).from_(table_ref(result.name).as_(alias))
-    return Program((), with_ctes(query, ctes, dialect.materialize_steps))
+    materialized = layout.materialized(dialect)
+    staged = layout.staged
+    if staged is None:
+        staged = len(ctes) > layout.step_limit(dialect)
+    if staged and ctes:
+        return staging.staged(ctes, query, layout.step_limit(dialect), materialized)
+    return Program((), with_ctes(query, ctes, materialized))
 
 
 #: Named subqueries, in the order they must be defined.

@@ -1,0 +1,135 @@
+"""Cut a long chain of CTEs into staged statements, each a temporary table.
+
+An expression lowers to one CTE per node (several per einsum), and a derivative
+of a deep expression to thousands; one statement holding them all passes
+DuckDB's expression depth limit of 1,000 and SQLite's 65,535 references to one
+table. :func:`staged` cuts the chain, in its order, into groups of at most
+``limit`` CTEs. A CTE that a later group reads becomes a temporary table of the
+same name (``CREATE TEMPORARY TABLE ... AS WITH ...``), so no query changes; so
+does a CTE that two statements of its group would read, so nothing is
+computed twice. Every other CTE rides in the one statement that reads it.
+Each table is dropped right after the last statement reading it; the result
+table by the program's teardown.
+
+>>> from sqlglot import exp
+>>> from einsql.dialect import load_dialect
+>>> from einsql.sql import table_ref
+>>> def plus_one(name):
+...     value = exp.Add(this=exp.column("val"), expression=exp.Literal.number(1))
+...     return exp.select(value.as_("val")).from_(table_ref(name))
+>>> ctes = [("t0", exp.select(exp.Literal.number(0).as_("val")))]
+>>> ctes += [(f"t{k}", plus_one(f"t{k - 1}")) for k in range(1, 5)]
+>>> program = staged(ctes, exp.select(exp.column("val")).from_(table_ref("t4")), 2, False)
+>>> for statement in program.statements:
+...     print(load_dialect("duckdb").render(statement, pretty=False))
+CREATE TEMPORARY TABLE "t1" AS WITH "t0" AS (SELECT 0 AS "val") SELECT "val" + 1 AS "val" FROM "t0"
+CREATE TEMPORARY TABLE "t3" AS WITH "t2" AS (SELECT "val" + 1 AS "val" FROM "t1") \
+SELECT "val" + 1 AS "val" FROM "t2"
+DROP TABLE IF EXISTS "t1"
+CREATE TEMPORARY TABLE "t4" AS SELECT "val" + 1 AS "val" FROM "t3"
+DROP TABLE IF EXISTS "t3"
+SELECT "val" FROM "t4"
+DROP TABLE IF EXISTS "t4"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlglot import exp
+
+from einsql.convention import Program
+from einsql.sql import create_table_as, drop_table, with_ctes
+
+#: Named subqueries, in the order they must be defined.
+Ctes = Sequence[tuple[str, exp.Query]]
+
+
+def staged(ctes: Ctes, query: exp.Query, limit: int, materialized: bool) -> Program:
+    """``query`` over ``ctes`` as statements of at most ``limit`` CTEs each.
+
+    Args:
+        ctes: the CTEs, each reading only earlier ones (and tables).
+        query: the final query, reading CTEs.
+        limit: the most CTEs one statement holds (at least 1).
+        materialized: whether the CTEs inside a statement are ``AS MATERIALIZED``.
+
+    Returns:
+        The program: its setup creates the tables and drops each after its
+        last reader; ``query`` reads them as it read the CTEs.
+
+    """
+    reads = _reads(ctes, query)
+    owner = _owners(reads, len(ctes), max(limit, 1))
+    tables = sorted(set(owner.values()))
+    setup: list[exp.Expr] = []
+    last_reader = _last_readers(reads, owner, tables)
+    for table in tables:
+        name, body = ctes[table]
+        inner = [ctes[k] for k in range(table) if owner.get(k) == table]
+        setup.append(create_table_as(name, _with_first(body.copy(), inner, materialized)))
+        setup += [drop_table(ctes[t][0]) for t in tables if last_reader.get(t) == table]
+    result = [ctes[t][0] for t in tables if last_reader.get(t) == len(ctes)]
+    return Program(
+        tuple(setup),
+        query,
+        tuple(drop_table(name) for name in result),
+        tuple(ctes[t][0] for t in tables),
+    )
+
+
+def _reads(ctes: Ctes, query: exp.Query) -> list[list[int]]:
+    """For each CTE, then for the query, the CTEs it reads (by position)."""
+    position = {name: k for k, (name, _) in enumerate(ctes)}
+    bodies = [body for _, body in ctes] + [query]
+    return [
+        sorted({position[t.name] for t in body.find_all(exp.Table) if t.name in position})
+        for body in bodies
+    ]
+
+
+def _owners(reads: list[list[int]], count: int, limit: int) -> dict[int, int]:
+    """The statement (the table it creates) each used CTE is computed in.
+
+    A CTE is a table of its own when the query or a later group reads it, or
+    when readers in two statements (or none) do; else it belongs to its
+    readers' statement.
+    """
+    readers: list[list[int]] = [[] for _ in range(count)]
+    for reader, read in enumerate(reads):
+        for k in read:
+            readers[k].append(reader)
+    owner: dict[int, int] = {}
+    for k in reversed(range(count)):
+        exported = any(r == count or r // limit != k // limit for r in readers[k])
+        owners = {owner[r] for r in readers[k]} if not exported else set()
+        owner[k] = owners.pop() if len(owners) == 1 else k
+    return owner
+
+
+def _last_readers(
+    reads: list[list[int]], owner: dict[int, int], tables: list[int]
+) -> dict[int, int]:
+    """For each table, the last statement reading it (``len(owner)``: the final query).
+
+    Statements run in the order of their tables, the query last; a table read
+    by none is dropped right after it is made.
+    """
+    count, last = len(owner), dict[int, int]()
+    for reader, read in enumerate(reads):
+        statement = owner[reader] if reader < count else count
+        for k in read:
+            if owner[k] == k:
+                last[k] = max(last.get(k, k), statement)
+    return {t: last.get(t, t) for t in tables}
+
+
+def _with_first(query: exp.Query, ctes: Ctes, materialized: bool) -> exp.Query:
+    """``query`` with ``ctes`` defined before any CTEs it already has."""
+    existing = query.args.get("with_")
+    query.set("with_", None)
+    with_ctes(query, ctes, materialized)
+    if existing is not None:
+        inner = [(cte.alias, cte.this) for cte in existing.expressions]
+        with_ctes(query, inner, bool(existing.expressions[0].args.get("materialized")))
+    return query
