@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from einsql.api import compile_program, einsum, einsum_path, plan, prepare, to_sql
-from einsql.calculus import grad, hessian, jacobian
+from einsql.calculus import grad, hessian, hvp, jacobian
 from einsql.catalog import table
 from einsql.compiled import ContractExpression, contract_expression
 from einsql.display import SQL
@@ -82,6 +82,7 @@ __all__ = [
     "explain",
     "grad",
     "hessian",
+    "hvp",
     "iterate",
     "jacobian",
     "kron",

@@ -207,3 +207,73 @@ def test_gradient_sql_pasted_into_psql(pg_url) -> None:
         with psycopg.connect(pg_url) as con:
             for name in values:
                 con.execute(f'DROP TABLE "{name}"')
+
+
+# --- Hessian-vector products ------------------------------------------------------------
+
+
+def direction_for(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    return rng_for(name + " direction").standard_normal(shape)
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR))
+def test_hvp_matches_finite_differences_of_the_gradient(name) -> None:
+    f, x, values = SCALAR[name](rng_for(name))
+    v = direction_for(name, x.shape)
+    result = np.asarray(evaluate(einsql.hvp(f, x, v), values, backend="numpy"))
+    step = 1e-6
+    g = grad(f, x)
+    ahead = evaluate(g, {**values, x.name: values[x.name] + step * v}, backend="numpy")
+    behind = evaluate(g, {**values, x.name: values[x.name] - step * v}, backend="numpy")
+    scale = max(1.0, float(np.abs(result).max()))
+    np.testing.assert_allclose(result, (ahead - behind) / (2 * step), rtol=1e-4, atol=1e-5 * scale)
+    hess = np.asarray(evaluate(hessian(f, x), values, backend="numpy"))
+    size = x.size
+    product = (hess.reshape(size, size) @ v.reshape(size)).reshape(x.shape)
+    np.testing.assert_allclose(result, product, rtol=1e-8, atol=1e-10 * scale)
+
+
+def test_hvp_never_forms_the_hessian() -> None:
+    n, d = 40, 30
+    X, y, w = ex.var("X", (n, d)), ex.var("y", (n,)), ex.var("w", (d,))
+    z = ex.einsum("ij,j->i", X, w)
+    f = ex.sum_(ex.softplus(z) - y * z)
+    product = einsql.hvp(f, w, ex.var("v", (d,)))
+    largest = max(node.size for node in ex.walk(f))
+    assert all(node.size <= largest for node in ex.walk(product))
+    assert (d, d) in {node.shape for node in ex.walk(hessian(f, w))}  # as the Hessian does
+
+
+def test_hvp_holds_its_vector_fixed() -> None:
+    f, x, values = SCALAR["logistic"](rng_for("logistic"))
+    v = ex.exp(x) * 0.5  # depends on x: still H(x) v(x), no derivative of v
+    result = evaluate(einsql.hvp(f, x, v), values, backend="numpy")
+    hess = evaluate(hessian(f, x), values, backend="numpy")
+    np.testing.assert_allclose(result, hess @ (np.exp(values["w"]) * 0.5), rtol=1e-10)
+    assert "hvp_direction" not in ex.variables(einsql.hvp(f, x, v))
+
+
+def test_hvp_needs_a_scalar_a_variable_and_a_vector_of_its_shape() -> None:
+    x = ex.var("x", (3,))
+    f = ex.sum_(ex.exp(x))
+    with pytest.raises(einsql.ShapeError, match=r"shape of x, \(3,\), not \(4,\)"):
+        einsql.hvp(f, x, np.ones(4))
+    with pytest.raises(einsql.ShapeError, match="use jacobian"):
+        einsql.hvp(ex.exp(x), x, np.ones(3))
+    with pytest.raises(einsql.OperandError, match="with respect to a variable"):
+        einsql.hvp(f, ex.exp(x), np.ones(3))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR)[::3])
+def test_hvp_in_the_database_is_the_hessian_times_the_vector(name, db) -> None:
+    f, x, values = SCALAR[name](rng_for(name))
+    v = direction_for(name, x.shape)
+    direction = ex.var(f"{x.name}_dir", x.shape)
+    values = {**values, direction.name: v}
+    product = einsql.hvp(f, x, direction)
+    result = np.asarray(einsql.evaluate(product, values, con=db.con))
+    size = x.size
+    hess = np.asarray(einsql.evaluate(hessian(f, x), values, con=db.con)).reshape(size, size)
+    np.testing.assert_allclose(result, (hess @ v.reshape(size)).reshape(x.shape), atol=1e-9)
+    np.testing.assert_allclose(result, evaluate(product, values, backend="numpy"), rtol=1e-8)
+    assert db.leftovers() == []
