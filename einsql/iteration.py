@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from einsql.calculus import grad, hessian
+from einsql.calculus import grad, hessian, hvp
 from einsql.errors import OperandError, OptionError
-from einsql.expr import Expr, Var, abs_, einsum, solve, sqrt, sum_, var, variables
+from einsql.expr import Expr, Var, abs_, einsum, sign, solve, sqrt, sum_, var, variables
 from einsql.operands import variable_value
 
 #: Methods of :func:`descent` and :func:`minimize`.
-METHODS = ("gd", "momentum", "newton")
+METHODS = ("gd", "momentum", "newton", "newton-cg")
 
 #: The most parameters a Newton step solves for: one CTE per row of the Hessian
 #: (Gauss-Jordan elimination, cubic in the count) inside the recursive term.
@@ -161,6 +161,7 @@ def descent(
     momentum: float = 0.9,
     tol: float | None = None,
     start: dict[str, Any] | None = None,
+    cg_steps: int = 10,
 ) -> Iteration:
     """The iteration minimizing ``f`` over ``wrt``, its update rules derived by einsql.
 
@@ -170,12 +171,16 @@ def descent(
         method: ``gd`` (``x - lr * grad``), ``momentum`` (heavy ball:
             ``v = momentum * v + grad``, ``x - lr * v``) or ``newton``
             (``x - lr * solve(hessian, grad)``, one vector of at most
-            ``NEWTON_MAX_PARAMETERS`` entries).
+            ``NEWTON_MAX_PARAMETERS`` entries), or ``newton-cg`` (``x + lr *
+            s``, ``s`` from ``cg_steps`` conjugate-gradient steps on ``hessian
+            s = -grad``, each a Hessian-vector product: any number of
+            parameters, never the Hessian).
         steps: the largest number of steps.
         lr: the step size; by default 0.1, or 1.0 for Newton.
         momentum: the velocity's decay, for ``momentum``.
         tol: stop once a step changes the variables by at most this (2-norm).
         start: start values by variable name; zeros by default.
+        cg_steps: conjugate-gradient steps per Newton step, for ``newton-cg``.
 
     Raises:
         OptionError: an unknown method, or a Newton step over too many parameters.
@@ -186,7 +191,7 @@ def descent(
     _check_objective(f, params)
     if method not in METHODS:
         raise OptionError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    rate = lr if lr is not None else (1.0 if method == "newton" else 0.1)
+    rate = lr if lr is not None else (1.0 if method.startswith("newton") else 0.1)
     starts = tuple(_start_value(x, (start or {}).get(x.name)) for x in params)
     gradients = [grad(f, x) for x in params]
     if method == "gd":
@@ -195,6 +200,10 @@ def descent(
     if method == "newton":
         (x,) = _newton_parameter(params)
         update = x - rate * solve(hessian(f, x), gradients[0])
+        return Iteration(params, (update,), starts, steps, tol, f, 1)
+    if method == "newton-cg":
+        (x,) = _newton_parameter(params, limited=False)
+        update = x + rate * conjugate_gradients(f, x, -gradients[0], cg_steps)
         return Iteration(params, (update,), starts, steps, tol, f, 1)
     taken = set(variables(f))
     velocities = tuple(var(_fresh(f"{x.name}_velocity", taken), x.shape) for x in params)
@@ -253,10 +262,53 @@ def _check_objective(f: Expr, params: tuple[Var, ...]) -> None:
         raise OperandError("each variable may be optimized over once")
 
 
-def _newton_parameter(params: tuple[Var, ...]) -> tuple[Var]:
+def conjugate_gradients(f: Expr, x: Var, b: Expr, steps: int) -> Expr:
+    """``steps`` conjugate-gradient steps on ``hessian(f, x) s = b`` from ``s = 0``, unrolled.
+
+    Each step multiplies by the Hessian through :func:`einsql.hvp`. A
+    direction that vanishes (the residual reached zero) stops moving: the
+    divisions are guarded, never 0 / 0.
+
+    >>> from einsql.expr import var, sum_
+    >>> x = var("x", (2,))
+    >>> f = sum_(x ** 2.0) + sum_(x) ** 2.0  # Hessian [[4, 2], [2, 4]]
+    >>> from einsql.evaluation import evaluate
+    >>> evaluate(conjugate_gradients(f, x, var("b", (2,)), 2), {"x": [0, 0], "b": [6, 0]},
+    ...          backend="numpy").round(12).tolist()
+    [2.0, -1.0]
+
+    Raises:
+        OptionError: ``steps`` is not a positive integer.
+
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise OptionError(f"cg_steps must be a positive integer, not {steps!r}")
+    s, r, p = b * 0.0, b, b
+    rr = _dot(r, r)
+    for _ in range(steps):
+        hp = hvp(f, x, p)
+        alpha = rr / _nonzero(_dot(p, hp))
+        s, r = s + alpha * p, r - alpha * hp
+        following = _dot(r, r)
+        p = r + following / _nonzero(rr) * p
+        rr = following
+    return s
+
+
+def _dot(a: Expr, b: Expr) -> Expr:
+    labels = "".join(chr(ord("a") + k) for k in range(a.ndim))
+    return einsum(f"{labels},{labels}->", a, b)
+
+
+def _nonzero(value: Expr) -> Expr:
+    """``value``, or 1 where it is 0 (a guard for a division whose numerator is then 0)."""
+    return value + (1.0 - sign(abs_(value)))  # exactly value where it is not 0
+
+
+def _newton_parameter(params: tuple[Var, ...], limited: bool = True) -> tuple[Var]:
     if len(params) != 1 or params[0].ndim != 1:
         raise OptionError("a Newton step optimizes one vector variable; use gd or momentum")
-    if params[0].size > NEWTON_MAX_PARAMETERS:
+    if limited and params[0].size > NEWTON_MAX_PARAMETERS:
         raise OptionError(
             f"a Newton step solves with the Hessian, one CTE per parameter: at most "
             f"{NEWTON_MAX_PARAMETERS} parameters, not {params[0].size}; use gd or momentum"

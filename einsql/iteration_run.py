@@ -197,6 +197,7 @@ def minimize(
     form: str | None = None,
     *,
     echo: bool = False,
+    cg_steps: int = 10,
 ) -> Iterated:
     """Minimize ``f`` over ``wrt`` inside the database: one ``WITH RECURSIVE`` statement.
 
@@ -212,7 +213,7 @@ def minimize(
     """
     params = (wrt,) if isinstance(wrt, Var) else tuple(wrt)
     start = {x.name: values[x.name] for x in params if x.name in values}
-    program = descent(f, params, method, steps, lr, momentum, tol, start)
+    program = descent(f, params, method, steps, lr, momentum, tol, start, cg_steps)
     data = {name: value for name, value in values.items() if name not in start}
     result = iterate(program, data, backend, con, trace=trace, form=form)
     if method == "newton":

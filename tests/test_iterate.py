@@ -498,3 +498,56 @@ def test_a_failing_iteration_leaves_nothing_behind(db: Database) -> None:
             einsql.minimize(problem.f, problem.wrt[0], values, steps=3, con=db.con)
     assert db.leftovers() == []
     assert db.rows("SELECT 1") == [(1,)]
+
+
+def numpy_newton_cg(
+    X: np.ndarray, y: np.ndarray, ridge: float, steps: int, cg_steps: int
+) -> np.ndarray:
+    """Newton steps on the ridge logistic loss, each by ``cg_steps`` conjugate gradients."""
+    n, d = X.shape
+    w = np.zeros(d)
+    for _ in range(steps):
+        p = sigmoid(X @ w)
+        g = X.T @ (p - y) / n + 2 * ridge * w
+        weights = p * (1 - p) / n
+        s, r = np.zeros(d), -g
+        direction, rr = r.copy(), r @ r
+        for _ in range(cg_steps):
+            hp = X.T @ (weights * (X @ direction)) + 2 * ridge * direction
+            curvature = direction @ hp
+            alpha = rr / (curvature if curvature != 0 else 1.0)
+            s, r = s + alpha * direction, r - alpha * hp
+            following = r @ r
+            direction = r + following / (rr if rr != 0 else 1.0) * direction
+            rr = following
+        w = w + s
+    return w
+
+
+def test_newton_cg_runs_past_the_solve_limit(db: Database) -> None:
+    rng = np.random.default_rng(7)
+    n, d = 150, NEWTON_MAX_PARAMETERS + 16
+    X = rng.normal(size=(n, d))
+    y = (rng.random(n) < sigmoid(X @ rng.normal(size=d) / np.sqrt(d))).astype(float)
+    w, Xv, yv = var("w", (d,)), var("X", (n, d)), var("y", (n,))
+    z = einsql.einsum("ij,j->i", Xv, w)
+    f = einsql.sum(einsql.softplus(z) - yv * z) / n + 0.01 * einsql.sum(w * w)
+    cg_steps = 2 if db.name == "sqlite" else 4  # SQLite copies CTEs per reference
+    values = {"X": X, "y": y}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", einsql.LoopWarning)
+        result = einsql.minimize(
+            f, w, values, method="newton-cg", steps=3, cg_steps=cg_steps, con=db.con
+        )
+    expected = numpy_newton_cg(X, y, 0.01, 3, cg_steps)
+    assert result.steps == 3 and np.abs(expected).max() > 0.05
+    np.testing.assert_allclose(result.x, expected, rtol=1e-8, atol=1e-10)
+    assert db.leftovers() == []
+    with pytest.raises(einsql.OptionError, match="at most 64 parameters"):
+        einsql.descent(f, w, method="newton")
+
+
+def test_conjugate_gradients_need_a_positive_count() -> None:
+    w = var("w", (2,))
+    with pytest.raises(einsql.OptionError, match="cg_steps must be a positive integer"):
+        einsql.descent(einsql.sum(w * w), w, method="newton-cg", cg_steps=0)
