@@ -69,7 +69,7 @@ class Dialect:
     """Emit each step ``AS MATERIALIZED`` so the planner keeps the contraction order."""
 
     max_statement_steps: int = 64
-    """Plans with more steps run as staged statements (a temporary table per step)."""
+    """Plans with more steps, and expressions with more CTEs, run as staged statements."""
 
     inline_rows: int = 64
     """Array operands of at most this many nonzeros ride in the statement as ``VALUES``
