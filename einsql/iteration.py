@@ -265,9 +265,12 @@ def _check_objective(f: Expr, params: tuple[Var, ...]) -> None:
 def conjugate_gradients(f: Expr, x: Var, b: Expr, steps: int) -> Expr:
     """``steps`` conjugate-gradient steps on ``hessian(f, x) s = b`` from ``s = 0``, unrolled.
 
-    Each step multiplies by the Hessian through :func:`einsql.hvp`. A
-    direction that vanishes (the residual reached zero) stops moving: the
-    divisions are guarded, never 0 / 0.
+    Each step multiplies by the Hessian through :func:`einsql.hvp`. As in
+    SciPy's Newton-CG, the steps stop at the first direction of curvature not
+    above zero (a singular or indefinite Hessian), keeping what they reached;
+    when that is the first direction, the result is ``b`` itself, a
+    steepest-descent step (with ``b = -gradient``). A residual that reached
+    zero stops them too: the divisions are guarded, never 0 / 0.
 
     >>> from einsql.expr import var, sum_
     >>> x = var("x", (2,))
@@ -285,14 +288,21 @@ def conjugate_gradients(f: Expr, x: Var, b: Expr, steps: int) -> Expr:
         raise OptionError(f"cg_steps must be a positive integer, not {steps!r}")
     s, r, p = b * 0.0, b, b
     rr = _dot(r, r)
+    active: Expr | None = None  # 1 while every curvature so far was positive, else 0
+    first: Expr | None = None
     for _ in range(steps):
         hp = hvp(f, x, p)
-        alpha = rr / _nonzero(_dot(p, hp))
+        curvature = _dot(p, hp)
+        positive = (sign(curvature) + abs_(sign(curvature))) * 0.5  # 1 above 0, else 0
+        active = positive if active is None else active * positive
+        first = active if first is None else first
+        alpha = active * rr / _nonzero(curvature)
         s, r = s + alpha * p, r - alpha * hp
         following = _dot(r, r)
         p = r + following / _nonzero(rr) * p
         rr = following
-    return s
+    assert first is not None  # steps >= 1
+    return s + (1.0 - first) * b
 
 
 def _dot(a: Expr, b: Expr) -> Expr:

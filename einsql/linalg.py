@@ -131,8 +131,23 @@ def kron(left: Any, right: Any) -> Expr:
     return make_einsum([left_labels, right_labels, *inputs], output, [a, b, *selectors])
 
 
+#: The most entries kron's two dense selectors of one axis may hold (80 MB of float64).
+MAX_SELECTOR_ENTRIES = 10**7
+
+
 def _kron_selectors(m: int, p: int) -> tuple[Expr, Expr]:
-    """``S[r, i] = 1`` where ``r // p == i``, and ``T[r, k] = 1`` where ``r % p == k``."""
+    """``S[r, i] = 1`` where ``r // p == i``, and ``T[r, k] = 1`` where ``r % p == k``.
+
+    Raises:
+        ShapeError: the selectors would hold more than ``MAX_SELECTOR_ENTRIES``.
+
+    """
+    if m * p * (m + p) > MAX_SELECTOR_ENTRIES:
+        raise ShapeError(
+            f"kron of axes of sizes {m} and {p} needs dense selectors of {m * p * (m + p):,} "
+            f"entries, more than einsql builds ({MAX_SELECTOR_ENTRIES:,}); use einsum with "
+            "the axes kept apart"
+        )
     r = np.arange(m * p)
     rows, cols = np.zeros((m * p, m)), np.zeros((m * p, p))
     rows[r, r // p] = 1.0

@@ -54,17 +54,27 @@ def to_numpy(*exprs: Expr, name: str = "f") -> str:
 
     Raises:
         OperandError: nothing to write, something that is not an expression,
-            or a variable whose name is not a Python identifier.
-        OptionError: ``name`` is not a Python identifier.
+            a variable whose name is not an ASCII Python identifier, or one name
+            with two shapes.
+        OptionError: ``name`` is not an ASCII Python identifier.
 
     """
     if not exprs or not all(isinstance(e, Expr) for e in exprs):
         raise OperandError("to_numpy needs one or more einsql expressions")
     _check_identifier(name, "the function's name", OptionError)
     order = walk_all(exprs)
-    names = sorted({node.name for node in order if isinstance(node, Var)})
+    shapes: dict[str, set[tuple[int, ...]]] = {}
+    for node in order:
+        if isinstance(node, Var):
+            shapes.setdefault(node.name, set()).add(node.shape)
+    names = sorted(shapes)
     for variable in names:
         _check_identifier(variable, f"variable {variable!r}", OperandError)
+        if len(shapes[variable]) > 1:
+            raise OperandError(
+                f"variable {variable!r} has several shapes ({sorted(shapes[variable])}); "
+                "name each variable once"
+            )
     writer = _Writer(prefix=_temporary_prefix(names))
     for node in order:
         writer.add(node)
@@ -97,9 +107,10 @@ def walk_all(exprs: tuple[Expr, ...]) -> list[Expr]:
 
 
 def _check_identifier(text: str, what: str, error: type[Exception]) -> None:
-    if not text.isidentifier() or keyword.iskeyword(text) or text in _RESERVED:
+    # ASCII only: Python folds other identifiers (NFKC), so two names could meet
+    if not (text.isascii() and text.isidentifier()) or keyword.iskeyword(text) or text in _RESERVED:
         raise error(
-            f"{what} is not a Python identifier the NumPy code can use "
+            f"{what} is not an ASCII Python identifier the NumPy code can use "
             f"(nor 'np' or 'math'): {text!r}"
         )
 

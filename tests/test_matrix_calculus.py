@@ -340,6 +340,13 @@ def test_to_numpy_refuses_what_it_cannot_write() -> None:
         einsql.to_numpy(einsql.exp(var("np", (2,))))
     with pytest.raises(einsql.OptionError, match="function's name"):
         einsql.to_numpy(var("x", (2,)), name="lambda")
+    # Python folds the full-width \uff54 to t: it would meet the code's own t0
+    with pytest.raises(einsql.OperandError, match="ASCII"):
+        einsql.to_numpy(einsql.exp(var("\uff540", (2,))) * 2.0)
+    with pytest.raises(einsql.OptionError, match="ASCII"):
+        einsql.to_numpy(var("x", (2,)), name="\uff4e\uff50")
+    with pytest.raises(einsql.OperandError, match="several shapes"):
+        einsql.to_numpy(var("x", (2,)) + einsql.sum(var("x", (3,))))
     with pytest.raises(einsql.OperandError, match="expressions"):
         einsql.to_numpy(np.ones(2))  # type: ignore[arg-type]
     source = einsql.to_numpy(einsql.exp(var("t0", (2,))) + var("t_1", (2,)))
