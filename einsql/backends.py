@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -57,6 +58,9 @@ class DriverModule(Protocol):
     # Optional: ``open_memory() -> native connection`` for ``con=None`` (a cursor of a
     # database shared by the process, say), closed when the call ends; without it,
     # ``con=None`` opens the backend's ``memory_url``.
+    # Optional: ``open_shared(url) -> native connection`` opens URLs instead of
+    # ``open_url``, with a connection the process keeps: einsql never closes it
+    # (a Spark session takes seconds to start).
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,16 @@ class Backend:
     dsn: bool = False
     """A string with ``=`` but no ``://`` is a connection string for it (libpq ``key=value``)."""
 
+    bare: str | None = None
+    """A regular expression matching whole strings without ``://`` that name it (Spark's
+    ``local[2]`` masters)."""
+
     test_server: str | None = None
     """The environment variable naming its test server's URL; None: tests run in memory."""
+
+    test_marker: str | None = None
+    """The pytest marker of the backend tests that run on it by default (None: all of them);
+    ``EINSQL_TEST_<NAME>_ALL=1`` runs all."""
 
     priority: int = 100
     """Listing order, lowest first; the first backend is the default (``con=None``)."""
@@ -164,6 +176,15 @@ def by_module(module: str) -> Backend | None:
 def by_sqlalchemy(dialect: str, driver: str) -> Backend | None:
     """The backend of a SQLAlchemy dialect and DB-API driver, if einsql unwraps it."""
     return next((r for r in registry() if (dialect, driver) in r.sqlalchemy), None)
+
+
+def by_bare(text: str) -> Backend | None:
+    """The backend whose ``bare`` pattern matches all of ``text``, if any.
+
+    >>> by_bare("local[2]").name, by_bare("local[two]")
+    ('spark', None)
+    """
+    return next((r for r in registry() if r.bare and re.fullmatch(r.bare, text)), None)
 
 
 def by_dsn() -> Backend | None:

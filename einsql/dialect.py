@@ -25,7 +25,7 @@ from sqlglot import exp
 from einsql.backends import names as backend_names
 from einsql.errors import OperandError, OptionError
 from einsql.names import check_table_name
-from einsql.sql import binary, building
+from einsql.sql import binary, building, create_table_as
 
 if TYPE_CHECKING:
     from einsql.operands import Table
@@ -47,7 +47,7 @@ else:
 
 
 #: sqlglot dialects ``to_sql`` also writes, as text only: the test suite does not run it.
-TEXT_DIALECTS = ("trino", "spark", "bigquery", "snowflake")
+TEXT_DIALECTS = ("trino", "bigquery", "snowflake")
 
 #: The largest magnitude a signed 64-bit integer holds.
 INT64_MAX = 2**63 - 1
@@ -105,6 +105,10 @@ class Dialect:
     exact_int_types: tuple[tuple[int, str], ...] = ((INT64_MAX, "BIGINT"),)
     """Integer types by the largest magnitude each holds exactly, narrowest first."""
 
+    sum_widens: bool = True
+    """``SUM`` of an integer type returns a wider one (DuckDB's ``HUGEINT``, PostgreSQL's
+    ``numeric``); where not (Spark), a step's products take the type its sum needs."""
+
     complex_columns: bool = True
     """Complex values live in two real columns (``val_re``, ``val_im``); no native type."""
 
@@ -115,6 +119,20 @@ class Dialect:
     (the recursive term aggregates); ``packed``: one statement, a row per
     iteration holding the state packed into one value (see ``pack``);
     ``loop``: a statement per step, run by the driver."""
+
+    inlines_shared_ctes: bool = False
+    """The database copies a CTE into every query reading it, however often (Spark inlines
+    every deterministic CTE): an expression whose CTEs are read twice runs staged, each
+    such CTE a temporary table, or its plan would grow exponentially with depth."""
+
+    drops_early: bool = True
+    """A staged plan may drop a temporary table once the tables reading it are made; where
+    not (Spark: a cached view is resolved by name whenever it is read), all are dropped
+    at the end, the last made first."""
+
+    insertable_temporaries: bool = True
+    """Rows can be inserted into a temporary table; where not (Spark's cached views), a
+    loop keeps each step's table and reads them together at the end."""
 
     max_solve_size: int = 64
     """The largest linear system a solve (a Newton step) eliminates: one CTE per row."""
@@ -166,6 +184,14 @@ class Dialect:
         return exp.Table(
             this=series, alias=exp.TableAlias(this=exp.to_identifier(alias), columns=columns)
         )
+
+    def temporary_table(self, name: str, query: exp.Query) -> exp.Expr:
+        """A statement keeping ``query``'s rows as ``name`` until dropped (``DROP TABLE``).
+
+        >>> print(Dialect().temporary_table("t", exp.select("1")).sql())
+        CREATE TEMPORARY TABLE "t" AS SELECT 1
+        """
+        return create_table_as(name, query)
 
     def float_special(self, key: str, float_type: exp.DataType) -> exp.Expression:
         """NaN (``key="nan"``) or an infinity (``"inf"``, ``"-inf"``) as a typed literal."""

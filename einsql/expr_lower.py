@@ -146,8 +146,9 @@ def lower_expression(
     staged = layout.staged
     if staged is None:
         staged = len(ctes) > layout.step_limit(dialect)
+        staged = staged or (dialect.inlines_shared_ctes and staging.shared(ctes, query))
     if staged and ctes:
-        return staging.staged(ctes, query, layout.step_limit(dialect), materialized)
+        return staging.staged(ctes, query, layout.step_limit(dialect), materialized, dialect)
     return Program((), with_ctes(query, ctes, materialized))
 
 

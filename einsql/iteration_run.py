@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
+from einsql import staging
 from einsql.convention import VALUE, axis_column
 from einsql.dialect import load_dialect
 from einsql.display import SQL
@@ -38,7 +39,7 @@ from einsql.iteration import Iterated, Iteration, LoopWarning, descent, power_me
 from einsql.iteration_sql import IterationLowering, check_iteration
 from einsql.logger import mark, public
 from einsql.operands import Table, variable_value
-from einsql.sql import create_table_as, drop_table, table_ref
+from einsql.sql import create_table_as, drop_table, table_ref, union_all
 
 # --- running ---------------------------------------------------------------------------
 
@@ -111,6 +112,8 @@ def _run_recursive(lowering: IterationLowering, driver: Driver, trace: bool) -> 
 
 def _run_loop(lowering: IterationLowering, driver: Driver, trace: bool) -> Iterated:
     """A statement per step, alternating between two tables; all steps kept in ``history``."""
+    if not driver.dialect.insertable_temporaries:
+        return _run_loop_kept(lowering, driver, trace)
     mark("run")
     history, even, odd = (f"{driver.prefix}{name}" for name in ("history", "even", "odd"))
     steps = {
@@ -284,6 +287,57 @@ def iteration_sql(
     lowering = IterationLowering(program, data, target, form, trace)
     statement = lowering.trace_statement() if trace else lowering.statement()
     return SQL(target.render(statement) + ";")
+
+
+def _run_loop_kept(lowering: IterationLowering, driver: Driver, trace: bool) -> Iterated:
+    """A statement per step, each into a table of its own, read together at the end.
+
+    For databases whose temporary tables take no inserts (Spark's cached views).
+    """
+    mark("run")
+    tables: list[str] = []
+    with dropped_after(driver, tables):
+        driver.doing = "the iteration's start"
+        steps = [f"{driver.prefix}s0"]
+        tables.append(steps[0])
+        driver.execute(driver.sql(driver.dialect.temporary_table(steps[0], lowering.seed())))
+        for step in range(lowering.program.steps):
+            driver.doing = f"step {step + 1} of the iteration"
+            following = f"{driver.prefix}s{step + 1}"
+            tables.append(following)
+            _run_step(driver, lowering.recursive_step(steps[-1]), following, tables)
+            steps.append(following)
+            if not driver.query(driver.sql(_any_row(following)))["one"].size:
+                break
+        driver.doing = "collecting the iteration's steps"
+        history = f"{driver.prefix}history"
+        every = union_all([_all_rows(table) for table in steps])
+        tables.append(history)
+        driver.execute(driver.sql(driver.dialect.temporary_table(history, every)))
+        driver.doing = "reading the iteration's result"
+        rows = driver.query(driver.sql(lowering.result_query(history)))
+        losses = driver.query(driver.sql(lowering.trace_query(history))) if trace else None
+    return _iterated(lowering, rows, losses)
+
+
+def _run_step(driver: Driver, query: exp.Select, into: str, tables: list[str]) -> None:
+    """Keep ``query``'s rows as table ``into``, its CTEs staged first where they must be.
+
+    Where the database copies a CTE into every reader (Spark), a step whose
+    CTEs are read twice runs as :func:`einsql.staging.staged_query` statements,
+    their tables (listed in ``tables`` while they live) named after ``into``.
+    """
+    dialect = driver.dialect
+    with_ = query.args.get("with_")
+    ctes = [(cte.alias, cte.this) for cte in with_.expressions] if with_ is not None else []
+    if not (dialect.inlines_shared_ctes and staging.shared(ctes, query)):
+        driver.execute(driver.sql(dialect.temporary_table(into, query)))
+        return
+    program = staging.staged_query(query, f"{into}_", dialect.max_statement_steps, dialect)
+    tables.extend(program.temporaries)  # dropped with the steps' tables, at the end
+    for statement in program.setup:
+        driver.execute(driver.sql(statement))
+    driver.execute(driver.sql(dialect.temporary_table(into, program.query)))
 
 
 def _any_row(table: str) -> exp.Select:

@@ -63,7 +63,6 @@ from einsql.sql import (
     building,
     case,
     column,
-    create_table_as,
     drop_table,
     equal,
     float_literal,
@@ -214,9 +213,11 @@ class _StepLowering:
                 f"({_magnitude(self.dialect.exact_int_types[-1][0])}); use a float dtype "
                 "or a database with wider integers (postgres holds any size)"
             )
-        if product is None or product > INT64_MAX:
+        # Where SUM keeps its argument's type (Spark), the products must hold the sum.
+        needed = product if self.dialect.sum_widens else total
+        if needed is None or needed > INT64_MAX:
             types = self.dialect.exact_int_types
-            name = (self.dialect.exact_int_type(product) if product else None) or types[-1][1]
+            name = (self.dialect.exact_int_type(needed) if needed else None) or types[-1][1]
             if name != types[0][1]:
                 self.product_types[value] = self.dialect.parse_type(name)
         return total
@@ -255,7 +256,8 @@ class _StepLowering:
         for k in range(self.plan.num_operands):
             rel = self.relations[k]
             if rel.rows is not None:
-                setup.append(create_table_as(f"{prefix}a{k}", values_query(rel, self.dialect)))
+                inlined = values_query(rel, self.dialect)
+                setup.append(self.dialect.temporary_table(f"{prefix}a{k}", inlined))
                 self.relations[k] = rel.renamed(f"{prefix}a{k}")
                 created.append(f"{prefix}a{k}")
         groups = self._stage_groups()
@@ -263,16 +265,19 @@ class _StepLowering:
         for root in groups:
             self.relations[n + root] = self.relations[n + root].renamed(f"{prefix}t{root}")
         for root, members in groups.items():
-            setup.append(create_table_as(f"{prefix}t{root}", self._group_select(root, members)))
+            query = self._group_select(root, members)
+            setup.append(self.dialect.temporary_table(f"{prefix}t{root}", query))
             created.append(f"{prefix}t{root}")
             read = {a for s in (*members, root) for a in self.plan.steps[s].args}
             setup += [
                 drop_table(self.relations[a].name)
                 for a in sorted(read)
-                if self.relations[a].name in created
+                if self.relations[a].name in created and self.dialect.drops_early
             ]
         result = self.relations[self.plan.result].name
-        return Program(tuple(setup), self._result_query(), (drop_table(result),), tuple(created))
+        kept = [result] if self.dialect.drops_early else created[::-1]
+        teardown = tuple(drop_table(name) for name in kept)
+        return Program(tuple(setup), self._result_query(), teardown, tuple(created))
 
     def _stage_groups(self) -> dict[int, list[int]]:
         """Root step -> the steps inlined into its statement as CTEs, in order.

@@ -39,13 +39,20 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from einsql.convention import Program
-from einsql.sql import create_table_as, drop_table, with_ctes
+from einsql.dialect import Dialect
+from einsql.sql import drop_table, with_ctes
 
 #: Named subqueries, in the order they must be defined.
 Ctes = Sequence[tuple[str, exp.Query]]
 
 
-def staged(ctes: Ctes, query: exp.Query, limit: int, materialized: bool) -> Program:
+def staged(
+    ctes: Ctes,
+    query: exp.Query,
+    limit: int,
+    materialized: bool,
+    dialect: Dialect | None = None,
+) -> Program:
     """``query`` over ``ctes`` as statements of at most ``limit`` CTEs each.
 
     Args:
@@ -53,29 +60,76 @@ def staged(ctes: Ctes, query: exp.Query, limit: int, materialized: bool) -> Prog
         query: the final query, reading CTEs.
         limit: the most CTEs one statement holds (at least 1).
         materialized: whether the CTEs inside a statement are ``AS MATERIALIZED``.
+        dialect: the target, for how it keeps a temporary table
+            (``Dialect.temporary_table``) and whether every CTE read twice must
+            be a table (``Dialect.inlines_shared_ctes``); None: the defaults.
 
     Returns:
         The program: its setup creates the tables and drops each after its
         last reader; ``query`` reads them as it read the CTEs.
 
     """
+    target = dialect or Dialect()
     reads = _reads(ctes, query)
-    owner = _owners(reads, len(ctes), max(limit, 1))
+    owner = _owners(reads, len(ctes), max(limit, 1), target.inlines_shared_ctes)
     tables = sorted(set(owner.values()))
     setup: list[exp.Expr] = []
     last_reader = _last_readers(reads, owner, tables)
     for table in tables:
         name, body = ctes[table]
         inner = [ctes[k] for k in range(table) if owner.get(k) == table]
-        setup.append(create_table_as(name, _with_first(body.copy(), inner, materialized)))
-        setup += [drop_table(ctes[t][0]) for t in tables if last_reader.get(t) == table]
+        setup.append(target.temporary_table(name, _with_first(body.copy(), inner, materialized)))
+        if target.drops_early:
+            setup += [drop_table(ctes[t][0]) for t in tables if last_reader.get(t) == table]
     result = [ctes[t][0] for t in tables if last_reader.get(t) == len(ctes)]
+    if not target.drops_early:
+        result = [ctes[t][0] for t in reversed(tables)]
     return Program(
         tuple(setup),
         query,
         tuple(drop_table(name) for name in result),
         tuple(ctes[t][0] for t in tables),
     )
+
+
+def staged_query(query: exp.Query, prefix: str, limit: int, dialect: Dialect) -> Program:
+    """A ``WITH`` query as :func:`staged` statements, its CTEs renamed ``prefix`` + name.
+
+    The renamed tables keep their old names as aliases, so the queries' column
+    references stand. For a statement built elsewhere (an iteration's step)
+    whose CTEs a database would copy (``Dialect.inlines_shared_ctes``).
+
+    >>> from einsql.sql import table_ref
+    >>> query = exp.select("*").from_(table_ref("a")).join(table_ref("a").as_("b"))
+    >>> query = query.with_("a", as_=exp.select("1"))
+    >>> program = staged_query(query, "p_", 64, Dialect())
+    >>> [Dialect().render(s, pretty=False) for s in program.setup]
+    ['CREATE TEMPORARY TABLE "p_a" AS SELECT 1']
+    >>> Dialect().render(program.query, pretty=False)
+    'SELECT * FROM "p_a" AS "a", "p_a" AS "b"'
+    """
+    with_ = query.args.get("with_")
+    body = query.copy()
+    body.set("with_", None)
+    ctes = [(cte.alias, cte.this) for cte in with_.expressions] if with_ is not None else []
+    names = {name: prefix + name for name, _ in ctes}
+
+    def rename(node: exp.Expr) -> exp.Expr:
+        joined = isinstance(node, exp.Identifier) and isinstance(node.parent, (exp.Join, exp.From))
+        if joined and node.name in names:  # ``FROM name``, ``JOIN name`` of a bare identifier
+            alias = exp.TableAlias(this=exp.to_identifier(node.name))
+            return exp.Table(this=exp.to_identifier(names[node.name]), alias=alias)
+        if isinstance(node, exp.Table) and node.name in names and not node.args.get("db"):
+            return exp.Table(
+                this=exp.to_identifier(names[node.name]),
+                alias=node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name)),
+            )
+        return node
+
+    renamed = [(names[name], cte.transform(rename)) for name, cte in ctes]
+    final = body.transform(rename)
+    assert isinstance(final, exp.Query)  # renaming tables keeps a query a query
+    return staged(renamed, final, limit, False, dialect)
 
 
 def _reads(ctes: Ctes, query: exp.Query) -> list[list[int]]:
@@ -88,12 +142,34 @@ def _reads(ctes: Ctes, query: exp.Query) -> list[list[int]]:
     ]
 
 
-def _owners(reads: list[list[int]], count: int, limit: int) -> dict[int, int]:
+def shared(ctes: Ctes, query: exp.Query) -> bool:
+    """Whether a CTE of ``ctes`` is read more than once (by other CTEs or ``query``).
+
+    >>> from einsql.sql import table_ref
+    >>> one = [("a", exp.select("1"))]
+    >>> shared(one, exp.select("*").from_(table_ref("a")))
+    False
+    >>> twice = exp.select("*").from_(table_ref("a")).join(table_ref("a").as_("b"))
+    >>> shared(one, twice)
+    True
+    """
+    counts = [0] * len(ctes)
+    position = {name: k for k, (name, _) in enumerate(ctes)}
+    for body in [*(body for _, body in ctes), query]:
+        for table in body.find_all(exp.Table):
+            if table.name in position:
+                counts[position[table.name]] += 1
+    return any(count > 1 for count in counts)
+
+
+def _owners(
+    reads: list[list[int]], count: int, limit: int, tables_for_shared: bool = False
+) -> dict[int, int]:
     """The statement (the table it creates) each used CTE is computed in.
 
     A CTE is a table of its own when the query or a later group reads it, or
-    when readers in two statements (or none) do; else it belongs to its
-    readers' statement.
+    when readers in two statements (or none) do, or (``tables_for_shared``)
+    when two readers do; else it belongs to its readers' statement.
     """
     readers: list[list[int]] = [[] for _ in range(count)]
     for reader, read in enumerate(reads):
@@ -102,6 +178,7 @@ def _owners(reads: list[list[int]], count: int, limit: int) -> dict[int, int]:
     owner: dict[int, int] = {}
     for k in reversed(range(count)):
         exported = any(r == count or r // limit != k // limit for r in readers[k])
+        exported = exported or (tables_for_shared and len(readers[k]) > 1)
         owners = {owner[r] for r in readers[k]} if not exported else set()
         owner[k] = owners.pop() if len(owners) == 1 else k
     return owner

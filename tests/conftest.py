@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ import opt_einsum
 import pytest
 
 from einsql import backends
+from einsql.dialect import load_dialect
+from einsql.sql import drop_table
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -132,12 +135,25 @@ class Database:
         self.name = name
         self.con = con
         self.driver = backends.find(name).load_driver()
+        marker = backends.find(name).test_marker
+        self.sampled = marker is not None and not sampled_fully(name)
+        """Tests here run a sample (Spark): a loop over cases may take one of them."""
+
+    def sample(self, cases: Sequence[Any], key: str) -> Sequence[Any]:
+        """``cases``, or on a sampled backend the one that ``key`` picks (stable across runs)."""
+        if not self.sampled:
+            return cases
+        return [cases[zlib.crc32(key.encode()) % len(cases)]]
+
+    def run(self, sql: str) -> Any:
+        """Run one statement; return its cursor (a Spark session runs SQL by ``sql``)."""
+        return self.con.execute(sql) if hasattr(self.con, "execute") else self.con.sql(sql)
 
     def execute(self, *statements: str) -> None:
         """Run statements and commit them (roll back if one fails: the connection is shared)."""
         try:
             for statement in statements:
-                self.con.execute(statement)
+                self.run(statement)
         except BaseException:
             self.end(commit=False)
             raise
@@ -150,7 +166,9 @@ class Database:
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a query (its transaction, if any, is ended)."""
-        rows = list(self.con.execute(sql).fetchall())
+        ran = self.run(sql)
+        found = ran.fetchall() if hasattr(ran, "fetchall") else ran.collect()
+        rows = [tuple(row) for row in found]
         self.end(commit=False)
         return rows
 
@@ -166,7 +184,8 @@ class Database:
 
     def drop(self, *names: str) -> None:
         """Drop tables the test made."""
-        self.execute(*['DROP TABLE IF EXISTS "' + n.replace('"', '""') + '"' for n in names])
+        dialect = load_dialect(self.name)
+        self.execute(*[dialect.render(drop_table(name), pretty=False) for name in names])
 
     def __repr__(self) -> str:
         return self.name
@@ -183,7 +202,33 @@ def databases() -> Iterator[dict[str, Database]]:
     opened: dict[str, Database] = {}
     yield opened
     for database in opened.values():
-        database.con.close()
+        if hasattr(database.con, "close"):  # Spark sessions stay: the process shares them
+            database.con.close()
+
+
+def runs_on(name: str, item: pytest.Item) -> bool:
+    """Whether a backend test runs on backend ``name``: all do, unless the backend
+    has a ``test_marker`` (Spark), which only marked tests (or parameters) carry to it;
+    ``EINSQL_TEST_<NAME>_ALL=1`` runs them all there (against a real cluster, say)."""
+    marker = backends.find(name).test_marker
+    return marker is None or sampled_fully(name) or item.get_closest_marker(marker) is not None
+
+
+def sampled_fully(name: str) -> bool:
+    """Whether ``EINSQL_TEST_<NAME>_ALL`` asks for every backend test on ``name``."""
+    return bool(os.environ.get(f"EINSQL_TEST_{name.upper()}_ALL"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the backend tests that do not run on their backend (see ``runs_on``)."""
+    kept, left_out = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("db") if callspec is not None else None
+        (kept if name is None or runs_on(name, item) else left_out).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture(params=BACKENDS)

@@ -17,11 +17,12 @@ def test_the_list_is_long_enough() -> None:
     assert len({(eq, str(shapes)) for eq, shapes in EQUATIONS}) == len(EQUATIONS)
 
 
+@pytest.mark.spark
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("equation", "shapes"), EQUATIONS, ids=[e for e, _ in EQUATIONS])
 def test_equation(equation, shapes, dtype, db) -> None:
     rng = np.random.default_rng(zlib.crc32(f"{equation}{shapes}{dtype}".encode()))
-    for density in DENSITIES:
+    for density in db.sample(DENSITIES, f"{equation}{shapes}{dtype}"):
         arrays = [random_operand(shape, dtype, density, rng) for shape in shapes]
         result = einsql.einsum(equation, *arrays, con=db.con)
         assert_matches(result, oracle(equation, arrays))
@@ -38,6 +39,7 @@ def test_equation_on_the_reference(equation, shapes, dtype) -> None:
         assert_matches(result, oracle(equation, arrays))
 
 
+@pytest.mark.spark
 @pytest.mark.parametrize(("equation", "shapes"), EQUATIONS[::7], ids=[e for e, _ in EQUATIONS[::7]])
 def test_mixed_dtypes_follow_numpy_promotion(equation, shapes, db) -> None:
     rng = np.random.default_rng(7)
@@ -49,6 +51,7 @@ def test_mixed_dtypes_follow_numpy_promotion(equation, shapes, db) -> None:
 EXTRA_DTYPES = ["int32", "uint8", "float16", "complex64", "int8"]
 
 
+@pytest.mark.spark
 @pytest.mark.parametrize("dtype", EXTRA_DTYPES)
 @pytest.mark.parametrize(("equation", "shapes"), EQUATIONS[::5], ids=[e for e, _ in EQUATIONS[::5]])
 def test_other_dtypes_return_numpys_dtype(equation, shapes, dtype, db) -> None:

@@ -49,8 +49,15 @@ def check(result, expected, ring: str) -> None:
         np.testing.assert_array_equal(result, expected)
 
 
+#: The equation list, every fourth equation also on Spark (in every semiring).
+CASES = [
+    pytest.param(e, s, id=e, marks=[pytest.mark.spark] if k % 4 == 0 else [])
+    for k, (e, s) in enumerate(EQUATIONS)
+]
+
+
 @pytest.mark.parametrize("ring", RINGS)
-@pytest.mark.parametrize(("equation", "shapes"), EQUATIONS, ids=[e for e, _ in EQUATIONS])
+@pytest.mark.parametrize(("equation", "shapes"), CASES)
 def test_core_equations_in_every_semiring(equation, shapes, ring, db) -> None:
     rng = np.random.default_rng(zlib.crc32(f"{equation}{shapes}{ring}".encode()))
     arrays = [random_entries(s, ring, 0.6, rng) for s in shapes]

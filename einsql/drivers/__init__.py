@@ -129,8 +129,8 @@ def _classify_memory(record: backends.Backend) -> tuple[str, Any]:
 def _classify_url(url: str) -> tuple[str, Any]:
     """The backend a URL (or a DSN) names; its driver module opens the connection."""
     scheme, separator, _ = url.partition("://")
-    record = backends.by_scheme(scheme) if separator else None
-    if not separator and "=" in url:  # a connection string such as "host=... dbname=..."
+    record = backends.by_scheme(scheme) if separator else backends.by_bare(url)
+    if record is None and not separator and "=" in url:  # a string such as "host=... dbname=..."
         record = backends.by_dsn()
     if record is None:
         schemes = [s for r in backends.registry() for s in r.schemes]
@@ -139,13 +139,20 @@ def _classify_url(url: str) -> tuple[str, Any]:
             f"{', '.join(s + '://' for s in schemes)}"
         )
     name = record.name
+    if hasattr(record.load_driver(), "open_shared"):
+        return name, lambda: Resolved(name, _connecting(url, record, shared=True))
     return name, lambda: _opened(name, _connecting(url, record))
 
 
-def _connecting(url: str, record: backends.Backend) -> Any:
-    """The driver's ``open_url(url)``; a failure is a :class:`einsql.DatabaseError`, redacted."""
+def _connecting(url: str, record: backends.Backend, shared: bool = False) -> Any:
+    """The driver's ``open_url(url)`` (``open_shared``: one the process keeps open).
+
+    A failure is a :class:`einsql.DatabaseError`, redacted.
+    """
+    driver = record.load_driver()
     try:
-        return record.load_driver().open_url(url)
+        opener: Any = getattr(driver, "open_shared", None) if shared else driver.open_url
+        return opener(url)
     except Exception as error:
         raise DatabaseError(f"connecting to {redact(url)!r} failed: {first_line(error)}") from error
 

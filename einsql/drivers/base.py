@@ -72,9 +72,18 @@ def dropped_after(driver: Driver, names: list[str]) -> Iterator[None]:
         driver.execute(driver.sql(drop_table(name)))
 
 
+def created_table(statement: exp.Expr) -> str | None:
+    """The table a statement creates (``CREATE TABLE``, Spark's ``CACHE TABLE``), if any.
+
+    >>> created_table(exp.Cache(this=exp.to_table("t"), expression=exp.select("1")))
+    't'
+    """
+    return statement.this.name if isinstance(statement, (exp.Create, exp.Cache)) else None
+
+
 def _purpose(statement: exp.Expr) -> str:
     """What a setup or teardown statement is for, to name it when it fails."""
-    name = statement.this.name if isinstance(statement, exp.Create) else None
+    name = created_table(statement)
     if name is not None:
         return f"creating table {name!r}"
     if isinstance(statement, exp.Drop):
@@ -222,15 +231,16 @@ class Driver(ABC):
         each table the setup creates.
         """
         mark("run")
-        progress = Progress(sum(1 for s in program.setup if isinstance(s, exp.Create)))
+        progress = Progress(sum(1 for s in program.setup if created_table(s) is not None))
         try:
             for statement in program.setup:
                 start = time.perf_counter()
                 self.doing = _purpose(statement)
                 self.execute(self.sql(statement))
-                if isinstance(statement, exp.Create):
+                name = created_table(statement)
+                if name is not None:
                     if on_table is not None:
-                        on_table(statement.this.name, time.perf_counter() - start)
+                        on_table(name, time.perf_counter() - start)
                     progress.tick()
             rows = None
             if into is not None:

@@ -31,13 +31,13 @@ from functools import partial
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
 from einsql.convention import Relation, axis_columns, value_columns
-from einsql.dialect import WIDE_INDEX, load_dialect
-from einsql.drivers.base import Driver, Rows, quietly, url_path, value_arrays
+from einsql.dialect import load_dialect
+from einsql.drivers.arrow import arrow_rows, arrow_table
+from einsql.drivers.base import Driver, Rows, quietly, url_path
 from einsql.errors import OptionError
 from einsql.operands import CooArray
 
@@ -196,8 +196,7 @@ class DuckDBDriver(Driver):
         """Run one query; its Arrow columns become NumPy arrays."""
         relation = self.con.sql(sql)
         fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # DuckDB >= 1.4
-        table: pa.Table = fetch()
-        return {name: _numpy_column(table.column(name)) for name in table.column_names}
+        return arrow_rows(fetch())
 
     def progress(self) -> Callable[[], float] | None:
         """``query_progress``, once the connection tracks progress (see ``_set_progress``).
@@ -289,32 +288,3 @@ def register(con: Any, name: str, table: pa.Table) -> None:
                 raise
         time.sleep(pause)
         pause = min(2 * pause, 0.05)
-
-
-def arrow_table(coo: CooArray, kind: str) -> pa.Table:
-    """``coo`` as an Arrow table ``i0, ..., val`` (``val_re, val_im`` if complex).
-
-    >>> t = arrow_table(CooArray(np.array([[0, 1]]), np.array([2.0]), (2, 2)), "float")
-    >>> t.column_names, t.schema.field("i0").type
-    (['i0', 'i1', 'val'], DataType(int32))
-    """
-    columns: dict[str, Any] = {}
-    for k, (name, size) in enumerate(zip(axis_columns(len(coo.shape)), coo.shape)):
-        index_dtype = np.int32 if size < WIDE_INDEX else np.int64
-        columns[name] = np.ascontiguousarray(coo.coords[:, k], dtype=index_dtype)
-    return pa.table({**columns, **value_arrays(coo, kind)})
-
-
-def _numpy_column(column: pa.ChunkedArray) -> np.ndarray:
-    """An Arrow column as NumPy; ``HUGEINT`` sums (decimals of scale 0) as exact Python ints.
-
-    >>> from decimal import Decimal
-    >>> column = pa.chunked_array([pa.array([Decimal("1.25")], pa.decimal128(5, 2))])
-    >>> _numpy_column(column).tolist()
-    [1.25]
-    """
-    if pa.types.is_decimal(column.type) and column.type.scale == 0:
-        return np.array([int(v) for v in column.to_pylist()], dtype=object)
-    if pa.types.is_decimal(column.type):
-        return np.array([float(v) for v in column.to_pylist()], dtype=np.float64)
-    return np.asarray(column.to_numpy())

@@ -1,0 +1,174 @@
+"""The Spark driver: operands go in as Arrow, through temporary views; rows come out as Arrow.
+
+``con=`` is a ``SparkSession``, classic or Spark Connect, or a URL: ``sc://host:port``
+(Spark Connect), ``spark://host:port`` (a standalone master) or ``local[N]``. A
+session starts in seconds (about 10 s locally, 45 s cold), so einsql keeps the
+sessions it opens from URLs for the life of the process (``open_shared``) and
+never stops a session, its own or the caller's.
+
+Each operand becomes a temporary view of a DataFrame made from an Arrow table
+with an explicit schema (empty operands too), under a reserved name; staged steps
+are cached temporary views (see ``dialects/spark.py``). The driver drops every
+view it made when it closes, and turns ANSI mode on for its statements (integer
+overflow raises rather than wraps; the setting is put back at close). Spark has
+no transactions: ``into=`` with ``if_exists="replace"`` drops the old table and
+renames the new one in two statements.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from pyspark.errors import PySparkException
+from pyspark.sql import SparkSession
+from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+from einsql.convention import Relation, axis_columns, value_columns
+from einsql.dialect import load_dialect
+from einsql.drivers.arrow import arrow_rows, arrow_table
+from einsql.drivers.base import Driver, Rows, load_columns, quietly
+from einsql.errors import ExactnessError, OptionError
+from einsql.operands import CooArray
+
+#: Spark's conditions for a number that does not fit its type (ANSI mode on).
+OVERFLOWS = ("ARITHMETIC_OVERFLOW", "NUMERIC_VALUE_OUT_OF_RANGE", "CAST_OVERFLOW")
+
+#: The session setting that makes overflow raise; einsql turns it on while it works.
+ANSI = "spark.sql.ansi.enabled"
+
+_sessions: dict[str, Any] = {}
+_sessions_lock = threading.Lock()
+
+
+def is_session(con: Any) -> bool:
+    """Whether ``con`` is a Spark session (classic or Spark Connect)."""
+    return isinstance(con, (SparkSession, ConnectSession))
+
+
+def connect(con: Any) -> SparkDriver:
+    """A driver on the Spark session ``con`` (never stopped by einsql)."""
+    if not is_session(con):
+        raise OptionError(f"the spark backend needs a SparkSession, got {type(con).__name__}")
+    return SparkDriver(con)
+
+
+def open_shared(url: str) -> Any:
+    """The session for ``url``, opened on first use and kept for the process.
+
+    ``sc://...`` opens a Spark Connect session; anything else is a master URL
+    (``local[2]``, ``spark://host:7077``) for a classic session, of which a
+    process has one: a second master URL gets the session already running.
+    """
+    with _sessions_lock:
+        session = _sessions.get(url)
+        if session is None or _stopped(session):
+            session = _sessions[url] = _open(url)
+        return session
+
+
+def open_url(url: str) -> Any:
+    """A session for ``url`` (see :func:`open_shared`)."""
+    return open_shared(url)
+
+
+def _open(url: str) -> Any:
+    builder: Any = SparkSession.builder
+    if url.startswith("sc://"):
+        return builder.remote(url).getOrCreate()
+    return builder.master(url).config("spark.ui.enabled", "false").getOrCreate()
+
+
+def _stopped(session: Any) -> bool:
+    stopped = getattr(session, "is_stopped", False)
+    return bool(stopped)
+
+
+def in_transaction(con: Any) -> bool:
+    """Spark SQL has no transactions: never."""
+    return False
+
+
+def list_tables(con: Any) -> list[str]:
+    """The tables of the current database and the temporary views on ``con``."""
+    return [row[1] for row in con.sql("SHOW TABLES").collect()]
+
+
+class SparkDriver(Driver):
+    """Runs einsql programs on one Spark session."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.dialect = load_dialect("spark")
+        self.prefix = f"__einsql_{secrets.token_hex(4)}_"
+        self.views: list[str] = []
+        self.errors = (PySparkException,)
+        self.doing = "turning on ANSI mode"
+        self.ansi = self._setting(ANSI)
+        self._set(ANSI, "true")
+
+    def _setting(self, key: str) -> str | None:
+        value = self.con.conf.get(key, None)
+        return None if value is None else str(value)
+
+    def _set(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.con.conf.unset(key)
+        else:
+            self.con.conf.set(key, value)
+
+    def _load(self, coo: CooArray, kind: str) -> Relation:
+        """Make ``coo`` a temporary view (from Arrow, with an explicit schema)."""
+        name = f"{self.prefix}o{len(self.views)}"  # o: loaded operands (a: inlined ones)
+        columns = load_columns(coo, kind, self.dialect)
+        schema = ", ".join(f"`{c}` {sql_type}" for c, (sql_type, _) in columns.items())
+        frame = self.con.createDataFrame(arrow_table(coo, kind), schema=schema)
+        frame.createTempView(name)
+        self.views.append(name)
+        return Relation(name, axis_columns(len(coo.shape)), value_columns(kind), kind)
+
+    def _execute(self, sql: str) -> None:
+        """Run one statement (Spark runs commands as soon as they are parsed)."""
+        self.con.sql(sql)
+
+    def _query(self, sql: str) -> Rows:
+        """Run one query; fetch it through Arrow."""
+        return arrow_rows(self.con.sql(sql).toArrow())
+
+    def describe(self, sql: str) -> list[tuple[str, str]]:
+        """The columns of a query and their Spark types (the query is analyzed, not run)."""
+        with self.logged(sql):
+            schema = self.con.sql(sql).schema
+        return [(field.name, field.dataType.simpleString()) for field in schema.fields]
+
+    def translate(self, error: BaseException) -> BaseException:
+        """Spark's overflow conditions become :class:`einsql.ExactnessError`."""
+        if isinstance(error, PySparkException) and error.getCondition() in OVERFLOWS:
+            return ExactnessError(self._overflow_advice(_message(error)))
+        return super().translate(error)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Drop the loaded operands' views and put ANSI mode back (the session stays)."""
+        try:
+            self.doing = "dropping the loaded operands"
+            for name in self.views:
+                self.con.catalog.dropTempView(name)
+        except BaseException as failure:
+            quietly(partial(self._set, ANSI, self.ansi), failure)
+            raise
+        finally:
+            self.views.clear()
+        self.doing = "putting ANSI mode back"
+        self._set(ANSI, self.ansi)
+
+    def progress(self) -> Callable[[], float] | None:
+        """Spark reports no progress einsql can read portably (classic and Connect): none."""
+        return None
+
+
+def _message(error: PySparkException) -> str:
+    """Spark's message without its JVM stack trace."""
+    return str(error.getMessage() or error).strip().splitlines()[0]
