@@ -300,7 +300,7 @@ def _run_loop_kept(lowering: IterationLowering, driver: Driver, trace: bool) -> 
         driver.doing = "the iteration's start"
         steps = [f"{driver.prefix}s0"]
         tables.append(steps[0])
-        driver.execute(driver.sql(driver.dialect.temporary_table(steps[0], lowering.seed())))
+        driver.run_statement(driver.dialect.temporary_table(steps[0], lowering.seed()))
         for step in range(lowering.program.steps):
             driver.doing = f"step {step + 1} of the iteration"
             following = f"{driver.prefix}s{step + 1}"
@@ -313,7 +313,7 @@ def _run_loop_kept(lowering: IterationLowering, driver: Driver, trace: bool) -> 
         history = f"{driver.prefix}history"
         every = union_all([_all_rows(table) for table in steps])
         tables.append(history)
-        driver.execute(driver.sql(driver.dialect.temporary_table(history, every)))
+        driver.run_statement(driver.dialect.temporary_table(history, every))
         driver.doing = "reading the iteration's result"
         rows = driver.query(driver.sql(lowering.result_query(history)))
         losses = driver.query(driver.sql(lowering.trace_query(history))) if trace else None
@@ -331,13 +331,13 @@ def _run_step(driver: Driver, query: exp.Select, into: str, tables: list[str]) -
     with_ = query.args.get("with_")
     ctes = [(cte.alias, cte.this) for cte in with_.expressions] if with_ is not None else []
     if not (dialect.inlines_shared_ctes and staging.shared(ctes, query)):
-        driver.execute(driver.sql(dialect.temporary_table(into, query)))
+        driver.run_statement(dialect.temporary_table(into, query))
         return
     program = staging.staged_query(query, f"{into}_", dialect.max_statement_steps, dialect)
     tables.extend(program.temporaries)  # dropped with the steps' tables, at the end
     for statement in program.setup:
-        driver.execute(driver.sql(statement))
-    driver.execute(driver.sql(dialect.temporary_table(into, program.query)))
+        driver.run_statement(statement)
+    driver.run_statement(dialect.temporary_table(into, program.query))
 
 
 def _any_row(table: str) -> exp.Select:

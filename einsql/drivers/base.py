@@ -164,6 +164,14 @@ class Driver(ABC):
         with self.logged(sql), watch:
             yield
 
+    def run_statement(self, statement: exp.Expr) -> None:
+        """Run one statement of a program's setup or teardown (a tree; see ``execute``).
+
+        Drivers override this where a database keeps a temporary table better
+        than its SQL text says (Spark checkpoints it).
+        """
+        self.execute(self.sql(statement))
+
     def progress(self) -> Callable[[], float] | None:
         """How far the running statement is, in percent (negative: unknown); None: never known.
 
@@ -236,7 +244,7 @@ class Driver(ABC):
             for statement in program.setup:
                 start = time.perf_counter()
                 self.doing = _purpose(statement)
-                self.execute(self.sql(statement))
+                self.run_statement(statement)
                 name = created_table(statement)
                 if name is not None:
                     if on_table is not None:
@@ -255,7 +263,7 @@ class Driver(ABC):
             progress.close()
         for statement in program.teardown:
             self.doing = _purpose(statement)
-            self.execute(self.sql(statement))
+            self.run_statement(statement)
         return rows
 
     def store(self, query: exp.Query, into: str, if_exists: str) -> None:

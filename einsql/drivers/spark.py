@@ -26,6 +26,7 @@ from typing import Any
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 from pyspark.sql.connect.session import SparkSession as ConnectSession
+from sqlglot import exp
 
 from einsql.convention import Relation, axis_columns, value_columns
 from einsql.dialect import load_dialect
@@ -105,6 +106,7 @@ class SparkDriver(Driver):
         self.dialect = load_dialect("spark")
         self.prefix = f"__einsql_{secrets.token_hex(4)}_"
         self.views: list[str] = []
+        self.checkpoints: list[Any] = []  # frames whose rows staged views read
         self.errors = (PySparkException,)
         self.doing = "turning on ANSI mode"
         self.ansi = self._setting(ANSI)
@@ -138,6 +140,24 @@ class SparkDriver(Driver):
         """Run one query; fetch it through Arrow."""
         return arrow_rows(self.con.sql(sql).toArrow())
 
+    def run_statement(self, statement: exp.Expr) -> None:
+        """``CACHE TABLE name AS query`` runs as a local checkpoint of the query, viewed as name.
+
+        The SQL text's cached view is resolved by name, and its whole lineage
+        analyzed, every time it is read: a loop of steps each reading the last
+        slows down with every step (an iteration of 20 steps did not finish in
+        10 minutes). A checkpoint is computed once and its view reads the
+        rows, not their history. The frames are kept until the driver closes.
+        """
+        if not isinstance(statement, exp.Cache):
+            super().run_statement(statement)
+            return
+        query = self.sql(statement.expression)
+        with self.running(query):
+            frame = self.con.sql(query).localCheckpoint(eager=True)
+            frame.createTempView(statement.this.name)
+        self.checkpoints.append(frame)
+
     def describe(self, sql: str) -> list[tuple[str, str]]:
         """The columns of a query and their Spark types (the query is analyzed, not run)."""
         with self.logged(sql):
@@ -161,6 +181,7 @@ class SparkDriver(Driver):
             raise
         finally:
             self.views.clear()
+            self.checkpoints.clear()
         self.doing = "putting ANSI mode back"
         self._set(ANSI, self.ansi)
 
