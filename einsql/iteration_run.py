@@ -328,9 +328,8 @@ def _run_step(driver: Driver, query: exp.Select, into: str, tables: list[str]) -
     their tables (listed in ``tables`` while they live) named after ``into``.
     """
     dialect = driver.dialect
-    with_ = query.args.get("with_")
-    ctes = [(cte.alias, cte.this) for cte in with_.expressions] if with_ is not None else []
-    if not (dialect.inlines_shared_ctes and staging.shared(ctes, query)):
+    ctes, body = staging.split_ctes(query)
+    if not (dialect.inlines_shared_ctes and staging.shared(ctes, body)):
         driver.run_statement(dialect.temporary_table(into, query))
         return
     program = staging.staged_query(query, f"{into}_", dialect.max_statement_steps, dialect)

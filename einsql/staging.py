@@ -81,8 +81,9 @@ def staged(
         setup.append(target.temporary_table(name, _with_first(body.copy(), inner, materialized)))
         if target.drops_early:
             setup += [drop_table(ctes[t][0]) for t in tables if last_reader.get(t) == table]
-    result = [ctes[t][0] for t in tables if last_reader.get(t) == len(ctes)]
-    if not target.drops_early:
+    if target.drops_early:
+        result = [ctes[t][0] for t in tables if last_reader.get(t) == len(ctes)]
+    else:  # every table lives to the end; the last made is dropped first
         result = [ctes[t][0] for t in reversed(tables)]
     return Program(
         tuple(setup),
@@ -108,10 +109,7 @@ def staged_query(query: exp.Query, prefix: str, limit: int, dialect: Dialect) ->
     >>> Dialect().render(program.query, pretty=False)
     'SELECT * FROM "p_a" AS "a", "p_a" AS "b"'
     """
-    with_ = query.args.get("with_")
-    body = query.copy()
-    body.set("with_", None)
-    ctes = [(cte.alias, cte.this) for cte in with_.expressions] if with_ is not None else []
+    ctes, body = split_ctes(query)
     names = {name: prefix + name for name, _ in ctes}
 
     def rename(node: exp.Expr) -> exp.Expr:
@@ -126,20 +124,47 @@ def staged_query(query: exp.Query, prefix: str, limit: int, dialect: Dialect) ->
             )
         return node
 
-    renamed = [(names[name], cte.transform(rename)) for name, cte in ctes]
-    final = body.transform(rename)
-    assert isinstance(final, exp.Query)  # renaming tables keeps a query a query
-    return staged(renamed, final, limit, False, dialect)
+    def renamed(query: exp.Query) -> exp.Query:
+        result = query.transform(rename)
+        assert isinstance(result, exp.Query)  # renaming tables keeps a query a query
+        return result
+
+    staged_ctes = [(names[name], renamed(cte)) for name, cte in ctes]
+    return staged(staged_ctes, renamed(body), limit, False, dialect)
+
+
+def split_ctes(query: exp.Query) -> tuple[list[tuple[str, exp.Query]], exp.Query]:
+    """``query``'s CTEs, in order, and a copy of ``query`` without them.
+
+    >>> ctes, body = split_ctes(exp.select("*").from_("a").with_("a", as_=exp.select("1")))
+    >>> [name for name, _ in ctes], body.sql()
+    (['a'], 'SELECT * FROM a')
+    """
+    with_ = query.args.get("with_")
+    body = query.copy()
+    body.set("with_", None)
+    ctes = [(cte.alias, cte.this) for cte in with_.expressions] if with_ is not None else []
+    return ctes, body
+
+
+def _references(body: exp.Expr, position: dict[str, int]) -> list[int]:
+    """The CTEs ``body`` reads, by position, once per reference.
+
+    A reference is a table, or a bare identifier after ``FROM`` or ``JOIN``
+    (as the iteration lowering writes some joins).
+    """
+    found = []
+    for node in body.find_all(exp.Table, exp.Identifier):
+        bare = isinstance(node, exp.Identifier) and isinstance(node.parent, (exp.Join, exp.From))
+        if (isinstance(node, exp.Table) or bare) and node.name in position:
+            found.append(position[node.name])
+    return found
 
 
 def _reads(ctes: Ctes, query: exp.Query) -> list[list[int]]:
     """For each CTE, then for the query, the CTEs it reads (by position)."""
     position = {name: k for k, (name, _) in enumerate(ctes)}
-    bodies = [body for _, body in ctes] + [query]
-    return [
-        sorted({position[t.name] for t in body.find_all(exp.Table) if t.name in position})
-        for body in bodies
-    ]
+    return [sorted(set(_references(body, position))) for body in [*(b for _, b in ctes), query]]
 
 
 def shared(ctes: Ctes, query: exp.Query) -> bool:
@@ -153,12 +178,11 @@ def shared(ctes: Ctes, query: exp.Query) -> bool:
     >>> shared(one, twice)
     True
     """
-    counts = [0] * len(ctes)
     position = {name: k for k, (name, _) in enumerate(ctes)}
-    for body in [*(body for _, body in ctes), query]:
-        for table in body.find_all(exp.Table):
-            if table.name in position:
-                counts[position[table.name]] += 1
+    counts = [0] * len(ctes)
+    for body in [*(b for _, b in ctes), query]:
+        for k in _references(body, position):
+            counts[k] += 1
     return any(count > 1 for count in counts)
 
 

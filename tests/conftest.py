@@ -136,7 +136,7 @@ class Database:
         self.con = con
         self.driver = backends.find(name).load_driver()
         marker = backends.find(name).test_marker
-        self.sampled = marker is not None and not sampled_fully(name)
+        self.sampled = marker is not None and not runs_everything(name)
         """Tests here run a sample (Spark): a loop over cases may take one of them."""
 
     def sample(self, cases: Sequence[Any], key: str) -> Sequence[Any]:
@@ -211,11 +211,11 @@ def runs_on(name: str, item: pytest.Item) -> bool:
     has a ``test_marker`` (Spark), which only marked tests (or parameters) carry to it;
     ``EINSQL_TEST_<NAME>_ALL=1`` runs them all there (against a real cluster, say)."""
     marker = backends.find(name).test_marker
-    return marker is None or sampled_fully(name) or item.get_closest_marker(marker) is not None
+    return marker is None or runs_everything(name) or item.get_closest_marker(marker) is not None
 
 
-def sampled_fully(name: str) -> bool:
-    """Whether ``EINSQL_TEST_<NAME>_ALL`` asks for every backend test on ``name``."""
+def runs_everything(name: str) -> bool:
+    """Whether ``EINSQL_TEST_<NAME>_ALL`` asks for every backend test on ``name`` (not a sample)."""
     return bool(os.environ.get(f"EINSQL_TEST_{name.upper()}_ALL"))
 
 

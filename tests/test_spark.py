@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import Database, assert_matches, database_url, oracle
+from conftest import Database, assert_matches, database_url, open_database, oracle
 
 import einsql
 
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture()
 def spark(databases: dict[str, Database]) -> Database:
-    """The suite's Spark session (a Spark Connect one in CI)."""
-    from conftest import open_database
-
+    """The suite's Spark session (a Spark Connect one in CI), shared as ``db``'s."""
     if "spark" not in databases:
         databases["spark"] = Database("spark", open_database("spark"))
     return databases["spark"]

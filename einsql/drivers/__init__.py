@@ -138,10 +138,14 @@ def _classify_url(url: str) -> tuple[str, Any]:
             f"cannot open {redact(url)!r}: use a URL starting with one of "
             f"{', '.join(s + '://' for s in schemes)}"
         )
-    name = record.name
-    if hasattr(record.load_driver(), "open_shared"):
-        return name, lambda: Resolved(name, _connecting(url, record, shared=True))
-    return name, lambda: _opened(name, _connecting(url, record))
+    return record.name, lambda: _opened_url(url, record)
+
+
+def _opened_url(url: str, record: backends.Backend) -> Resolved:
+    """The connection ``url`` names: closed after the call, unless the driver shares it."""
+    if hasattr(record.load_driver(), "open_shared"):  # the process keeps it (Spark)
+        return Resolved(record.name, _connecting(url, record, shared=True))
+    return _opened(record.name, _connecting(url, record))
 
 
 def _connecting(url: str, record: backends.Backend, shared: bool = False) -> Any:

@@ -35,7 +35,7 @@ def numpy_column(column: pa.ChunkedArray) -> np.ndarray:
 
     >>> from decimal import Decimal
     >>> column = pa.chunked_array([pa.array([Decimal("1.25")], pa.decimal128(5, 2))])
-    >>> _numpy_column(column).tolist()
+    >>> numpy_column(column).tolist()
     [1.25]
     """
     if pa.types.is_decimal(column.type) and column.type.scale == 0:

@@ -7,8 +7,9 @@ sessions it opens from URLs for the life of the process (``open_shared``) and
 never stops a session, its own or the caller's.
 
 Each operand becomes a temporary view of a DataFrame made from an Arrow table
-with an explicit schema (empty operands too), under a reserved name; staged steps
-are cached temporary views (see ``dialects/spark.py``). The driver drops every
+with an explicit schema (empty operands too), under a reserved name. A staged
+step (``CACHE TABLE`` in the SQL text, see ``dialects/spark.py``) runs as a local
+checkpoint viewed by name, which cuts its lineage (``run_statement``). The driver drops every
 view it made when it closes, and turns ANSI mode on for its statements (integer
 overflow raises rather than wraps; the setting is put back at close). Spark has
 no transactions: ``into=`` with ``if_exists="replace"`` drops the old table and
