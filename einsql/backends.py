@@ -17,7 +17,7 @@ would register too. Adapters import the core, so the scan runs on first use
 (then cached), never at import; the order is fixed by ``priority`` and name.
 
 >>> names()
-('duckdb', 'postgres', 'sqlite')
+('duckdb', 'postgres', 'sqlite', 'spark')
 >>> default().name, find("postgres").memory_url
 ('duckdb', None)
 """
@@ -151,7 +151,7 @@ def find(name: str) -> Backend:
     >>> find("oracle")
     Traceback (most recent call last):
     ...
-    einsql.errors.OptionError: unknown backend 'oracle'; use one of duckdb, postgres, sqlite
+    einsql.errors.OptionError: unknown backend 'oracle'; use one of duckdb, postgres, sqlite, spark
     """
     for record in registry():
         if record.name == name:

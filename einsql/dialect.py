@@ -39,7 +39,7 @@ else:
 
         >>> import einsql.dialect
         >>> einsql.dialect.DIALECTS
-        ('duckdb', 'postgres', 'sqlite')
+        ('duckdb', 'postgres', 'sqlite', 'spark')
         """
         if name == "DIALECTS":
             return backend_names()

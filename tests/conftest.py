@@ -167,7 +167,8 @@ class Database:
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a query (its transaction, if any, is ended)."""
         ran = self.run(sql)
-        found = ran.fetchall() if hasattr(ran, "fetchall") else ran.collect()
+        # a Spark DataFrame answers every attribute (as a column): ask the connection
+        found = ran.fetchall() if hasattr(self.con, "execute") else ran.collect()
         rows = [tuple(row) for row in found]
         self.end(commit=False)
         return rows

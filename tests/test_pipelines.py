@@ -515,9 +515,11 @@ def test_summed_duplicates_are_exact() -> None:
 
 
 def test_sources_that_are_not_tables_are_refused() -> None:
-    for source in (pa.chunked_array([[1, 2]]), pd.Series([1, 2])):
-        with pytest.raises(einsql.OperandError, match="as a table"):
-            einsql.coo(source)
+    with pytest.raises(einsql.OperandError, match="as a table"):
+        einsql.coo(pa.chunked_array([[1, 2]]))
+    # pandas 3's Series speaks Arrow and fails as a table; pandas 2's is not a table source
+    with pytest.raises(einsql.OperandError, match="the pandas Series"):
+        einsql.coo(pd.Series([1, 2]))
     with pytest.raises(einsql.OperandError, match=r"(?i)duplicate|repeat"):
         einsql.coo(pd.DataFrame([[0, 1.0]], columns=["i0", "i0"]))
 
