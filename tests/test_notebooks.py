@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import database_url
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
@@ -14,7 +15,7 @@ PLOTTED = {"derivatives": 1, "benchmarks": 2}  # notebooks that draw figures, an
 
 def test_there_are_notebooks() -> None:
     names = {path.stem for path in NOTEBOOKS}
-    assert {"quickstart", "derivatives", "quantum_circuit", "benchmarks"} <= names
+    assert {"quickstart", "derivatives", "quantum_circuit", "benchmarks", "spark"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -25,7 +26,9 @@ def test_notebooks_are_committed_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, tmp_path: Path) -> None:
+def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if path.stem == "spark":  # on the suite's Spark server, where pyspark looks for one
+        monkeypatch.setenv("SPARK_REMOTE", database_url("spark"))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,

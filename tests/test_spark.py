@@ -6,11 +6,18 @@ The backend-parametrized suite runs its ``spark``-marked part there too (see
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import Database, assert_matches, database_url, open_database, oracle
 
 import einsql
+from einsql.drivers.spark import SETTINGS
 
 pytestmark = pytest.mark.spark
 
@@ -26,10 +33,10 @@ def spark(databases: dict[str, Database]) -> Database:
 def test_a_session_and_its_url_give_numpys_answer_and_stay_open(spark: Database) -> None:
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
-    ansi = spark.con.conf.get("spark.sql.ansi.enabled")
+    settings = {key: spark.con.conf.get(key, None) for key in SETTINGS}
     assert_matches(einsql.einsum("ij,jk->ik", a, b, con=spark.con), a @ b)
     assert_matches(einsql.einsum("ij,jk->ik", a, b, con=database_url("spark")), a @ b)
-    assert spark.con.conf.get("spark.sql.ansi.enabled") == ansi  # put back
+    assert {key: spark.con.conf.get(key, None) for key in SETTINGS} == settings  # put back
     assert spark.con.sql("SELECT 1 AS one").collect()[0][0] == 1  # not stopped
     assert spark.leftovers() == []
 
@@ -88,3 +95,88 @@ def test_expressions_with_shared_nodes_run_staged(spark: Database) -> None:
     expected = einsql.evaluate(hessian, values, backend="numpy")
     np.testing.assert_allclose(einsql.evaluate(hessian, values, con=spark.con), expected)
     assert spark.leftovers() == []
+
+
+def test_a_gradient_adding_a_constant_to_a_staged_node_runs(spark: Database) -> None:
+    """A union over a checkpoint of a join: Spark's constraint propagation failed on it."""
+    n, d = 30, 4
+    rng = np.random.default_rng(7)
+    X, y, w = einsql.var("X", (n, d)), einsql.var("y", (n,)), einsql.var("w", (d,))
+    loss = einsql.sum(einsql.log1p(einsql.exp(-y * einsql.einsum("ij,j->i", X, w)))) / n
+    values = {
+        "X": rng.standard_normal((n, d)) * (rng.random((n, d)) < 0.5),
+        "y": np.where(rng.random(n) < 0.5, 1.0, -1.0),
+        "w": rng.standard_normal(d),
+    }
+    gradient = einsql.grad(loss, w)
+    expected = einsql.evaluate(gradient, values, backend="numpy")
+    np.testing.assert_allclose(einsql.evaluate(gradient, values, con=spark.con), expected)
+    assert spark.leftovers() == []
+
+
+def test_tables_are_read_and_written_by_three_part_names(spark: Database) -> None:
+    """``catalog.schema.table``: ``into=`` writes it, ``Table`` and ``einsql.table`` read it."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((5, 3)) * (rng.random((5, 3)) < 0.5)
+    name = "spark_catalog.default.einsql_spark_three"
+    try:
+        einsql.einsum("ij->ij", a, con=spark.con, into=name)
+        assert einsql.table(name, spark.con).shape[1] <= 3
+        read = einsql.einsum("ij,ij->j", einsql.Table(name, (5, 3)), a, con=spark.con)
+        assert_matches(read, np.einsum("ij,ij->j", a, a))
+    finally:
+        spark.drop(name)
+    assert spark.leftovers() == []
+
+
+CLASSIC_SESSION = """
+import json, sys
+import numpy as np
+import einsql
+
+rng = np.random.default_rng(6)
+a, b = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+x = einsql.var("x", (5,))
+loss = einsql.sum(einsql.softplus(einsql.einsum("ij,j->i", einsql.var("A", (4, 5)), x)))
+values = {"x": rng.standard_normal(5), "A": a}
+found = {
+    "product": einsql.einsum("ij,jk->ik", a, b, con=sys.argv[1]).tolist(),
+    "gradient": einsql.evaluate(einsql.grad(loss, x), values, con=sys.argv[1]).tolist(),
+}
+print(json.dumps({"a": a.tolist(), "b": b.tolist(), "x": values["x"].tolist(), **found}))
+"""
+
+
+def test_a_master_url_opens_a_classic_session_in_the_process(
+    spark: Database, tmp_path: Path
+) -> None:
+    """``con="local[1]"``: a classic (non-Connect) session, in a child process of its own.
+
+    The child starts its own JVM (about 25 s), so this path runs once; the rest
+    of the suite uses the Spark Connect server.
+    """
+    connect = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")  # this process's Connect mode
+    env = {k: v for k, v in os.environ.items() if k not in connect}
+    done = subprocess.run(
+        [sys.executable, "-c", CLASSIC_SESSION, "local[1]"],
+        cwd=tmp_path,  # the classic session's warehouse directory goes here
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    a, b, x = (np.array(found[k]) for k in ("a", "b", "x"))
+    np.testing.assert_allclose(found["product"], a @ b, rtol=1e-12)
+    expected_gradient = a.T @ (1.0 / (1.0 + np.exp(-(a @ x))))  # d/dx sum softplus(A x)
+    np.testing.assert_allclose(found["gradient"], expected_gradient, rtol=1e-10)
+
+
+def test_a_master_url_after_a_connect_session_is_refused_clearly(spark: Database) -> None:
+    """pyspark makes only Connect sessions once a process has one: einsql says so."""
+    if "SPARK_CONNECT_MODE_ENABLED" not in os.environ:
+        pytest.skip("the suite's Spark session is a classic one")
+    with pytest.raises(einsql.OptionError, match="classic Spark session"):
+        einsql.einsum("i->", np.ones(2), con="local[1]")

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from einsql import backends
 from einsql.drivers.base import Driver, quietly
-from einsql.errors import DatabaseError, OptionError, first_line, redact
+from einsql.errors import DatabaseError, EinsqlError, OptionError, first_line, redact
 from einsql.logger import mark, ran_on
 
 
@@ -157,6 +157,8 @@ def _connecting(url: str, record: backends.Backend, shared: bool = False) -> Any
     try:
         opener: Any = getattr(driver, "open_shared", None) if shared else driver.open_url
         return opener(url)
+    except EinsqlError:
+        raise
     except Exception as error:
         raise DatabaseError(f"connecting to {redact(url)!r} failed: {first_line(error)}") from error
 

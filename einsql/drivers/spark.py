@@ -10,18 +10,19 @@ Each operand becomes a temporary view of a DataFrame made from an Arrow table
 with an explicit schema (empty operands too), under a reserved name. A staged
 step (``CACHE TABLE`` in the SQL text, see ``dialects/spark.py``) runs as a local
 checkpoint viewed by name, which cuts its lineage (``run_statement``). The driver drops every
-view it made when it closes, and turns ANSI mode on for its statements (integer
-overflow raises rather than wraps; the setting is put back at close). Spark has
+view it made when it closes, and runs its statements with ANSI mode on (integer
+overflow raises rather than wraps) and constraint propagation off (see
+``SETTINGS``; both put back at close). Spark has
 no transactions: ``into=`` with ``if_exists="replace"`` drops the old table and
 renames the new one in two statements.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from pyspark.errors import PySparkException
@@ -39,8 +40,19 @@ from einsql.operands import CooArray
 #: Spark's conditions for a number that does not fit its type (ANSI mode on).
 OVERFLOWS = ("ARITHMETIC_OVERFLOW", "NUMERIC_VALUE_OUT_OF_RANGE", "CAST_OVERFLOW")
 
-#: The session setting that makes overflow raise; einsql turns it on while it works.
+#: The session setting that makes overflow raise.
 ANSI = "spark.sql.ansi.enabled"
+
+#: Session settings einsql's statements run with, put back when the driver closes:
+#: ANSI mode, so overflow raises instead of wrapping; and no constraint propagation,
+#: which fails on a union over a checkpoint of a join ("key not found", Spark 4.1:
+#: the checkpoint keeps constraints on attributes its union rewrite cannot map), and
+#: whose cost grows with a plan's depth.
+SETTINGS = {ANSI: "true", "spark.sql.constraintPropagation.enabled": "false"}
+
+#: What pyspark sets, process-wide, once it opens a Spark Connect session; from then on
+#: its builder makes Connect sessions only.
+CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 
 _sessions: dict[str, Any] = {}
 _sessions_lock = threading.Lock()
@@ -81,6 +93,12 @@ def _open(url: str) -> Any:
     builder: Any = SparkSession.builder
     if url.startswith("sc://"):
         return builder.remote(url).getOrCreate()
+    if CONNECT_MODE in os.environ or "SPARK_REMOTE" in os.environ:
+        raise OptionError(
+            f"{url!r} needs a classic Spark session, but pyspark opens only Spark Connect "
+            "sessions in a process that has opened one (or sets SPARK_REMOTE): pass con= "
+            "a SparkSession or an sc:// URL"
+        )
     return builder.master(url).config("spark.ui.enabled", "false").getOrCreate()
 
 
@@ -109,9 +127,19 @@ class SparkDriver(Driver):
         self.views: list[str] = []
         self.checkpoints: list[Any] = []  # frames whose rows staged views read
         self.errors = (PySparkException,)
-        self.doing = "turning on ANSI mode"
-        self.ansi = self._setting(ANSI)
-        self._set(ANSI, "true")
+        self.doing = "setting ANSI mode on and constraint propagation off"
+        self.saved = {key: self._setting(key) for key in SETTINGS}
+        try:
+            for key, value in SETTINGS.items():
+                self._set(key, value)
+        except BaseException as error:
+            quietly(self._restore, error)
+            raise
+
+    def _restore(self) -> None:
+        """Put back the session settings einsql changed."""
+        for key, value in self.saved.items():
+            self._set(key, value)
 
     def _setting(self, key: str) -> str | None:
         value = self.con.conf.get(key, None)
@@ -172,19 +200,19 @@ class SparkDriver(Driver):
         return super().translate(error)
 
     def close(self, error: BaseException | None = None) -> None:
-        """Drop the loaded operands' views and put ANSI mode back (the session stays)."""
+        """Drop the loaded operands' views and put the session's settings back (it stays)."""
         try:
             self.doing = "dropping the loaded operands"
             for name in self.views:
                 self.con.catalog.dropTempView(name)
         except BaseException as failure:
-            quietly(partial(self._set, ANSI, self.ansi), failure)
+            quietly(self._restore, failure)
             raise
         finally:
             self.views.clear()
             self.checkpoints.clear()
-        self.doing = "putting ANSI mode back"
-        self._set(ANSI, self.ansi)
+        self.doing = "putting the session's settings back"
+        self._restore()
 
     def progress(self) -> Callable[[], float] | None:
         """Spark reports no progress einsql can read portably (classic and Connect): none."""
