@@ -175,7 +175,11 @@ def main() -> None:
 
 
 def drop_tables(con: Any, tables: Any) -> None:
-    """Drop the tables a benchmark made and commit (DuckDB autocommits)."""
+    """Drop the tables a benchmark made and commit (DuckDB autocommits; Spark has no commit)."""
+    if type(con).__module__.startswith("pyspark"):
+        for table in tables:
+            con.sql(f"DROP TABLE IF EXISTS `{table.name}`")
+        return
     for table in tables:
         con.execute(f'DROP TABLE IF EXISTS "{table.name}"')
     if not isinstance(con, duckdb.DuckDBPyConnection):

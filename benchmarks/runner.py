@@ -22,10 +22,15 @@ against ``opt_einsum.contract_path`` on the same shapes, interleaved over
 ``5 * --repeat`` rounds, medians and their ratio, written to ``compile.csv``.
 
 PostgreSQL runs when ``EINSQL_BENCH_POSTGRES`` (or ``EINSQL_TEST_POSTGRES``)
-names a server: ``postgresql://user@host:port/db``. Without SQLite the full run
-takes about 15 minutes on 2 cores; SQLite joins by nested scans and takes many
-minutes per workload on the larger ones, so leave it out with ``--systems`` for a
-quick comparison.
+names a server: ``postgresql://user@host:port/db``; Spark when ``EINSQL_BENCH_SPARK``
+(or ``EINSQL_TEST_SPARK``) names one: ``sc://host:15002`` (Spark Connect),
+``local[2]``. On Spark the phases are timed apart as well (``load_seconds``,
+``query_seconds``, ``fetch_seconds`` in the CSV): loading the operands into
+tables, the query with its result kept in Spark (``into=`` a table), and reading
+that result to the client; ``seconds`` stays the end-to-end query and fetch.
+Without SQLite the full run takes about 15 minutes on 2 cores; SQLite joins by
+nested scans and takes many minutes per workload on the larger ones, so leave it
+out with ``--systems`` for a quick comparison (Spark too: about 0.2 s per query).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +69,14 @@ SYSTEMS = (
     "einsql-duckdb",
     "einsql-postgres",
     "einsql-sqlite",
+    "einsql-spark",
     "naive-duckdb",
     "opt_einsum-numpy",
     "opt_einsum-sparse",
     "scipy",
 )
 PEER_OF_RATIO = "einsql-duckdb"
+PHASES = ("load", "query", "fetch")
 
 
 @dataclass
@@ -83,11 +90,17 @@ class Measurement:
     note: str = ""
     matches: bool | None = None
     result: Any = None
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def postgres_url() -> str | None:
     """The server PostgreSQL systems run on, if any."""
     return os.environ.get("EINSQL_BENCH_POSTGRES") or os.environ.get("EINSQL_TEST_POSTGRES")
+
+
+def spark_url() -> str | None:
+    """The Spark the ``einsql-spark`` system runs on, if any."""
+    return os.environ.get("EINSQL_BENCH_SPARK") or os.environ.get("EINSQL_TEST_SPARK")
 
 
 def contraction_path(w: Workload) -> tuple[list[tuple[int, ...]], int]:
@@ -110,7 +123,14 @@ def timed(fn: Callable[[], Any], repeat: int, budget: float) -> tuple[float, int
 
 @contextmanager
 def database(system: str) -> Iterator[Any]:
-    """A fresh connection for a database system (closed afterwards)."""
+    """A fresh connection for a database system (closed afterwards; Spark's session stays)."""
+    if system.endswith("spark"):
+        from einsql.drivers.spark import open_shared
+
+        url = spark_url()
+        assert url is not None
+        yield open_shared(url)  # a session takes seconds to start: the process keeps it
+        return
     if system.endswith("duckdb"):
         con: Any = duckdb.connect()
     elif system.endswith("sqlite"):
@@ -138,9 +158,11 @@ def load_tables(con: Any, w: Workload) -> list[einsql.Table]:
 
 
 def run_database(w: Workload, system: str, path: Any, repeat: int, budget: float) -> Measurement:
-    """einsql, or the naive baseline, on one database."""
+    """einsql, or the naive baseline, on one database (on Spark, its phases timed apart too)."""
     with database(system) as con:
+        start = time.perf_counter()
         tables = load_tables(con, w)
+        phases = {"load": time.perf_counter() - start}
         try:
             if system.startswith("naive"):
                 sql = naive_sql(w.equation, w.shapes, path, [t.name for t in tables])
@@ -148,9 +170,29 @@ def run_database(w: Workload, system: str, path: Any, repeat: int, budget: float
             else:
                 fn = lambda: einsql.einsum(w.equation, *tables, con=con, out="coo")  # noqa: E731
             seconds, runs, result = timed(fn, repeat, budget)
+            if system == "einsql-spark":
+                phases.update(query_and_fetch(con, w, tables, repeat, budget))
         finally:
             drop_tables(con, tables)
-    return measured(w, system, seconds, runs, result)
+    return replace(measured(w, system, seconds, runs, result), phases=phases)
+
+
+def query_and_fetch(
+    con: Any, w: Workload, tables: list[einsql.Table], repeat: int, budget: float
+) -> dict[str, float]:
+    """The query with its result kept in the database (``into=``), then reading that result."""
+    stored = "bench_result"
+    try:
+        query, _, table = timed(
+            lambda: einsql.einsum(w.equation, *tables, con=con, into=stored, if_exists="replace"),
+            repeat,
+            budget,
+        )
+        read = f"{'abcdefgh'[: table.ndim]}->{'abcdefgh'[: table.ndim]}"
+        fetch, _, _ = timed(lambda: einsql.einsum(read, table, con=con, out="coo"), repeat, budget)
+    finally:
+        drop_tables(con, [einsql.Table(stored, ())])
+    return {"query": query, "fetch": fetch}
 
 
 def naive_rows(con: Any, sql: str, w: Workload) -> sparse.COO:
@@ -220,6 +262,8 @@ def skip_reason(w: Workload, system: str, largest: int) -> str:
         return "not in this workload"
     if system == "einsql-postgres" and postgres_url() is None:
         return "no server (set EINSQL_BENCH_POSTGRES)"
+    if system == "einsql-spark" and spark_url() is None:
+        return "no server (set EINSQL_BENCH_SPARK)"
     if system == "scipy" and w.equation != "ij,jk->ik":
         return "matrix products only"
     if system == "opt_einsum-numpy" and (not w.dense_fits or largest > 2**27):
@@ -278,10 +322,26 @@ def rows(measurements: list[Measurement]) -> list[dict[str, Any]]:
                 if m.seconds is None or not base
                 else f"{m.seconds / base:.3g}",
                 "matches_reference": "" if m.matches is None else m.matches,
+                **{f"{p}_seconds": _seconds(m.phases.get(p)) for p in PHASES},
                 "note": m.note,
             }
         )
     return out
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def phases(measurements: list[Measurement]) -> list[str]:
+    """A line per measurement timed in phases: load, query (kept in the database), fetch."""
+    return [
+        f"{m.system} on {m.workload.name}: "
+        + ", ".join(f"{p} {m.phases[p]:.3g} s" for p in PHASES if p in m.phases)
+        + f"; query and fetch together {m.seconds:.3g} s"
+        for m in measurements
+        if m.seconds is not None and set(PHASES) <= set(m.phases)
+    ]
 
 
 def table(measurements: list[Measurement], systems: Sequence[str]) -> str:
@@ -376,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
     words = [w for w in args.only.split(",") if w]
     workloads = [w for w in standard(args.quick) if not words or any(x in w.name for x in words)]
     measurements = []
+    einsql.einsum("ij,jk->ik", np.eye(2), np.eye(2), con=duckdb.connect())  # imports, off the clock
     for w in workloads:
         print(f"{w.name}: {w.num_tensors} tensors, {w.equation[:60]}", flush=True)
         measurements += measure(w, systems, args.repeat, args.budget)
@@ -387,6 +448,7 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
         print(table(measurements, systems))
         print()
         print("\n".join(summary(measurements)))
+        print("\n".join(phases(measurements)))
         print(f"\nwrote {out / 'runner.csv'} and {out / 'runner.svg'}")
     if not words or "compile" in words:
         compiled(100 if args.quick else 1000, 5 * args.repeat, out)

@@ -180,3 +180,21 @@ def test_a_master_url_after_a_connect_session_is_refused_clearly(spark: Database
         pytest.skip("the suite's Spark session is a classic one")
     with pytest.raises(einsql.OptionError, match="classic Spark session"):
         einsql.einsum("i->", np.ones(2), con="local[1]")
+
+
+def test_the_benchmark_runner_times_spark_in_phases(
+    spark: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``einsql-spark`` in the runner: checked against scipy, with load, query and fetch apart."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "benchmarks"))
+    monkeypatch.setenv("EINSQL_BENCH_SPARK", database_url("spark"))
+    import runner
+
+    systems = "einsql-duckdb,einsql-spark,scipy"
+    args = ["--quick", "--repeat", "1", "--systems", systems, "--only", "spmm"]
+    measurements = runner.main([*args, "--out", str(tmp_path)])
+    (on_spark,) = [m for m in measurements if m.system == "einsql-spark"]
+    assert on_spark.matches and on_spark.seconds is not None
+    assert set(on_spark.phases) == {"load", "query", "fetch"}
+    assert all(seconds > 0 for seconds in on_spark.phases.values())
+    assert spark.leftovers() == []
