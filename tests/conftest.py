@@ -192,6 +192,17 @@ class Database:
         return self.name
 
 
+def run_script(db: Database, script: str) -> list[tuple[Any, ...]]:
+    """Run pasted SQL statement by statement, as a shell would; return the query's rows."""
+    rows: list[tuple[Any, ...]] = []
+    for statement in (s for s in script.split(";\n") if s.strip()):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            rows = db.rows(statement)
+        else:
+            db.execute(statement)
+    return rows
+
+
 def open_database(name: str) -> Any:
     """A new connection to a test database of backend ``name`` (skips without its server)."""
     return backends.find(name).load_driver().open_url(database_url(name))

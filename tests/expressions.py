@@ -21,6 +21,21 @@ def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape)
 
 
+def tanh_chain(depth: int, size: int = 3) -> Case:
+    """``sum(tanh(W tanh(W ... tanh(W x))))`` with ``depth`` layers, ``x``, and values.
+
+    ``W`` is 1.2 times an orthogonal matrix, where derivatives live: the gradient
+    at depth 400 and the Hessian at depth 100 have entries of order 0.1 to 1.
+    """
+    x, W = var("x", (size,)), var("W", (size, size))
+    h: ex.Expr = x
+    for _ in range(depth):
+        h = ex.tanh(einsum("ij,j->i", W, h))
+    rng = np.random.default_rng(2)
+    q, _ = np.linalg.qr(rng.standard_normal((size, size)))
+    return ex.sum_(h), x, {"W": 1.2 * q, "x": rng.standard_normal(size)}
+
+
 def least_squares(rng: np.random.Generator) -> Case:
     A, x, b = var("A", (5, 3)), var("x", (3,)), var("b", (5,))
     r = einsum("ij,j->i", A, x) - b

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from conftest import psql_rows
-from expressions import SCALAR, TENSOR
+from expressions import SCALAR, TENSOR, tanh_chain
 
 import einsql
 import einsql.expr as ex
@@ -77,15 +77,6 @@ def test_shared_subexpressions_are_one_node() -> None:
     assert ex.exp(x) is y and ex.einsum("i,i->", y, y) is ex.einsum("i,i->", y, y)
     g = grad(ex.sum_(ex.exp(x)), x)
     assert g is y  # the derivative of exp reuses the forward node
-
-
-def tanh_chain(depth: int, size: int = 3) -> tuple[ex.Expr, ex.Var, ex.Var]:
-    """``sum(tanh(W tanh(W ... tanh(W x))))`` with ``depth`` layers, and ``x`` and ``W``."""
-    x, W = ex.var("x", (size,)), ex.var("W", (size, size))
-    h: ex.Expr = x
-    for _ in range(depth):
-        h = ex.tanh(ex.einsum("ij,j->i", W, h))
-    return ex.sum_(h), x, W
 
 
 def test_deep_expressions_intern_by_their_operand_nodes() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Database
-from expressions import SCALAR
+from conftest import Database, run_script
+from expressions import SCALAR, tanh_chain
 from sqlglot import exp
 
 import einsql
@@ -26,21 +26,6 @@ from einsql.results import to_coo, to_dense
 
 def rng_for(name: str) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(name.encode()))
-
-
-def tanh_chain(depth: int) -> tuple[ex.Expr, ex.Var, dict[str, np.ndarray]]:
-    """``sum(tanh(W tanh(W ... tanh(W x))))``, ``x``, and values where derivatives live.
-
-    ``W`` is 1.2 times an orthogonal matrix: the gradient at depth 400 and the
-    Hessian at depth 100 have entries of order 0.1 to 1 (checked by the tests).
-    """
-    x, W = ex.var("x", (3,)), ex.var("W", (3, 3))
-    h: ex.Expr = x
-    for _ in range(depth):
-        h = ex.tanh(ex.einsum("ij,j->i", W, h))
-    rng = np.random.default_rng(2)
-    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    return ex.sum_(h), x, {"W": 1.2 * q, "x": rng.standard_normal(3)}
 
 
 def chain_gradient(W: np.ndarray, x: np.ndarray, depth: int) -> np.ndarray:
@@ -123,17 +108,6 @@ def test_deep_chain_sql_runs_pasted(db) -> None:
         db.drop(*(f"deep_{name}" for name in values))
     np.testing.assert_allclose(dense, evaluate(h, values, backend="numpy"), rtol=1e-9)
     assert db.leftovers() == []
-
-
-def run_script(db: Database, script: str) -> list[tuple[Any, ...]]:
-    """Run pasted SQL statement by statement, as a shell would; return the query's rows."""
-    rows: list[tuple[Any, ...]] = []
-    for statement in (s for s in script.split(";\n") if s.strip()):
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            rows = db.rows(statement)
-        else:
-            db.execute(statement)
-    return rows
 
 
 # --- any group size, on every database -----------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import sparse
-from conftest import assert_matches, leftovers, oracle, random_operand
+from conftest import assert_matches, leftovers, oracle, random_operand, run_script
 from equations import EQUATIONS
 
 import einsql
@@ -156,17 +156,6 @@ def test_staged_execution_matches(equation, shapes, db) -> None:
         einsql.einsum(equation, *arrays, con=db.con, staged=True), oracle(equation, arrays)
     )
     assert db.leftovers() == []
-
-
-def run_script(db, script: str) -> list[tuple]:
-    """Run pasted SQL statement by statement, as a shell would; return the query's rows."""
-    rows: list[tuple] = []
-    for statement in (s for s in script.split(";\n") if s.strip()):
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            rows = db.rows(statement)
-        else:
-            db.execute(statement)
-    return rows
 
 
 def test_staged_sql_text_runs_pasted(db) -> None:
