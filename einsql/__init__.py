@@ -30,7 +30,7 @@ from einsql.errors import (
 )
 from einsql.evaluation import evaluate
 from einsql.explanation import Explanation, StepRun, explain
-from einsql.expr import APPLY, Expr, const, latex, matmul, solve, var
+from einsql.expr import APPLY, Expr, const, det, inv, latex, logdet, matmul, solve, var
 from einsql.expr import sum_ as sum
 from einsql.frames import coo
 from einsql.functions import PUBLIC_FUNCTIONS
@@ -75,6 +75,7 @@ __all__ = [
     "const",
     "coo",
     "descent",
+    "det",
     "diag",
     "einsum",
     "einsum_path",
@@ -83,10 +84,12 @@ __all__ = [
     "grad",
     "hessian",
     "hvp",
+    "inv",
     "iterate",
     "jacobian",
     "kron",
     "latex",
+    "logdet",
     "matmul",
     "minimize",
     "norm1",

@@ -28,6 +28,7 @@ import numpy as np
 
 from einsql.errors import OperandError, ShapeError
 from einsql.expr import (
+    Det,
     Einsum,
     Elementwise,
     Expr,
@@ -35,8 +36,11 @@ from einsql.expr import (
     Var,
     as_expr,
     const,
+    det,
     elementwise,
     fresh_labels,
+    inv,
+    logdet,
     make_einsum,
     solve,
     unary,
@@ -153,6 +157,8 @@ def _rebuilt(node: Expr, operands: list[Expr], values: dict[str, Expr]) -> Expr:
         return make_einsum(list(node.inputs), node.output, operands)
     if isinstance(node, Solve):
         return solve(*operands)
+    if isinstance(node, Det):
+        return (logdet if node.log else det)(operands[0])
     assert isinstance(node, Elementwise), node
     if len(operands) == 1:
         return unary(node.fn, operands[0])
@@ -192,7 +198,9 @@ def _pullback(node: Expr, bar: Expr, outer: int) -> Iterator[tuple[Expr, Expr]]:
         (contribution,) = FUNCTIONS[node.fn].pullback(bar, a, node)
         yield a, contribution
     elif isinstance(node, Solve):
-        raise OperandError(f"{node} has no derivative in einsql; differentiate before solving")
+        yield from _solve_pullback(node, bar, outer)
+    elif isinstance(node, Det):
+        yield from _det_pullback(node, bar, outer)
     elif isinstance(node, Elementwise):
         a, b = node.operands
         for operand, contribution in zip((a, b), FUNCTIONS[node.fn].pullback(bar, a, b, node)):
@@ -215,6 +223,32 @@ def _einsum_pullback(node: Einsum, bar: Expr, outer: int) -> Iterator[tuple[Expr
         ones = [const(np.ones(operand.shape[labels.index(c)])) for c in missing]
         inputs = [front + node.output, *(lb for lb, _ in others), *missing]
         yield operand, make_einsum(inputs, front + labels, [bar, *(op for _, op in others), *ones])
+
+
+def _solve_pullback(node: Solve, bar: Expr, outer: int) -> Iterator[tuple[Expr, Expr]]:
+    """``X = solve(A, B)``: ``B`` gets ``inv(A)^T bar``, ``A`` gets minus that times ``X^T``.
+
+    From ``dX = inv(A) (dB - dA X)``. Every adjoint reads the one ``inv(A)``
+    node, so a Hessian eliminates ``A`` once more however often it appears.
+    ``bar`` has the outer axes in front, ``O + X.shape``; so do the results.
+    """
+    matrix, rhs = node.operands
+    labels = fresh_labels(outer + 2 + (node.ndim - 1), "")
+    front, i, j, columns = labels[:outer], labels[outer], labels[outer + 1], labels[outer + 2 :]
+    to_rhs = make_einsum([j + i, front + j + columns], front + i + columns, [inv(matrix), bar])
+    to_matrix = make_einsum([front + i + columns, j + columns], front + i + j, [to_rhs, node])
+    yield matrix, unary("neg", to_matrix)
+    yield rhs, to_rhs
+
+
+def _det_pullback(node: Det, bar: Expr, outer: int) -> Iterator[tuple[Expr, Expr]]:
+    """``d logdet(A) = inv(A)^T``, ``d det(A) = det(A) inv(A)^T``, times ``bar`` (shape ``O``)."""
+    (matrix,) = node.operands
+    front = fresh_labels(outer + 2, "")
+    i, j, front = front[-2], front[-1], front[:outer]
+    factors = [bar, inv(matrix)] if node.log else [bar, node, inv(matrix)]
+    inputs = [front, j + i] if node.log else [front, "", j + i]
+    yield matrix, make_einsum(inputs, front + i + j, factors)
 
 
 def unbroadcast(adjoint: Expr, shape: tuple[int, ...], outer: int) -> Expr:

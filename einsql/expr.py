@@ -191,7 +191,10 @@ class Elementwise(Expr):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Solve(Expr):
-    """The solution ``x`` of ``A x = b`` for a square matrix ``A`` and a vector ``b``."""
+    """The solution ``X`` of ``A X = B`` for a square ``A`` and a vector or matrix ``B``.
+
+    ``inv(A)`` is the solve with the identity constant as ``B``.
+    """
 
     operands: tuple[Expr, ...] = ()
 
@@ -202,7 +205,23 @@ class Solve(Expr):
 
     def __str__(self) -> str:
         matrix, rhs = self.operands
-        return f"solve({matrix}, {rhs})"
+        return f"inv({matrix})" if is_identity(rhs) else f"solve({matrix}, {rhs})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Det(Expr):
+    """The determinant of a square matrix, or (``log``) the logarithm of its absolute value."""
+
+    operands: tuple[Expr, ...] = ()
+    log: bool = False
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        """The matrix."""
+        return self.operands
+
+    def __str__(self) -> str:
+        return f"{'logdet' if self.log else 'det'}({self.operands[0]})"
 
 
 def _intern(cls: type[Expr], shape: tuple[int, ...], key: tuple[Any, ...], **fields: Any) -> Any:
@@ -265,6 +284,21 @@ def uniform_value(value: np.ndarray) -> float | None:
     if value.size and (value == value.flat[0]).all():
         return float(value.flat[0])
     return None
+
+
+def is_identity(expr: Expr) -> bool:
+    """Whether ``expr`` is an identity matrix constant (``inv`` solves with one).
+
+    >>> is_identity(const(np.eye(3))), is_identity(const(np.ones((2, 2))))
+    (True, False)
+    """
+    value = expr.value if isinstance(expr, Const) else None
+    return (
+        value is not None
+        and value.ndim == 2
+        and value.shape[0] == value.shape[1]
+        and bool((value == np.eye(len(value))).all())
+    )
 
 
 def _is_ones(expr: Expr) -> bool:
@@ -341,29 +375,121 @@ def _simplify_binary(fn: str, a: Expr, b: Expr, shape: tuple[int, ...]) -> Expr 
 
 
 def solve(matrix: Any, rhs: Any) -> Expr:
-    """The solution of ``matrix @ x = rhs`` (a Newton step solves with a Hessian).
+    """The solution ``X`` of ``matrix @ X = rhs``, for a vector or a matrix ``rhs``.
 
-    Databases solve by Gauss-Jordan elimination with partial pivoting (the
-    largest entry of the column, as LAPACK), one step per row: meant for small
-    systems. A singular matrix (a zero pivot) gives NaN everywhere, on every
-    backend and on the NumPy reference: SQL cannot raise portably. It has no
-    derivative.
+    As ``numpy.linalg.solve``: ``rhs`` of shape ``(n,)`` gives a vector, of
+    shape ``(n, m)`` a matrix, one solution per column. Databases solve by
+    Gauss-Jordan elimination of ``[matrix | rhs]`` with partial pivoting (the
+    largest entry of the column, as LAPACK), one step (a CTE) per row: meant
+    for small systems, at most ``Dialect.max_solve_size`` rows (64 on DuckDB,
+    PostgreSQL and Spark, 32 on SQLite). A singular matrix (an exactly zero
+    pivot) gives NaN everywhere, on every backend and on the NumPy reference,
+    which runs the same elimination: SQL cannot raise portably.
+
+    Its derivative (reverse mode, ``X = solve(A, B)``): ``B`` gets
+    ``inv(A)^T`` times the incoming adjoint, ``A`` gets minus that times
+    ``X^T``, so a Hessian of a solve is built of solves again.
 
     >>> print(solve(var("H", (2, 2)), var("g", (2,))))
     solve(H, g)
+    >>> solve(var("H", (2, 2)), var("G", (2, 5))).shape
+    (2, 5)
 
     Raises:
-        ShapeError: ``matrix`` is not square or ``rhs`` does not match it.
+        ShapeError: ``matrix`` is not square, or ``rhs`` is not a vector or
+            matrix of its number of rows.
 
     """
     a, b = as_expr(matrix), as_expr(rhs)
-    n = a.shape[0] if a.ndim == 2 else -1
-    if a.shape != (n, n) or b.shape != (n,):
+    n = _square_size(a, "solve")
+    if b.ndim not in (1, 2) or b.shape[0] != n:
         raise ShapeError(
-            f"solve needs a square matrix and a vector of its size, not {a.shape} and {b.shape}"
+            f"solve needs a square matrix and a vector or matrix of as many rows, "
+            f"not {a.shape} and {b.shape}"
         )
-    result: Expr = _intern(Solve, (n,), ("solve", a, b), operands=(a, b))
+    if n == 0:
+        return zeros(b.shape)
+    result: Expr = _intern(Solve, b.shape, ("solve", a, b), operands=(a, b))
     return result
+
+
+def inv(matrix: Any) -> Expr:
+    """The inverse of a square matrix: ``solve(matrix, I)`` with the identity as a constant.
+
+    The identity holds ``n`` nonzeros, so the SQL carries it as a short
+    ``VALUES`` list; the elimination of ``[matrix | I]`` is one step per row,
+    as :func:`solve`, with its limits, and a singular matrix gives NaN
+    everywhere. Its derivative is the solve's: ``d inv(A) = -inv(A) dA inv(A)``.
+
+    >>> A = var("A", (3, 3))
+    >>> print(inv(A), inv(A).shape)
+    inv(A) (3, 3)
+    >>> inv(A) is solve(A, np.eye(3))
+    True
+
+    Raises:
+        ShapeError: ``matrix`` is not square.
+
+    """
+    a = as_expr(matrix)
+    return solve(a, const(np.eye(_square_size(a, "inv"))))
+
+
+def det(matrix: Any) -> Expr:
+    """The determinant of a square matrix (``numpy.linalg.det``).
+
+    In the databases, the product of the pivots of the Gauss-Jordan elimination
+    (as :func:`solve`, with its size limits), negated at each row swap. A
+    singular matrix (an exactly zero pivot) has determinant 0, as in NumPy.
+    Its gradient is ``det(A) inv(A)^T``, NaN where ``A`` is singular.
+
+    >>> print(det(var("A", (3, 3))))
+    det(A)
+
+    Raises:
+        ShapeError: ``matrix`` is not square.
+
+    """
+    return _det(matrix, log=False)
+
+
+def logdet(matrix: Any) -> Expr:
+    """The logarithm of the absolute value of the determinant: ``np.linalg.slogdet(A)[1]``.
+
+    For a matrix of positive determinant (a covariance, say) it is
+    ``log(det(A))``, MatrixCalculus.org's ``logdet``; for any other it is
+    ``log|det(A)|``, whose derivative is the same, ``inv(A)^T``. Computed as the
+    sum of the logarithms of the pivots' magnitudes, so it does not overflow
+    where ``det`` would. A singular matrix gives ``-inf``, as in NumPy.
+
+    >>> print(logdet(var("S", (3, 3))))
+    logdet(S)
+
+    Raises:
+        ShapeError: ``matrix`` is not square.
+
+    """
+    return _det(matrix, log=True)
+
+
+def _det(matrix: Any, log: bool) -> Expr:
+    a = as_expr(matrix)
+    if _square_size(a, "logdet" if log else "det") == 0:
+        return const(0.0 if log else 1.0)  # the empty product, as NumPy
+    result: Expr = _intern(Det, (), ("det", log, a), operands=(a,), log=log)
+    return result
+
+
+def _square_size(matrix: Expr, what: str) -> int:
+    """The number of rows of a square matrix.
+
+    Raises:
+        ShapeError: ``matrix`` is not a square matrix.
+
+    """
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ShapeError(f"{what} needs a square matrix, not an operand of shape {matrix.shape}")
+    return matrix.shape[0]
 
 
 # --- einsum --------------------------------------------------------------------------
@@ -627,6 +753,11 @@ def latex(expr: Expr) -> str:
     ('A^\\top', '\\sum_{ab} A_{ab} A_{ab}')
     >>> latex(einsum("i->ii", x))
     '\\left[x_{a}\\right]_{aa}'
+    >>> M = var("M", (2, 2))
+    >>> print(latex(inv(M)), latex(solve(M, var("b", (2,)))))
+    M^{-1} M^{-1} b
+    >>> print(latex(det(M)), latex(logdet(M)))
+    \det\left(M\right) \log\left|\det\left(M\right)\right|
     """
     if isinstance(expr, Var):
         return expr.name.replace("_", r"\_")
@@ -636,7 +767,10 @@ def latex(expr: Expr) -> str:
         return _latex_einsum(expr)
     if isinstance(expr, Solve):
         matrix, rhs = (_latex_operand(op) for op in expr.operands)
-        return f"{matrix}^{{-1}} {rhs}"
+        return f"{matrix}^{{-1}}" if is_identity(expr.operands[1]) else f"{matrix}^{{-1}} {rhs}"
+    if isinstance(expr, Det):
+        determinant = f"\\det\\left({latex(expr.operands[0])}\\right)"
+        return f"\\log\\left|{determinant}\\right|" if expr.log else determinant
     assert isinstance(expr, Elementwise)
     return FUNCTIONS[expr.fn].latex.format(*(latex(op) for op in expr.operands))
 

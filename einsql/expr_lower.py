@@ -41,6 +41,7 @@ from einsql.equation import Equation
 from einsql.errors import OperandError, OptionError
 from einsql.expr import (
     Const,
+    Det,
     Einsum,
     Elementwise,
     Expr,
@@ -155,6 +156,9 @@ def lower_expression(
 #: Named subqueries, in the order they must be defined.
 Ctes = list[tuple[str, exp.Query]]
 
+#: The column of an elimination's steps carrying the running determinant (or its log).
+ACCUMULATED = "acc"
+
 
 def lower_nodes(
     exprs: Sequence[Expr],
@@ -206,6 +210,9 @@ class _ExpressionLowering:
         if isinstance(node, Solve):
             self.relations[id(node)] = self._solve(node, name)
             return
+        if isinstance(node, Det):
+            self.relations[id(node)] = self._det(node, name)
+            return
         if isinstance(node, Const):
             body = self._constant(node)
         else:
@@ -226,48 +233,100 @@ class _ExpressionLowering:
         return coo_relation(names[-1], node.ndim)
 
     def _solve(self, node: Solve, name: str) -> Relation:
-        """Gauss-Jordan elimination of ``[A | b]``, one CTE per pivot, with partial pivoting.
+        """Gauss-Jordan elimination of ``[A | B]``, one CTE per pivot, with partial pivoting.
 
-        A singular matrix (an exactly zero pivot) gives NaN everywhere, as the
-        NumPy reference does: SQL has no portable way to raise.
+        ``B``'s columns follow ``A``'s (a vector is column ``n``); the result
+        is what stands in their place at the end. A singular matrix (an
+        exactly zero pivot) gives NaN everywhere, as the NumPy reference does:
+        SQL has no portable way to raise.
         """
-        n = node.shape[0]
+        matrix, rhs = node.operands
+        n = self._checked_size(node, matrix)
+        columns = rhs.shape[1] if rhs.ndim == 2 else 1
+        source = self.relations[id(rhs)]
+        if rhs.ndim == 2:
+            rhs_column: exp.Expr = binary(
+                exp.Add, exp.column(source.axes[1]), exp.Literal.number(n)
+            )
+        else:
+            rhs_column = exp.Literal.number(n)
+        part = exp.select(
+            exp.column(source.axes[0]).as_(axis_column(0)),
+            rhs_column.as_(axis_column(1)),
+            exp.column(source.values[0]).as_(VALUE),
+        ).from_(table_ref(source.name))
+        rows = exp.union(self._matrix_rows(matrix), part, distinct=False)
+        last = self._eliminated_all(rows, (n, n + columns), name, None)
+        i, j = column(axis_column(0)), column(axis_column(1))
+        if rhs.ndim == 1:
+            solution = exp.select(i, column(VALUE)).from_(table_ref(last)).where(j.eq(n))
+        else:
+            shifted = binary(exp.Sub, j.copy(), exp.Literal.number(n)).as_(axis_column(1))
+            solution = exp.select(i, shifted, column(VALUE)).from_(table_ref(last))
+            solution = solution.where(exp.GTE(this=j, expression=exp.Literal.number(n)))
+        self.ctes.append((name, solution))
+        return coo_relation(name, node.ndim)
+
+    def _det(self, node: Det, name: str) -> Relation:
+        """The elimination of ``A`` alone, each step carrying the running determinant.
+
+        Every row of a step holds the same pivot, so each carries the product of
+        the pivots so far (negated at each row swap), or for ``logdet`` the sum
+        of their logarithms' magnitudes, in a column ``acc``; the result reads it
+        from entry ``(0, 0)``. A zero pivot makes it 0 (``-inf``) for good.
+        """
+        (matrix,) = node.operands
+        n = self._checked_size(node, matrix)
+        last = self._eliminated_all(self._matrix_rows(matrix), (n, n), name, node.log)
+        i, j = column(axis_column(0)), column(axis_column(1))
+        result = exp.select(column(ACCUMULATED).as_(VALUE)).from_(table_ref(last))
+        self.ctes.append((name, result.where(exp.and_(i.eq(0), j.eq(0)))))
+        return coo_relation(name, 0)
+
+    def _checked_size(self, node: Expr, matrix: Expr) -> int:
+        """The matrix's number of rows, at most the dialect's ``max_solve_size``.
+
+        Raises:
+            OptionError: the matrix is larger.
+
+        """
+        n = matrix.shape[0]
         if n > self.dialect.max_solve_size:
             raise OptionError(
-                f"{self.dialect.name} solves systems of at most {self.dialect.max_solve_size} "
-                f"unknowns in one statement (a CTE per pivot), not {n}"
+                f"{self.dialect.name} eliminates matrices of at most "
+                f"{self.dialect.max_solve_size} rows in one statement (a CTE per pivot), not "
+                f"{n}: {str(node)[:80]}"
             )
-        matrix, rhs = (self.relations[id(op)] for op in node.operands)
-        parts = [
-            exp.select(
-                exp.column(matrix.axes[0]).as_(axis_column(0)),
-                exp.column(matrix.axes[1]).as_(axis_column(1)),
-                exp.column(matrix.values[0]).as_(VALUE),
-            ).from_(table_ref(matrix.name)),
-            exp.select(
-                exp.column(rhs.axes[0]).as_(axis_column(0)),
-                exp.Literal.number(n).as_(axis_column(1)),
-                exp.column(rhs.values[0]).as_(VALUE),
-            ).from_(table_ref(rhs.name)),
-        ]
-        augmented = coo_relation(f"{name}_m", 2)
-        self.ctes.append((augmented.name, self._densified(exp.union(*parts, distinct=False), n)))
-        for k in range(n):
-            pivoted = coo_relation(f"{name}_p{k}", 2)
-            self.ctes.append((pivoted.name, self._pivot(augmented.name, k)))
-            augmented = pivoted
-        solution = exp.select(column(axis_column(0)), column(VALUE)).from_(
-            table_ref(augmented.name)
-        )
-        self.ctes.append((name, solution.where(column(axis_column(1)).eq(n))))
-        return coo_relation(name, 1)
+        return n
 
-    def _densified(self, rows: exp.Query, n: int) -> exp.Query:
-        """Every entry of an ``n x (n + 1)`` matrix from sparse ``i0, i1, val`` rows."""
-        keys, query, value = densified(rows, coo_relation("a", 2), (n, n + 1), self.dialect)
-        return query.select(*keys, value.as_(VALUE), copy=False)
+    def _matrix_rows(self, matrix: Expr) -> exp.Select:
+        """The rows of ``matrix`` as ``i0, i1, val``."""
+        relation = self.relations[id(matrix)]
+        return exp.select(
+            exp.column(relation.axes[0]).as_(axis_column(0)),
+            exp.column(relation.axes[1]).as_(axis_column(1)),
+            exp.column(relation.values[0]).as_(VALUE),
+        ).from_(table_ref(relation.name))
 
-    def _pivot(self, source: str, k: int) -> exp.Query:
+    def _eliminated_all(
+        self, rows: exp.Query, shape: tuple[int, int], name: str, log: bool | None
+    ) -> str:
+        """The CTEs of the whole elimination of the matrix ``rows`` (dense): the last one's name.
+
+        ``log`` None: no determinant; False: the running determinant in column
+        ``acc``; True: the running log of its magnitude.
+        """
+        keys, query, value = densified(rows, coo_relation("a", 2), shape, self.dialect)
+        start = [] if log is None else [self._num(0.0 if log else 1.0).as_(ACCUMULATED)]
+        source = f"{name}_m"
+        self.ctes.append((source, query.select(*keys, value.as_(VALUE), *start, copy=False)))
+        for k in range(shape[0]):
+            pivoted = f"{name}_p{k}"
+            self.ctes.append((pivoted, self._pivot(source, k, log)))
+            source = pivoted
+        return source
+
+    def _pivot(self, source: str, k: int, log: bool | None = None) -> exp.Query:
         """Step ``k``: the pivot row divided by the pivot, its column eliminated from the others.
 
         The pivot row is the row ``r >= k`` with the largest ``|A[r, k]|``, the
@@ -276,19 +335,23 @@ class _ExpressionLowering:
         with row ``k``. Column ``k``, the pivot and the pivot row come to each
         entry through two window passes over the last matrix, one scan each
         (SQLite copies a CTE per reference, so a chain of self-joins would grow
-        exponentially).
+        exponentially). ``log`` as in ``_eliminated_all``: the running
+        determinant rides along in column ``acc``.
         """
-        return self._eliminated(self._pivot_rows(self._column_entries(source, k), k), k)
+        carried = () if log is None else (ACCUMULATED,)
+        entries = self._column_entries(source, k, carried)
+        return self._eliminated(self._pivot_rows(entries, k, carried), k, log)
 
     @staticmethod
-    def _column_entries(source: str, k: int) -> exp.Select:
+    def _column_entries(source: str, k: int, carried: tuple[str, ...] = ()) -> exp.Select:
         """The entries of the matrix ``source``, each with its row's entry in column ``k``."""
         i, j, val = column(axis_column(0)), column(axis_column(1)), column(VALUE)
         picked = exp.Max(this=exp.Case(ifs=[exp.If(this=j.copy().eq(k), true=val.copy())]))
         in_column = exp.Window(this=picked, partition_by=[i.copy()]).as_("in_column")
-        return exp.select(i, j, val, in_column).from_(table_ref(source))
+        kept = [column(name) for name in carried]
+        return exp.select(i, j, val, *kept, in_column).from_(table_ref(source))
 
-    def _pivot_rows(self, entries: exp.Select, k: int) -> exp.Select:
+    def _pivot_rows(self, entries: exp.Select, k: int, carried: tuple[str, ...] = ()) -> exp.Select:
         """``entries`` with the pivot row's index, its entry in each column, and the pivot.
 
         Each column is ordered by the pivot choice (rows above ``k`` last), and
@@ -309,15 +372,17 @@ class _ExpressionLowering:
             return window.as_(alias)
 
         i0, i1 = axis_columns(2)
-        plain = [column(name) for name in (i0, i1, VALUE, "in_column")]
+        plain = [column(name) for name in (i0, i1, VALUE, *carried, "in_column")]
         firsts = [first(i0, "pivot_row"), first(VALUE, "in_row"), first("in_column", "pivot")]
         return select([*plain, *firsts], aliased(entries, "c"))
 
-    def _eliminated(self, rows: exp.Select, k: int) -> exp.Select:
+    def _eliminated(self, rows: exp.Select, k: int, log: bool | None = None) -> exp.Select:
         """Rows ``k`` and the pivot row swapped, the pivot row scaled, the others eliminated.
 
         A zero pivot (a singular matrix) makes every entry NaN, and every later
-        step keeps them NaN.
+        step keeps them NaN. ``log`` False: the running determinant ``acc`` is
+        multiplied by the pivot (negated if rows swap), 0 from a zero pivot on;
+        True: ``ln |pivot|`` is added, ``-inf`` from a zero pivot on.
         """
         i, val, pivot = column(axis_column(0)), column(VALUE), exp.column("pivot")
         pivot_row, pivot_k = exp.column("pivot_row"), exp.Literal.number(k)
@@ -336,9 +401,27 @@ class _ExpressionLowering:
             [(on_row.copy(), pivot_k.copy()), (i.copy().eq(pivot_k.copy()), pivot_row.copy())],
             i.copy(),
         )
-        return exp.select(
-            swapped.as_(axis_column(0)), column(axis_column(1)), value.as_(VALUE)
-        ).from_(aliased(rows, "w"))
+        columns = [swapped.as_(axis_column(0)), column(axis_column(1)), value.as_(VALUE)]
+        if log is not None:
+            columns.append(self._accumulated(log, k).as_(ACCUMULATED))
+        return exp.select(*columns).from_(aliased(rows, "w"))
+
+    def _accumulated(self, log: bool, k: int) -> exp.Expr:
+        """The running determinant after step ``k`` (``log``: the log of its magnitude).
+
+        Once a pivot is zero the matrix is NaN (NULL on SQLite), so the first
+        test keeps the determinant 0 (``-inf``) through every later step.
+        """
+        acc, pivot = exp.column(ACCUMULATED), exp.column("pivot")
+        if log:
+            lost = self._num(-np.inf)
+            gone = exp.or_(acc.copy().eq(lost.copy()), pivot.copy().eq(self._num(0.0)))
+            logarithm = self._apply("log", [exp.Abs(this=pivot.copy())])
+            return case([(gone, lost)], binary(exp.Add, acc, logarithm))
+        gone = exp.or_(acc.copy().eq(self._num(0.0)), pivot.copy().eq(self._num(0.0)))
+        swapped = exp.column("pivot_row").neq(exp.Literal.number(k))
+        signed = case([(swapped, exp.Neg(this=pivot.copy()))], pivot.copy())
+        return case([(gone, self._num(0.0))], binary(exp.Mul, acc, signed))
 
     # --- constants ---------------------------------------------------------------------
 

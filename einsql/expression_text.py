@@ -25,8 +25,9 @@ _USAGE = {
     "einsum": "einsum('subscripts', operand, ...)",
     "sum": "sum(x) or sum(x, axis=...)",
     **{name: f"{name}(x)" for name in PUBLIC_FUNCTIONS},
-    **{name: f"{name}(x)" for name in ("norm1", "norm2", "trace", "diag")},
+    **{name: f"{name}(x)" for name in ("norm1", "norm2", "trace", "diag", "inv", "det", "logdet")},
     "kron": "kron(a, b)",
+    "solve": "solve(A, b)",
     "const": "const(a number or a list of numbers)",
 }
 
@@ -39,6 +40,7 @@ _SIGNATURES: dict[str, tuple[int, int | None, tuple[str, ...]]] = {
     "einsum": (1, None, ()),
     "sum": (1, 2, ("axis",)),
     "kron": (2, 2, ()),
+    "solve": (2, 2, ()),
 }
 
 #: The arithmetic an expression may use.

@@ -30,7 +30,18 @@ from typing import Any
 import numpy as np
 
 from einsql.errors import OperandError, OptionError
-from einsql.expr import Const, Einsum, Elementwise, Expr, Solve, Var, uniform_value, walk
+from einsql.expr import (
+    Const,
+    Det,
+    Einsum,
+    Elementwise,
+    Expr,
+    Solve,
+    Var,
+    is_identity,
+    uniform_value,
+    walk,
+)
 from einsql.functions import FUNCTIONS
 
 #: Labels ``np.einsum`` accepts, in the order they are given out.
@@ -151,7 +162,13 @@ class _Writer:
         if isinstance(node, Einsum):
             return _einsum(node, args, target)
         if isinstance(node, Solve):
+            if is_identity(node.operands[1]):
+                return [f"{target} = np.linalg.inv({args[0]})"]
             return [f"{target} = np.linalg.solve({args[0]}, {args[1]})"]
+        if isinstance(node, Det):
+            if node.log:
+                return [f"{target} = np.linalg.slogdet({args[0]})[1]"]
+            return [f"{target} = np.linalg.det({args[0]})"]
         assert isinstance(node, Elementwise)
         return [f"{target} = {FUNCTIONS[node.fn].source.format(*args)}"]
 
@@ -179,6 +196,8 @@ def _einsum(node: Einsum, args: list[str], target: str) -> list[str]:
 
 def _constant(value: np.ndarray, target: str) -> list[str]:
     """An array constant: one value everywhere, a few nonzeros, or every entry."""
+    if value.ndim == 2 and value.shape[0] == value.shape[1] and (value == np.eye(len(value))).all():
+        return [f"{target} = np.eye({len(value)})"]
     single = uniform_value(value)
     if single is not None:
         return [f"{target} = np.full({value.shape!r}, {_float(single)})"]

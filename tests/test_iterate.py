@@ -478,13 +478,6 @@ def error_cases() -> list[tuple[Callable[[], Any], type[Exception], str]]:
             einsql.OperandError,
             "reserved",
         ),
-        (
-            lambda: einsql.grad(
-                einsql.sum(einsql.solve(var("H", (2, 2)), var("g", (2,)))), var("g", (2,))
-            ),
-            einsql.OperandError,
-            "no derivative",
-        ),
         (lambda: einsql.minimize(f, w, problem.data, steps=-1), einsql.OptionError, "negative"),
     ]
 
