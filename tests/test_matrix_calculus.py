@@ -212,6 +212,78 @@ def sign_times_square(rng: np.random.Generator) -> Case:
     return f, x, values, lambda v: (np.sign(v["x"]) * v["x"] ** 2).sum()
 
 
+def dominant(rng: np.random.Generator, n: int, diagonal: float = 4.0) -> np.ndarray:
+    """A sparse ``n x n`` matrix plus ``diagonal`` on its diagonal: well conditioned."""
+    return sparse(rng, n, n) + diagonal * np.eye(n)
+
+
+def inv_quadratic_form(rng: np.random.Generator) -> Case:
+    A, x = var("A", (3, 3)), var("x", (3,))
+    values = {"A": dominant(rng, 3), "x": normal(rng, 3)}
+    f = x @ einsql.inv(A) @ x
+    return f, A, values, lambda v: v["x"] @ np.linalg.inv(v["A"]) @ v["x"]
+
+
+def inv_exp_sum(rng: np.random.Generator) -> Case:
+    A = var("A", (3, 3))
+    values = {"A": dominant(rng, 3, 3.0)}  # exp(0) = 1: inv(A)'s zeros count too
+    f = einsql.sum(einsql.exp(einsql.inv(A)))
+    return f, A, values, lambda v: np.exp(np.linalg.inv(v["A"])).sum()
+
+
+def solve_matrix_rhs_wrt_matrix(rng: np.random.Generator) -> Case:
+    A, B = var("A", (3, 3)), var("B", (3, 2))
+    values = {"A": dominant(rng, 3), "B": sparse(rng, 3, 2, density=0.7)}
+    f = einsql.norm2(einsql.solve(A, B)) ** 2.0
+    return f, A, values, lambda v: (np.linalg.solve(v["A"], v["B"]) ** 2).sum()
+
+
+def solve_matrix_rhs_wrt_rhs(rng: np.random.Generator) -> Case:
+    A, B = var("A", (3, 3)), var("B", (3, 2))
+    values = {"A": dominant(rng, 3), "B": sparse(rng, 3, 2)}  # cos(0) = 1
+    f = einsql.sum(einsql.cos(einsql.solve(A, B)))
+    return f, B, values, lambda v: np.cos(np.linalg.solve(v["A"], v["B"])).sum()
+
+
+def solve_sigmoid(rng: np.random.Generator) -> Case:
+    A, b = var("A", (3, 3)), var("b", (3,))
+    values = {"A": dominant(rng, 3), "b": sparse(rng, 3)}  # sigmoid(0) = 1/2
+
+    def numpy_f(v: Values) -> Any:
+        return (1.0 / (1.0 + np.exp(-np.linalg.solve(v["A"], v["b"])))).sum()
+
+    return einsql.sum(einsql.sigmoid(einsql.solve(A, b))), A, values, numpy_f
+
+
+def det_of_exp(rng: np.random.Generator) -> Case:
+    X = var("X", (3, 3))
+    values = {"X": sparse(rng, 3, 3)}  # exp(0) = 1 off the stored entries
+    f = einsql.det(3.0 * einsql.const(np.eye(3)) + einsql.exp(0.5 * X))
+    return f, X, values, lambda v: np.linalg.det(3.0 * np.eye(3) + np.exp(0.5 * v["X"]))
+
+
+def det_with_row_swaps(rng: np.random.Generator) -> Case:
+    A = var("A", (3, 3))
+    swapped = np.eye(3)[[1, 2, 0]] * 3.0 + 0.3 * sparse(rng, 3, 3)  # zero diagonal: pivoting
+    values = {"A": swapped}
+    f = einsql.det(A) * einsql.trace(einsql.inv(A))
+    return f, A, values, lambda v: np.linalg.det(v["A"]) * np.trace(np.linalg.inv(v["A"]))
+
+
+def logdet_gram(rng: np.random.Generator) -> Case:
+    X = var("X", (2, 3))
+    values = {"X": sparse(rng, 2, 3)}
+    f = einsql.logdet(X @ X.T + einsql.const(np.eye(2)))
+    return f, X, values, lambda v: np.linalg.slogdet(v["X"] @ v["X"].T + np.eye(2))[1]
+
+
+def logdet_negative_determinant(rng: np.random.Generator) -> Case:
+    A = var("A", (3, 3))
+    odd = np.eye(3)[[1, 0, 2]] * 2.0 + 0.3 * sparse(rng, 3, 3)  # det < 0: log|det|
+    values = {"A": odd}
+    return einsql.logdet(A), A, values, lambda v: np.linalg.slogdet(v["A"])[1]
+
+
 CASES: dict[str, Callable[[np.random.Generator], Case]] = {
     f.__name__: f
     for f in [
@@ -237,6 +309,15 @@ CASES: dict[str, Callable[[np.random.Generator], Case]] = {
         arcsin_arccos,
         arctan_matvec,
         sign_times_square,
+        inv_quadratic_form,
+        inv_exp_sum,
+        solve_matrix_rhs_wrt_matrix,
+        solve_matrix_rhs_wrt_rhs,
+        solve_sigmoid,
+        det_of_exp,
+        det_with_row_swaps,
+        logdet_gram,
+        logdet_negative_determinant,
     ]
 }
 
