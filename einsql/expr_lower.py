@@ -47,6 +47,7 @@ from einsql.expr import (
     Expr,
     Solve,
     Var,
+    is_identity,
     scalar_value,
     uniform_value,
     walk,
@@ -144,13 +145,27 @@ def lower_expression(
     columns.append(named(column(result.values[0], alias), VALUE))
     query = exp.select(*columns).from_(table_ref(result.name).as_(alias))
     materialized = layout.materialized(dialect)
+    limit = _step_limit(expr, layout, dialect)
     staged = layout.staged
     if staged is None:
-        staged = len(ctes) > layout.step_limit(dialect)
+        staged = len(ctes) > limit
         staged = staged or (dialect.inlines_shared_ctes and staging.shared(ctes, query))
     if staged and ctes:
-        return staging.staged(ctes, query, layout.step_limit(dialect), materialized, dialect)
+        return staging.staged(ctes, query, limit, materialized, dialect)
     return Program((), with_ctes(query, ctes, materialized))
+
+
+def _step_limit(expr: Expr, layout: Layout, dialect: Dialect) -> int:
+    """The most CTEs of one statement: the layout's, or one elimination's if that is less.
+
+    An elimination is a chain of a CTE per pivot, and one statement holding two
+    chained (``inv(inv(A))``) could pass a depth limit that one does not: SQLite's
+    ``max_solve_size`` of 32 keeps one chain under its expression depth limit.
+    """
+    limit = layout.step_limit(dialect)
+    if any(isinstance(node, (Solve, Det)) for node in walk(expr)):
+        limit = min(limit, dialect.max_solve_size + 2)  # the matrix, a CTE per pivot, the result
+    return limit
 
 
 #: Named subqueries, in the order they must be defined.
@@ -241,21 +256,10 @@ class _ExpressionLowering:
         SQL has no portable way to raise.
         """
         matrix, rhs = node.operands
-        n = self._checked_size(node, matrix)
+        what = "inv" if is_identity(rhs) else "solve"
+        n = self._checked_size(what, matrix)
         columns = rhs.shape[1] if rhs.ndim == 2 else 1
-        source = self.relations[id(rhs)]
-        if rhs.ndim == 2:
-            rhs_column: exp.Expr = binary(
-                exp.Add, exp.column(source.axes[1]), exp.Literal.number(n)
-            )
-        else:
-            rhs_column = exp.Literal.number(n)
-        part = exp.select(
-            exp.column(source.axes[0]).as_(axis_column(0)),
-            rhs_column.as_(axis_column(1)),
-            exp.column(source.values[0]).as_(VALUE),
-        ).from_(table_ref(source.name))
-        rows = exp.union(self._matrix_rows(matrix), part, distinct=False)
+        rows = exp.union(self._matrix_rows(matrix), self._rhs_rows(rhs, n), distinct=False)
         last = self._eliminated_all(rows, (n, n + columns), name, None)
         i, j = column(axis_column(0)), column(axis_column(1))
         if rhs.ndim == 1:
@@ -276,18 +280,18 @@ class _ExpressionLowering:
         from entry ``(0, 0)``. A zero pivot makes it 0 (``-inf``) for good.
         """
         (matrix,) = node.operands
-        n = self._checked_size(node, matrix)
+        n = self._checked_size("logdet" if node.log else "det", matrix)
         last = self._eliminated_all(self._matrix_rows(matrix), (n, n), name, node.log)
         i, j = column(axis_column(0)), column(axis_column(1))
         result = exp.select(column(ACCUMULATED).as_(VALUE)).from_(table_ref(last))
         self.ctes.append((name, result.where(exp.and_(i.eq(0), j.eq(0)))))
         return coo_relation(name, 0)
 
-    def _checked_size(self, node: Expr, matrix: Expr) -> int:
+    def _checked_size(self, what: str, matrix: Expr) -> int:
         """The matrix's number of rows, at most the dialect's ``max_solve_size``.
 
         Raises:
-            OptionError: the matrix is larger.
+            OptionError: the matrix is larger (the message names ``what`` needs it).
 
         """
         n = matrix.shape[0]
@@ -295,9 +299,21 @@ class _ExpressionLowering:
             raise OptionError(
                 f"{self.dialect.name} eliminates matrices of at most "
                 f"{self.dialect.max_solve_size} rows in one statement (a CTE per pivot), not "
-                f"{n}: {str(node)[:80]}"
+                f"{n} ({what} of a {n} x {n} matrix)"
             )
         return n
+
+    def _rhs_rows(self, rhs: Expr, n: int) -> exp.Select:
+        """The rows of the right-hand side as columns ``n, n + 1, ...`` of ``[A | B]``."""
+        relation = self.relations[id(rhs)]
+        placed: exp.Expr = exp.Literal.number(n)
+        if rhs.ndim == 2:
+            placed = binary(exp.Add, exp.column(relation.axes[1]), placed)
+        return exp.select(
+            exp.column(relation.axes[0]).as_(axis_column(0)),
+            placed.as_(axis_column(1)),
+            exp.column(relation.values[0]).as_(VALUE),
+        ).from_(table_ref(relation.name))
 
     def _matrix_rows(self, matrix: Expr) -> exp.Select:
         """The rows of ``matrix`` as ``i0, i1, val``."""

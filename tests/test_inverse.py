@@ -226,6 +226,16 @@ def test_the_size_limit_is_the_dialects_and_named(dialect: str) -> None:
             einsql.to_sql(big, dialect=dialect)
 
 
+def test_chained_eliminations_at_sqlites_limit_run_staged() -> None:
+    """Two chained eliminations in one statement would pass SQLite's depth limit of 1,000."""
+    n = load_dialect("sqlite").max_solve_size
+    rng = rng_for("chained")
+    a = sparse(rng, n, n) + n * np.eye(n)
+    A = var("A", (n, n))
+    result = einsql.evaluate(einsql.logdet(einsql.inv(A)), {"A": a}, backend="sqlite")
+    assert np.isclose(result, -np.linalg.slogdet(a)[1], rtol=1e-10)
+
+
 def test_printing_latex_and_numpy_source() -> None:
     A, B = var("A", (3, 3)), var("B", (3, 2))
     assert str(einsql.inv(A)) == "inv(A)"
