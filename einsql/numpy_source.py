@@ -2,7 +2,9 @@
 
 The source text computes every node once, in the order the expression needs
 it, with NumPy only (and ``math`` where a function needs it, as ``erf``):
-einsums as ``np.einsum``, elementwise functions from their records' ``source``.
+einsums as ``np.einsum``, elementwise functions from their records' ``source``,
+solves, inverses and determinants as ``np.linalg``'s ``solve``, ``inv``, ``det``
+and ``slogdet``.
 The text is made here and never run by einsql.
 
 >>> from einsql.expr import var, einsum, exp
@@ -157,6 +159,8 @@ class _Writer:
 
     def _lines(self, node: Expr, target: str) -> list[str]:
         args = [self.names[id(child)] for child in node.children]
+        if isinstance(node, Const) and is_identity(node):
+            return [f"{target} = np.eye({node.shape[0]})"]
         if isinstance(node, Const):
             return _constant(node.value, target)
         if isinstance(node, Einsum):
@@ -196,8 +200,6 @@ def _einsum(node: Einsum, args: list[str], target: str) -> list[str]:
 
 def _constant(value: np.ndarray, target: str) -> list[str]:
     """An array constant: one value everywhere, a few nonzeros, or every entry."""
-    if value.ndim == 2 and value.shape[0] == value.shape[1] and (value == np.eye(len(value))).all():
-        return [f"{target} = np.eye({len(value)})"]
     single = uniform_value(value)
     if single is not None:
         return [f"{target} = np.full({value.shape!r}, {_float(single)})"]
