@@ -226,6 +226,21 @@ def test_the_size_limit_is_the_dialects_and_named(dialect: str) -> None:
             einsql.to_sql(big, dialect=dialect)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "duckdb", "sqlite"])
+def test_hvp_substitutes_through_solves_and_determinants(backend: str) -> None:
+    """``hvp`` rebuilds the gradient with its direction put in: solve and det nodes too."""
+    n = 3
+    rng = rng_for("hvp")
+    a, b, v = sparse(rng, n, n) + 4 * np.eye(n), rng.standard_normal(n), rng.standard_normal(n)
+    x, A = var("x", (n,)), var("A", (n, n))
+    shifted = A + einsql.diag(x)
+    f = einsql.logdet(shifted) + einsql.det(shifted) + einsql.sum(einsql.solve(shifted, b) ** 2.0)
+    values = {"A": a, "x": rng.standard_normal(n)}
+    hv = einsql.evaluate(einsql.hvp(f, x, v), values, backend=backend)
+    hessian = einsql.evaluate(einsql.hessian(f, x), values, backend="numpy")
+    np.testing.assert_allclose(hv, hessian @ v, rtol=1e-9)
+
+
 def test_chained_eliminations_at_sqlites_limit_run_staged() -> None:
     """Two chained eliminations in one statement would pass SQLite's depth limit of 1,000."""
     n = load_dialect("sqlite").max_solve_size
