@@ -254,14 +254,59 @@ def var(name: str, shape: Sequence[int]) -> Var:
 def const(value: Any) -> Const:
     """A constant tensor (stored as float64).
 
+    A constant is a real number (``bool``, ``int``, ``float`` or a NumPy
+    scalar of those kinds), a NumPy array of them, or nested lists or tuples
+    of them; anything else (a string, a ``Decimal``, a complex number, a data
+    frame) is refused rather than guessed at.
+
     >>> print(const(2) * const([1.0, 3.0]))
     const[2]
+    >>> const("2")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    einsql.errors.OperandError: a constant in an expression is a real number ..., not str
+
+    Raises:
+        OperandError: ``value`` is not a real number or an array of them.
+
     """
-    array = np.array(value, dtype=np.float64)
+    array = np.array(_real_numbers(value), dtype=np.float64)
     array.setflags(write=False)
     key = ("const", array.shape, array.tobytes())
     result: Const = _intern(Const, array.shape, key, value=array)
     return result
+
+
+_REAL_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def _real_numbers(value: Any) -> Any:
+    """``value`` if it is a real number, or an array (or nested sequence) of them.
+
+    Raises:
+        OperandError: it is anything else.
+
+    """
+    if isinstance(value, _REAL_SCALARS):
+        return value
+    array = value
+    if isinstance(value, (list, tuple)):
+        with np.errstate(all="ignore"):
+            array = np.array(value) if _all_real(value) else None
+    if isinstance(array, np.ndarray) and array.dtype.kind in "biuf":
+        return array
+    raise OperandError(
+        "a constant in an expression is a real number or an array of them, "
+        f"not {type(value).__name__}"
+    )
+
+
+def _all_real(value: Any) -> bool:
+    """Whether a nested list or tuple holds real numbers (or real arrays) only."""
+    if isinstance(value, (list, tuple)):
+        return all(_all_real(item) for item in value)
+    return isinstance(value, _REAL_SCALARS) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
+    )
 
 
 def as_expr(value: Any) -> Expr:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import zlib
 
 import numpy as np
@@ -280,3 +281,22 @@ def test_hvp_in_the_database_is_the_hessian_times_the_vector(name, db) -> None:
     np.testing.assert_allclose(result, (hess @ v.reshape(size)).reshape(x.shape), atol=1e-9)
     np.testing.assert_allclose(result, evaluate(product, values, backend="numpy"), rtol=1e-8)
     assert db.leftovers() == []
+
+
+@pytest.mark.parametrize(
+    "value", ["2", decimal.Decimal("1.5"), 1j, {"a": 1}, object(), ["1", 2], np.array(["x"])]
+)
+def test_constants_are_real_numbers_or_refused(value) -> None:
+    """A string, a Decimal, a complex number, a mapping: never guessed at (was float64)."""
+    x = ex.var("x", (2,))
+    for combine in (lambda: x * value, lambda: x @ value, lambda: ex.const(value)):
+        with pytest.raises(einsql.OperandError, match="real number"):
+            combine()
+
+
+def test_real_constants_of_every_form_are_float64() -> None:
+    x = ex.var("x", (2,))
+    forms = [3, 3.0, True, np.int8(3), np.float32(3.0), [3, 3], (3.0, np.int64(3))]
+    for form in forms:
+        value = evaluate(x * form, {"x": np.array([1.0, 2.0])}, backend="numpy")
+        np.testing.assert_array_equal(value, np.array([1.0, 2.0]) * np.asarray(form, float))
