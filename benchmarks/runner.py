@@ -1,11 +1,15 @@
 """The benchmark runner: einsql on three databases against in-memory peers and a naive baseline.
 
-For every workload (see :mod:`workloads`) and system it times ``--repeat`` runs
-and keeps the median, checks each result against the reference (dense
+For every workload (see :mod:`workloads`) it makes every system ready, then
+times ``--repeat`` rounds interleaved (each round runs each system once, A B C A
+B C, so the machine's changing load falls on all alike) and keeps each system's
+median, with the median 1-minute load average read before its runs (the CSV's
+``load_average``). It checks each result against the reference (dense
 opt_einsum, else the ``sparse`` backend, else scipy), prints a table of medians
 and ratios to einsql on DuckDB, and writes ``benchmarks/results/runner.csv``
-and ``runner.svg``. Operands are loaded before the clock starts: the database
-systems read tables, the in-memory ones read arrays; every system gets the same
+and ``runner.svg``. Operands are loaded before the clock starts (a database's
+load is timed on its own, ``load_seconds``): the database systems read tables,
+the in-memory ones read arrays; every system gets the same
 contraction path (opt_einsum's), except einsql, which plans its own (sparsity-aware, given
 each table's ``nnz``); results come back as COO (dense for opt_einsum on NumPy).
 
@@ -42,7 +46,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -91,6 +95,7 @@ class Measurement:
     matches: bool | None = None
     result: Any = None
     phases: dict[str, float] = field(default_factory=dict)
+    load: float | None = None
 
 
 def postgres_url() -> str | None:
@@ -107,18 +112,6 @@ def contraction_path(w: Workload) -> tuple[list[tuple[int, ...]], int]:
     """opt_einsum's path for ``w`` (on dense sizes) and its largest intermediate."""
     path, info = opt_einsum.contract_path(w.equation, *w.shapes, shapes=True, optimize="auto")
     return [tuple(p) for p in path], int(info.largest_intermediate)
-
-
-def timed(fn: Callable[[], Any], repeat: int, budget: float) -> tuple[float, int, Any]:
-    """Median seconds of up to ``repeat`` runs (fewer once ``budget`` is spent), runs, result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-        if sum(times) > budget:
-            break
-    return statistics.median(times), len(times), result
 
 
 @contextmanager
@@ -157,39 +150,50 @@ def load_tables(con: Any, w: Workload) -> list[einsql.Table]:
     return tables
 
 
-def run_database(w: Workload, system: str, path: Any, repeat: int, budget: float) -> Measurement:
-    """einsql, or the naive baseline, on one database (on Spark, its phases timed apart too)."""
-    with database(system) as con:
-        start = time.perf_counter()
-        tables = load_tables(con, w)
-        phases = {"load": time.perf_counter() - start}
-        try:
-            if system.startswith("naive"):
-                sql = naive_sql(w.equation, w.shapes, path, [t.name for t in tables])
-                fn: Callable[[], Any] = lambda: naive_rows(con, sql, w)  # noqa: E731
-            else:
-                fn = lambda: einsql.einsum(w.equation, *tables, con=con, out="coo")  # noqa: E731
-            seconds, runs, result = timed(fn, repeat, budget)
-            if system == "einsql-spark":
-                phases.update(query_and_fetch(con, w, tables, repeat, budget))
-        finally:
-            drop_tables(con, tables)
-    return replace(measured(w, system, seconds, runs, result), phases=phases)
+@dataclass
+class Contender:
+    """A system ready to run on a workload: its call, and the runs it has made."""
+
+    system: str
+    run: Callable[[], Any]
+    extra: Callable[[], dict[str, float]] | None = None
+    times: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    result: Any = None
+    note: str = ""
 
 
-def query_and_fetch(
-    con: Any, w: Workload, tables: list[einsql.Table], repeat: int, budget: float
-) -> dict[str, float]:
+def prepare_database(stack: ExitStack, w: Workload, system: str, path: Any) -> Contender:
+    """einsql, or the naive baseline, with ``w``'s tables loaded (and dropped when ``stack`` ends).
+
+    On Spark the query and the fetch are timed apart too (:func:`query_and_fetch`).
+    """
+    con = stack.enter_context(database(system))
+    start = time.perf_counter()
+    tables = load_tables(con, w)
+    load = time.perf_counter() - start
+    stack.callback(drop_tables, con, tables)
+    if system.startswith("naive"):
+        sql = naive_sql(w.equation, w.shapes, path, [t.name for t in tables])
+        fn: Callable[[], Any] = lambda: naive_rows(con, sql, w)  # noqa: E731
+    else:
+        fn = lambda: einsql.einsum(w.equation, *tables, con=con, out="coo")  # noqa: E731
+    extra = (lambda: query_and_fetch(con, w, tables)) if system == "einsql-spark" else None
+    return Contender(system, fn, extra, phases={"load": load})
+
+
+def query_and_fetch(con: Any, w: Workload, tables: list[einsql.Table]) -> dict[str, float]:
     """The query with its result kept in the database (``into=``), then reading that result."""
     stored = "bench_result"
     try:
-        query, _, table = timed(
-            lambda: einsql.einsum(w.equation, *tables, con=con, into=stored, if_exists="replace"),
-            repeat,
-            budget,
-        )
+        start = time.perf_counter()
+        table = einsql.einsum(w.equation, *tables, con=con, into=stored, if_exists="replace")
+        query = time.perf_counter() - start
         read = f"{'abcdefgh'[: table.ndim]}->{'abcdefgh'[: table.ndim]}"
-        fetch, _, _ = timed(lambda: einsql.einsum(read, table, con=con, out="coo"), repeat, budget)
+        start = time.perf_counter()
+        einsql.einsum(read, table, con=con, out="coo")
+        fetch = time.perf_counter() - start
     finally:
         drop_tables(con, [einsql.Table(stored, ())])
     return {"query": query, "fetch": fetch}
@@ -218,7 +222,7 @@ def result_shape(w: Workload) -> tuple[int, ...]:
     return tuple(size[label] for label in output)
 
 
-def run_memory(w: Workload, system: str, path: Any, repeat: int, budget: float) -> Measurement:
+def prepare_memory(w: Workload, system: str, path: Any) -> Contender:
     """An in-memory peer: opt_einsum on NumPy or on pydata sparse, or scipy."""
     operands = w.operands()
     if system == "opt_einsum-numpy":
@@ -229,12 +233,7 @@ def run_memory(w: Workload, system: str, path: Any, repeat: int, budget: float) 
     else:
         a, b = (op.tocsr() for op in operands)
         fn = lambda: a @ b  # noqa: E731
-    seconds, runs, result = timed(fn, repeat, budget)
-    return measured(w, system, seconds, runs, result)
-
-
-def measured(w: Workload, system: str, seconds: float, runs: int, result: Any) -> Measurement:
-    return Measurement(w, system, seconds, runs, result=as_sparse(result))
+    return Contender(system, fn)
 
 
 def as_sparse(result: Any) -> sparse.COO:
@@ -272,24 +271,69 @@ def skip_reason(w: Workload, system: str, largest: int) -> str:
 
 
 def measure(w: Workload, systems: Sequence[str], repeat: int, budget: float) -> list[Measurement]:
-    """Every system on one workload; results checked against the first reference that ran."""
+    """Every system on one workload, interleaved; results checked against a reference.
+
+    Every system is made ready first (a database's tables loaded), then each
+    round runs each system once, in turn (A B C A B C ...), so a change in the
+    machine's load falls on all of them alike; a system stops once its runs
+    have taken ``budget`` seconds. The 1-minute load average is read before
+    each run and its median kept with the figure.
+    """
     path, largest = contraction_path(w)
-    results = []
-    for system in systems:
-        reason = skip_reason(w, system, largest)
-        if reason:
-            results.append(Measurement(w, system, note=reason))
-            continue
-        run = run_database if system.startswith(("einsql", "naive")) else run_memory
-        print(f"  {w.name}: {system} ...", end="", flush=True)
-        try:
-            m = run(w, system, path, repeat, budget)
-        except Exception as error:  # a failure is a result of the benchmark
-            m = Measurement(w, system, note=f"failed: {str(error).splitlines()[0][:80]}")
-        print(f" {m.seconds:.4g} s" if m.seconds is not None else f" {m.note}", flush=True)
-        results.append(m)
+    results, contenders = [], []
+    with ExitStack() as stack:
+        for system in systems:
+            reason = skip_reason(w, system, largest)
+            if reason:
+                results.append(Measurement(w, system, note=reason))
+                continue
+            contender = Contender(system, lambda: None)
+            try:
+                if system.startswith(("einsql", "naive")):
+                    contender = prepare_database(stack, w, system, path)
+                else:
+                    contender = prepare_memory(w, system, path)
+            except Exception as error:  # a failure is a result of the benchmark
+                contender.note = failed(error)
+            contenders.append(contender)
+        for _ in range(repeat):
+            for contender in contenders:
+                if not contender.note and sum(contender.times) <= budget:
+                    run_once(contender)
+        for contender in contenders:
+            if contender.extra is not None and not contender.note:
+                contender.phases.update(contender.extra())
+            results.append(finished(w, contender))
     check(results)
     return results
+
+
+def run_once(contender: Contender) -> None:
+    """One timed run (a failure ends the contender's runs, with a note)."""
+    contender.loads.append(os.getloadavg()[0])
+    start = time.perf_counter()
+    try:
+        contender.result = contender.run()
+    except Exception as error:  # a failure is a result of the benchmark
+        contender.note = failed(error)
+        return
+    contender.times.append(time.perf_counter() - start)
+
+
+def failed(error: Exception) -> str:
+    return f"failed: {str(error).splitlines()[0][:80]}"
+
+
+def finished(w: Workload, contender: Contender) -> Measurement:
+    """The measurement of a contender's runs (printed as it is made)."""
+    m = Measurement(w, contender.system, note=contender.note, phases=contender.phases)
+    if contender.times and not contender.note:
+        m.seconds, m.runs = statistics.median(contender.times), len(contender.times)
+        m.load = statistics.median(contender.loads)
+        m.result = as_sparse(contender.result)
+    shown = f"{m.seconds:.4g} s (load {m.load:.1f})" if m.seconds is not None else m.note
+    print(f"  {w.name}: {contender.system}: {shown}", flush=True)
+    return m
 
 
 def check(results: list[Measurement]) -> None:
@@ -323,6 +367,7 @@ def rows(measurements: list[Measurement]) -> list[dict[str, Any]]:
                 else f"{m.seconds / base:.3g}",
                 "matches_reference": "" if m.matches is None else m.matches,
                 **{f"{p}_seconds": _seconds(m.phases.get(p)) for p in PHASES},
+                "load_average": "" if m.load is None else f"{m.load:.2f}",
                 "note": m.note,
             }
         )
