@@ -26,7 +26,7 @@ from einsql.expr import (
     var,
     variables,
 )
-from einsql.expr_lower import lower_expression, variable_table
+from einsql.expr_lower import check_eliminations, lower_expression, variable_table
 from einsql.logger import public
 from einsql.lower import Layout
 from einsql.operands import CooArray, Table, as_operand, checked_value, float_values, variable_value
@@ -102,7 +102,9 @@ def _evaluate_sql(
     optimize: Any,
     staged: bool | None,
 ) -> Any:
-    checked = check_variables(variables(expr), values, load_dialect(backend_of(con, backend)))
+    dialect = load_dialect(backend_of(con, backend))
+    check_eliminations([expr], dialect)
+    checked = check_variables(variables(expr), values, dialect)
     with open_driver(con, backend) as driver:
         relations = load_variables(checked, driver)
         layout = Layout(staged=staged, prefix=driver.prefix)

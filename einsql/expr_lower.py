@@ -47,7 +47,6 @@ from einsql.expr import (
     Expr,
     Solve,
     Var,
-    is_identity,
     scalar_value,
     uniform_value,
     walk,
@@ -168,11 +167,42 @@ def _step_limit(expr: Expr, layout: Layout, dialect: Dialect) -> int:
     return limit
 
 
+def check_eliminations(exprs: Sequence[Expr], dialect: Dialect) -> None:
+    """Refuse an ``inv``, ``solve``, ``det`` or ``logdet`` of a matrix past the dialect's limit.
+
+    Called before anything reaches a database (an elimination is a CTE per
+    pivot; ``Dialect.max_solve_size`` keeps one statement within the
+    database's limits).
+
+    >>> from einsql.dialect import load_dialect
+    >>> from einsql.expr import det, var
+    >>> check_eliminations([det(var("A", (40, 40)))], load_dialect("sqlite"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    einsql.errors.OptionError: sqlite eliminates matrices of at most 32 rows ..., not 40: det(A)
+
+    Raises:
+        OptionError: an elimination's matrix has more rows than the limit.
+
+    """
+    limit = dialect.max_solve_size
+    for expr in exprs:
+        for node in walk(expr):
+            n = node.operands[0].shape[0] if isinstance(node, (Solve, Det)) else 0
+            if n > limit:
+                shown = str(node)
+                raise OptionError(
+                    f"{dialect.name} eliminates matrices of at most {limit} rows in one "
+                    f"statement (a CTE per pivot), not {n}: "
+                    f"{shown if len(shown) <= 80 else shown[:77] + '...'}"
+                )
+
+
 #: Named subqueries, in the order they must be defined.
 Ctes = list[tuple[str, exp.Query]]
 
-#: The column of an elimination's steps carrying the running determinant (or its log).
-ACCUMULATED = "acc"
+#: The columns of an elimination's steps carrying the running determinant: the log of
+#: its magnitude, and its sign.
+LOG_MAGNITUDE, SIGN = "acc", "sgn"
 
 
 def lower_nodes(
@@ -256,11 +286,10 @@ class _ExpressionLowering:
         SQL has no portable way to raise.
         """
         matrix, rhs = node.operands
-        what = "inv" if is_identity(rhs) else "solve"
-        n = self._checked_size(what, matrix)
+        n = self._checked_size(node)
         columns = rhs.shape[1] if rhs.ndim == 2 else 1
         rows = exp.union(self._matrix_rows(matrix), self._rhs_rows(rhs, n), distinct=False)
-        last = self._eliminated_all(rows, (n, n + columns), name, None)
+        last = self._eliminated_all(rows, (n, n + columns), name)
         i, j = column(axis_column(0)), column(axis_column(1))
         if rhs.ndim == 1:
             solution = exp.select(i, column(VALUE)).from_(table_ref(last)).where(j.eq(n))
@@ -274,34 +303,31 @@ class _ExpressionLowering:
     def _det(self, node: Det, name: str) -> Relation:
         """The elimination of ``A`` alone, each step carrying the running determinant.
 
-        Every row of a step holds the same pivot, so each carries the product of
-        the pivots so far (negated at each row swap), or for ``logdet`` the sum
-        of their logarithms' magnitudes, in a column ``acc``; the result reads it
-        from entry ``(0, 0)``. A zero pivot makes it 0 (``-inf``) for good.
+        Every row of a step holds the same pivot, so each carries the sum of the
+        logarithms of the pivots' magnitudes so far (column ``acc``) and the
+        determinant's sign (``sgn``: flipped by a negative pivot and by a row
+        swap); the result reads them from entry ``(0, 0)``: ``acc`` for
+        ``logdet``, ``sgn * exp(acc)`` for ``det``, as NumPy computes it, so no
+        running product overflows or underflows where the determinant does not.
+        A zero pivot makes ``acc`` ``-inf`` (the determinant 0) for good.
         """
         (matrix,) = node.operands
-        n = self._checked_size("logdet" if node.log else "det", matrix)
-        last = self._eliminated_all(self._matrix_rows(matrix), (n, n), name, node.log)
+        n = self._checked_size(node)
+        last = self._eliminated_all(self._matrix_rows(matrix), (n, n), name, determinant=True)
         i, j = column(axis_column(0)), column(axis_column(1))
-        result = exp.select(column(ACCUMULATED).as_(VALUE)).from_(table_ref(last))
+        magnitude = column(LOG_MAGNITUDE)
+        value: exp.Expr = magnitude
+        if not node.log:
+            power = self._apply("exp", [magnitude.copy()])
+            value = binary(exp.Mul, column(SIGN), power)
+        result = exp.select(value.as_(VALUE)).from_(table_ref(last))
         self.ctes.append((name, result.where(exp.and_(i.eq(0), j.eq(0)))))
         return coo_relation(name, 0)
 
-    def _checked_size(self, what: str, matrix: Expr) -> int:
-        """The matrix's number of rows, at most the dialect's ``max_solve_size``.
-
-        Raises:
-            OptionError: the matrix is larger (the message names ``what`` needs it).
-
-        """
-        n = matrix.shape[0]
-        if n > self.dialect.max_solve_size:
-            raise OptionError(
-                f"{self.dialect.name} eliminates matrices of at most "
-                f"{self.dialect.max_solve_size} rows in one statement (a CTE per pivot), not "
-                f"{n} ({what} of a {n} x {n} matrix)"
-            )
-        return n
+    def _checked_size(self, node: Solve | Det) -> int:
+        """The eliminated matrix's number of rows (see :func:`check_eliminations`)."""
+        check_eliminations([node], self.dialect)
+        return node.operands[0].shape[0]
 
     def _rhs_rows(self, rhs: Expr, n: int) -> exp.Select:
         """The rows of the right-hand side as columns ``n, n + 1, ...`` of ``[A | B]``."""
@@ -325,24 +351,25 @@ class _ExpressionLowering:
         ).from_(table_ref(relation.name))
 
     def _eliminated_all(
-        self, rows: exp.Query, shape: tuple[int, int], name: str, log: bool | None
+        self, rows: exp.Query, shape: tuple[int, int], name: str, determinant: bool = False
     ) -> str:
         """The CTEs of the whole elimination of the matrix ``rows`` (dense): the last one's name.
 
-        ``log`` None: no determinant; False: the running determinant in column
-        ``acc``; True: the running log of its magnitude.
+        ``determinant``: each step carries the running determinant, as the log
+        of its magnitude and its sign (columns ``acc`` and ``sgn``).
         """
         keys, query, value = densified(rows, coo_relation("a", 2), shape, self.dialect)
-        start = [] if log is None else [self._num(0.0 if log else 1.0).as_(ACCUMULATED)]
+        start = [self._num(0.0).as_(LOG_MAGNITUDE), self._num(1.0).as_(SIGN)]
+        carried = start if determinant else []
         source = f"{name}_m"
-        self.ctes.append((source, query.select(*keys, value.as_(VALUE), *start, copy=False)))
+        self.ctes.append((source, query.select(*keys, value.as_(VALUE), *carried, copy=False)))
         for k in range(shape[0]):
             pivoted = f"{name}_p{k}"
-            self.ctes.append((pivoted, self._pivot(source, k, log)))
+            self.ctes.append((pivoted, self._pivot(source, k, determinant)))
             source = pivoted
         return source
 
-    def _pivot(self, source: str, k: int, log: bool | None = None) -> exp.Query:
+    def _pivot(self, source: str, k: int, determinant: bool = False) -> exp.Query:
         """Step ``k``: the pivot row divided by the pivot, its column eliminated from the others.
 
         The pivot row is the row ``r >= k`` with the largest ``|A[r, k]|``, the
@@ -351,12 +378,12 @@ class _ExpressionLowering:
         with row ``k``. Column ``k``, the pivot and the pivot row come to each
         entry through two window passes over the last matrix, one scan each
         (SQLite copies a CTE per reference, so a chain of self-joins would grow
-        exponentially). ``log`` as in ``_eliminated_all``: the running
-        determinant rides along in column ``acc``.
+        exponentially). ``determinant`` as in ``_eliminated_all``: the running
+        determinant rides along in columns ``acc`` and ``sgn``.
         """
-        carried = () if log is None else (ACCUMULATED,)
+        carried = (LOG_MAGNITUDE, SIGN) if determinant else ()
         entries = self._column_entries(source, k, carried)
-        return self._eliminated(self._pivot_rows(entries, k, carried), k, log)
+        return self._eliminated(self._pivot_rows(entries, k, carried), k, determinant)
 
     @staticmethod
     def _column_entries(source: str, k: int, carried: tuple[str, ...] = ()) -> exp.Select:
@@ -392,13 +419,12 @@ class _ExpressionLowering:
         firsts = [first(i0, "pivot_row"), first(VALUE, "in_row"), first("in_column", "pivot")]
         return select([*plain, *firsts], aliased(entries, "c"))
 
-    def _eliminated(self, rows: exp.Select, k: int, log: bool | None = None) -> exp.Select:
+    def _eliminated(self, rows: exp.Select, k: int, determinant: bool = False) -> exp.Select:
         """Rows ``k`` and the pivot row swapped, the pivot row scaled, the others eliminated.
 
         A zero pivot (a singular matrix) makes every entry NaN, and every later
-        step keeps them NaN. ``log`` False: the running determinant ``acc`` is
-        multiplied by the pivot (negated if rows swap), 0 from a zero pivot on;
-        True: ``ln |pivot|`` is added, ``-inf`` from a zero pivot on.
+        step keeps them NaN. ``determinant``: the running determinant is
+        carried on (:meth:`_log_magnitude`, :meth:`_sign`).
         """
         i, val, pivot = column(axis_column(0)), column(VALUE), exp.column("pivot")
         pivot_row, pivot_k = exp.column("pivot_row"), exp.Literal.number(k)
@@ -418,26 +444,34 @@ class _ExpressionLowering:
             i.copy(),
         )
         columns = [swapped.as_(axis_column(0)), column(axis_column(1)), value.as_(VALUE)]
-        if log is not None:
-            columns.append(self._accumulated(log, k).as_(ACCUMULATED))
+        if determinant:
+            columns += [self._log_magnitude().as_(LOG_MAGNITUDE), self._sign(k).as_(SIGN)]
         return exp.select(*columns).from_(aliased(rows, "w"))
 
-    def _accumulated(self, log: bool, k: int) -> exp.Expr:
-        """The running determinant after step ``k`` (``log``: the log of its magnitude).
+    def _log_magnitude(self) -> exp.Expr:
+        """The log of the determinant's magnitude after this step: ``ln |pivot|`` added.
 
         Once a pivot is zero the matrix is NaN (NULL on SQLite), so the first
-        test keeps the determinant 0 (``-inf``) through every later step.
+        test keeps it ``-inf`` (the determinant 0) through every later step.
         """
-        acc, pivot = exp.column(ACCUMULATED), exp.column("pivot")
-        if log:
-            lost = self._num(-np.inf)
-            gone = exp.or_(acc.copy().eq(lost.copy()), pivot.copy().eq(self._num(0.0)))
-            logarithm = self._apply("log", [exp.Abs(this=pivot.copy())])
-            return case([(gone, lost)], binary(exp.Add, acc, logarithm))
-        gone = exp.or_(acc.copy().eq(self._num(0.0)), pivot.copy().eq(self._num(0.0)))
+        acc, pivot = exp.column(LOG_MAGNITUDE), exp.column("pivot")
+        lost = self._num(-np.inf)
+        gone = exp.or_(acc.copy().eq(lost.copy()), pivot.copy().eq(self._num(0.0)))
+        logarithm = self._apply("log", [exp.Abs(this=pivot.copy())])
+        return case([(gone, lost)], binary(exp.Add, acc, logarithm))
+
+    @staticmethod
+    def _sign(k: int) -> exp.Expr:
+        """The determinant's sign after step ``k``: flipped by a negative pivot, and by a swap.
+
+        A NaN pivot (NULL on SQLite) compares false and flips nothing, as in the
+        reference; its determinant is NaN through the magnitude anyway.
+        """
+        sign, pivot = exp.column(SIGN), exp.column("pivot")
+        negative = exp.LT(this=pivot, expression=exp.Literal.number(0))
         swapped = exp.column("pivot_row").neq(exp.Literal.number(k))
-        signed = case([(swapped, exp.Neg(this=pivot.copy()))], pivot.copy())
-        return case([(gone, self._num(0.0))], binary(exp.Mul, acc, signed))
+        flips = exp.NEQ(this=exp.Paren(this=negative), expression=exp.Paren(this=swapped))
+        return case([(flips, exp.Neg(this=sign.copy()))], sign)
 
     # --- constants ---------------------------------------------------------------------
 

@@ -171,13 +171,16 @@ def gauss_jordan(matrix: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, float
 
     Returns:
         The solution (NaN everywhere where the matrix is singular), the
-        determinant (the product of the pivots, negated at each row swap; 0
-        where singular) and the log of its magnitude (-inf where singular).
+        determinant and the log of its magnitude (0 and -inf where singular).
+        The determinant is ``sign * exp(log magnitude)``, as NumPy computes
+        it: the sum of the logs of the pivots' magnitudes, and a sign flipped
+        by each negative pivot and each row swap, so no running product
+        overflows or underflows where the determinant does not.
 
     """
     n = len(matrix)
     augmented = np.column_stack([matrix, rhs.reshape(n, -1)]).astype(np.float64)
-    determinant, log_magnitude = 1.0, 0.0
+    sign, log_magnitude = 1.0, 0.0
     with np.errstate(all="ignore"):
         for k in range(n):
             magnitudes = np.abs(augmented[k:, k])
@@ -191,6 +194,8 @@ def gauss_jordan(matrix: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, float
             augmented = augmented - np.outer(augmented[:, k], scaled)
             augmented[p] = scaled
             augmented[[k, p]] = augmented[[p, k]]
-            determinant *= pivot if p == k else -pivot
+            if (pivot < 0.0) != (p != k):
+                sign = -sign
             log_magnitude += float(np.log(abs(pivot)))
+        determinant = sign * float(np.exp(log_magnitude))
     return augmented[:, n:].reshape(rhs.shape), determinant, log_magnitude

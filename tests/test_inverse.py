@@ -226,6 +226,33 @@ def test_the_size_limit_is_the_dialects_and_named(dialect: str) -> None:
             einsql.to_sql(big, dialect=dialect)
 
 
+def test_det_does_not_overflow_or_underflow_where_numpy_does_not(db: Database) -> None:
+    """The pivots' logs are summed, not the pivots multiplied (a running product of 1e-400)."""
+    A = var("A", (4, 4))
+    for diagonal in ([1e-200, 1e-200, 1e200, 1e200], [1e200, 1e200, 1e-300, -1.0]):
+        a = np.diag(diagonal)[[1, 0, 2, 3]]  # a row swap too
+        for build, expected in ((einsql.det, np.linalg.det(a)), (einsql.logdet, None)):
+            want = np.linalg.slogdet(a)[1] if expected is None else expected
+            got = einsql.evaluate(build(A), {"A": a}, con=db.con)
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert db.leftovers() == []
+
+
+def test_a_matrix_past_the_limit_is_refused_before_anything_reaches_the_database(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The check runs before the connection is used: no table loaded, nothing left."""
+    limit = load_dialect(db.name).max_solve_size
+    A = var("A", (limit + 1, limit + 1))
+    values = {"A": np.eye(limit + 1)}
+    for build in (einsql.det, einsql.inv, lambda m: einsql.solve(m, np.ones(limit + 1))):
+        with caplog.at_level("DEBUG", logger="einsql"), pytest.raises(einsql.OptionError) as error:
+            einsql.evaluate(einsql.sum(build(A)), values, con=db.con)
+        assert f"not {limit + 1}: " in str(error.value) and "(A" in str(error.value)
+        assert not [r for r in caplog.records if getattr(r, "sql", None)]  # no statement ran
+    assert db.leftovers() == []
+
+
 @pytest.mark.parametrize("backend", ["numpy", "duckdb", "sqlite"])
 def test_hvp_substitutes_through_solves_and_determinants(backend: str) -> None:
     """``hvp`` rebuilds the gradient with its direction put in: solve and det nodes too."""
