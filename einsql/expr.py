@@ -825,7 +825,8 @@ def _latex_einsum(expr: Einsum) -> str:
         return f"{_latex_operand(expr.operands[0])}^\\top"
     summed = "".join(sorted(set("".join(expr.inputs)) - set(expr.output)))
     terms = " ".join(
-        f"{_latex_operand(op)}_{{{labels}}}" for op, labels in zip(expr.operands, expr.inputs)
+        f"{_latex_operand(op)}_{{{labels}}}" if labels else _latex_operand(op)
+        for op, labels in zip(expr.operands, expr.inputs)
     )
     body = (f"\\sum_{{{summed}}} " if summed else "") + terms
     return f"\\left[{body}\\right]_{{{expr.output}}}" if expr.output else body

@@ -89,8 +89,10 @@ def to_numpy(*exprs: Expr, name: str = "f") -> str:
                 "name each variable once"
             )
     writer = _Writer(prefix=_temporary_prefix(names))
+    read = {id(child) for node in order for child in _read(node)} | {id(e) for e in exprs}
     for node in order:
-        writer.add(node)
+        if id(node) in read:  # not an identity only an inverse was built with
+            writer.add(node)
     results = ", ".join(writer.names[id(e)] for e in exprs)
     body = [f"{v} = np.asarray({v}, dtype=np.float64)" for v in names] + writer.lines
     imports = ["import math"] if any("math." in line for line in writer.lines) else []
@@ -105,6 +107,13 @@ def to_numpy(*exprs: Expr, name: str = "f") -> str:
             f"    return {results}",
         ]
     )
+
+
+def _read(node: Expr) -> tuple[Expr, ...]:
+    """The operands the code of ``node`` reads: ``np.linalg.inv(A)`` reads ``A`` alone."""
+    if isinstance(node, Solve) and is_identity(node.operands[1]):
+        return node.operands[:1]
+    return node.children
 
 
 def walk_all(exprs: tuple[Expr, ...]) -> list[Expr]:
@@ -158,7 +167,7 @@ class _Writer:
         self.lines += self._lines(node, target)
 
     def _lines(self, node: Expr, target: str) -> list[str]:
-        args = [self.names[id(child)] for child in node.children]
+        args = [self.names[id(child)] for child in _read(node)]
         if isinstance(node, Const) and is_identity(node):
             return [f"{target} = np.eye({node.shape[0]})"]
         if isinstance(node, Const):
