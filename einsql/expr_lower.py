@@ -331,22 +331,18 @@ class _ExpressionLowering:
 
     def _rhs_rows(self, rhs: Expr, n: int) -> exp.Select:
         """The rows of the right-hand side as columns ``n, n + 1, ...`` of ``[A | B]``."""
-        relation = self.relations[id(rhs)]
         placed: exp.Expr = exp.Literal.number(n)
         if rhs.ndim == 2:
-            placed = binary(exp.Add, exp.column(relation.axes[1]), placed)
-        return exp.select(
-            exp.column(relation.axes[0]).as_(axis_column(0)),
-            placed.as_(axis_column(1)),
-            exp.column(relation.values[0]).as_(VALUE),
-        ).from_(table_ref(relation.name))
+            column_k = exp.column(self.relations[id(rhs)].axes[1])
+            placed = binary(exp.Add, column_k, placed)
+        return self._matrix_rows(rhs, placed)
 
-    def _matrix_rows(self, matrix: Expr) -> exp.Select:
-        """The rows of ``matrix`` as ``i0, i1, val``."""
+    def _matrix_rows(self, matrix: Expr, second: exp.Expr | None = None) -> exp.Select:
+        """The rows of ``matrix`` as ``i0, i1, val`` (``second``: what ``i1`` is instead)."""
         relation = self.relations[id(matrix)]
         return exp.select(
             exp.column(relation.axes[0]).as_(axis_column(0)),
-            exp.column(relation.axes[1]).as_(axis_column(1)),
+            (second or exp.column(relation.axes[1])).as_(axis_column(1)),
             exp.column(relation.values[0]).as_(VALUE),
         ).from_(table_ref(relation.name))
 
