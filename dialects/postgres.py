@@ -43,6 +43,7 @@ class Postgres(Dialect):
     }
     exact_int_types = ((INT64_MAX, "BIGINT"), (10**131072 - 1, "NUMERIC"))
     iteration_forms = ("packed", "loop")
+    iteration_settings = (("jit", "off"),)
     max_identifier_bytes = 63
 
     def pack(self, rows: str) -> exp.Select:

@@ -50,6 +50,7 @@ class SQLite(Dialect):
     explain_analyze = "EXPLAIN QUERY PLAN"  # SQLite has no EXPLAIN ANALYZE: a plan, no timings
     exact_int_types = ((INT64_MAX, "INTEGER"),)
     iteration_forms = ("loop",)
+    stages_every_step_cte = True
     max_solve_size = 32  # 44 pivots passed SQLite's expression depth limit of 1,000
 
     def float_special(self, key: str, float_type: exp.DataType) -> exp.Expression:

@@ -26,8 +26,8 @@ import numpy as np
 from sqlglot import exp
 
 from einsql import staging
-from einsql.convention import VALUE, axis_column
-from einsql.dialect import load_dialect
+from einsql.convention import VALUE, Program, axis_column
+from einsql.dialect import Dialect, load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver, dropped_after
@@ -83,18 +83,28 @@ def iterate(
     chosen = form or dialect.iteration_forms[0]
     checked = check_variables(program.data, values, dialect)
     check_iteration(program, dialect, chosen, trace)
-    if chosen == "loop" and form is None:
-        warnings.warn(
-            f"{dialect.name} runs an iteration a statement per step",
-            LoopWarning,
-            stacklevel=3,  # the caller of iterate, past the wrapper of einsql.logger.public
-        )
-    with open_driver(con, backend) as driver:
+    with open_driver(con, backend) as driver, driver.configured(dialect.iteration_settings):
         data = load_variables(checked, driver)
         lowering = IterationLowering(program, data, driver.dialect, chosen, trace, optimize)
-        if chosen == "loop":
+        if form is None and chosen != "loop" and _too_long(lowering):
+            lowering = IterationLowering(program, data, driver.dialect, "loop", trace, optimize)
+        if lowering.form == "loop" and form is None:
+            warnings.warn(
+                f"{dialect.name} runs this iteration a statement per step"
+                + ("" if chosen == "loop" else ": its step is too long for one statement"),
+                LoopWarning,
+                stacklevel=3,  # the caller of iterate, past the wrapper of einsql.logger.public
+            )
+        if lowering.form == "loop":
             return _run_loop(lowering, driver, trace)
         return _run_recursive(lowering, driver, trace)
+
+
+def _too_long(lowering: IterationLowering) -> bool:
+    """Whether a step has more CTEs than one statement of the database holds."""
+    limit = lowering.dialect.max_recursive_step_ctes
+    ctes, _ = staging.split_ctes(lowering.recursive_step())
+    return limit is not None and len(ctes) > limit
 
 
 def _run_recursive(lowering: IterationLowering, driver: Driver, trace: bool) -> Iterated:
@@ -111,14 +121,22 @@ def _run_recursive(lowering: IterationLowering, driver: Driver, trace: bool) -> 
 
 
 def _run_loop(lowering: IterationLowering, driver: Driver, trace: bool) -> Iterated:
-    """A statement per step, alternating between two tables; all steps kept in ``history``."""
+    """A statement per step, alternating between two tables; all steps kept in ``history``.
+
+    A step longer than one statement holds (see :func:`step_program`) runs as
+    staged statements, their tables dropped as soon as the step no longer reads them.
+    """
     if not driver.dialect.insertable_temporaries:
         return _run_loop_kept(lowering, driver, trace)
     mark("run")
     history, even, odd = (f"{driver.prefix}{name}" for name in ("history", "even", "odd"))
     steps = {
-        source: driver.sql(create_table_as(target, lowering.recursive_step(source)))
+        source: step_program(lowering.recursive_step(source), target, driver.dialect)
         for source, target in ((history, odd), (odd, even), (even, odd))
+    }
+    rendered = {
+        source: [driver.sql(s) for s in (*p.setup, create_table_as(target, p.query), *p.teardown)]
+        for (source, p), target in zip(steps.items(), (odd, even, odd))
     }
     created: list[str] = [history]
     with dropped_after(driver, created):
@@ -128,8 +146,10 @@ def _run_loop(lowering: IterationLowering, driver: Driver, trace: bool) -> Itera
         for step in range(lowering.program.steps):
             driver.doing = f"step {step + 1} of the iteration"
             following = odd if last != odd else even
-            created.append(following)
-            driver.execute(steps[last])
+            created += [following, *steps[last].temporaries]
+            for sql in rendered[last]:
+                driver.execute(sql)
+            del created[len(created) - len(steps[last].temporaries) :]  # dropped by the step
             if not driver.query(driver.sql(_any_row(following)))["one"].size:
                 break
             driver.execute(driver.sql(exp.insert(_all_rows(following), table_ref(history))))
@@ -141,6 +161,41 @@ def _run_loop(lowering: IterationLowering, driver: Driver, trace: bool) -> Itera
         rows = driver.query(driver.sql(lowering.result_query(history)))
         losses = driver.query(driver.sql(lowering.trace_query(history))) if trace else None
     return _iterated(lowering, rows, losses)
+
+
+def step_program(query: exp.Select, into: str, dialect: Dialect) -> Program:
+    """One step (``query``, to be kept as table ``into``) as a program of statements.
+
+    The step's CTEs stay in its one statement when they fit; else they run
+    first as :func:`einsql.staging.staged_query` statements, tables named after
+    ``into``: when there are more than ``Dialect.max_statement_steps`` of them
+    (a Newton-CG step has about 30 per conjugate-gradient step; one statement
+    holding them passes DuckDB's expression depth limit of 1,000 near 40 CG
+    steps and SQLite's 65,535 references to one table at 3), when the
+    database would copy a CTE read twice (``Dialect.inlines_shared_ctes``),
+    and always, a table per CTE, where ``Dialect.stages_every_step_cte`` says.
+
+    >>> from einsql.dialect import load_dialect
+    >>> from einsql.sql import table_ref
+    >>> step = exp.select("*").from_(table_ref("a")).with_("a", as_=exp.select("1"))
+    >>> step_program(step, "t", load_dialect("duckdb")).setup
+    ()
+    >>> staged = step_program(step.join(table_ref("a").as_("b")), "t", load_dialect("spark"))
+    >>> [load_dialect("spark").render(s, pretty=False) for s in staged.setup]
+    ['CACHE TABLE `t_a` AS SELECT 1']
+
+    Returns:
+        The program: run its setup, keep its query's rows as ``into``, then
+        run its teardown (which drops the step's tables).
+
+    """
+    ctes, body = staging.split_ctes(query)
+    if dialect.stages_every_step_cte:
+        return staging.staged_query(query, f"{into}_", 1, dialect)
+    long = len(ctes) > dialect.max_statement_steps
+    if not (long or (dialect.inlines_shared_ctes and staging.shared(ctes, body))):
+        return Program((), query)
+    return staging.staged_query(query, f"{into}_", dialect.max_statement_steps, dialect)
 
 
 def _iterated(
@@ -321,22 +376,17 @@ def _run_loop_kept(lowering: IterationLowering, driver: Driver, trace: bool) -> 
 
 
 def _run_step(driver: Driver, query: exp.Select, into: str, tables: list[str]) -> None:
-    """Keep ``query``'s rows as table ``into``, its CTEs staged first where they must be.
+    """Keep ``query``'s rows as ``into``, staged as :func:`step_program` says.
 
-    Where the database copies a CTE into every reader (Spark), a step whose
-    CTEs are read twice runs as :func:`einsql.staging.staged_query` statements,
-    their tables (listed in ``tables`` while they live) named after ``into``.
+    The staged tables (listed in ``tables`` while they live) are dropped at the
+    end with the steps' tables: a database keeping steps this way (Spark's
+    cached views) reads a later step through the tables it was made from.
     """
-    dialect = driver.dialect
-    ctes, body = staging.split_ctes(query)
-    if not (dialect.inlines_shared_ctes and staging.shared(ctes, body)):
-        driver.run_statement(dialect.temporary_table(into, query))
-        return
-    program = staging.staged_query(query, f"{into}_", dialect.max_statement_steps, dialect)
-    tables.extend(program.temporaries)  # dropped with the steps' tables, at the end
+    program = step_program(query, into, driver.dialect)
+    tables.extend(program.temporaries)
     for statement in program.setup:
         driver.run_statement(statement)
-    driver.run_statement(dialect.temporary_table(into, program.query))
+    driver.run_statement(driver.dialect.temporary_table(into, program.query))
 
 
 def _any_row(table: str) -> exp.Select:

@@ -130,7 +130,7 @@ def staged_query(query: exp.Query, prefix: str, limit: int, dialect: Dialect) ->
         return result
 
     staged_ctes = [(names[name], renamed(cte)) for name, cte in ctes]
-    return staged(staged_ctes, renamed(body), limit, False, dialect)
+    return staged(staged_ctes, renamed(body), limit, dialect.materialize_steps, dialect)
 
 
 def split_ctes(query: exp.Query) -> tuple[list[tuple[str, exp.Query]], exp.Query]:

@@ -16,7 +16,14 @@ from sqlglot import exp
 
 from einsql.convention import COMPLEX_VALUES, VALUE, axis_columns, stored_values, value_columns
 from einsql.display import Progress, StatementProgress, progress_delay, progress_wanted
-from einsql.errors import DatabaseError, EinsqlError, ExactnessError, first_line, redact
+from einsql.errors import (
+    DatabaseError,
+    EinsqlError,
+    ExactnessError,
+    OptionError,
+    first_line,
+    redact,
+)
 from einsql.logger import logger, mark, statement
 from einsql.operands import CooArray
 from einsql.sql import create_table_as, drop_table, read_value, rename_table, table_ref
@@ -342,6 +349,20 @@ class Driver(ABC):
             for c, n in zip(table.values, value_columns(relation.kind))
         ]
         return self.query(self.sql(exp.select(*columns).from_(table_ref(table.name))))
+
+    @contextmanager
+    def configured(self, settings: Sequence[tuple[str, str]]) -> Iterator[None]:
+        """Run the block under the database ``settings`` (name, value), restored after it.
+
+        Drivers of databases with such settings override this; here there are none.
+
+        Raises:
+            OptionError: settings this driver cannot make.
+
+        """
+        if settings:
+            raise OptionError(f"{self.dialect.name} takes no settings, not {list(settings)}")
+        yield
 
     def sql(self, tree: exp.Expr) -> str:
         """``tree`` as one line of this driver's SQL."""

@@ -15,7 +15,8 @@ caller's open transaction stays usable.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,37 @@ class PostgresDriver(TemporaryTableDriver):
             cursor.execute(sql, prepare=False)
             names = [column.name for column in cursor.description or ()]
             return rows_from_tuples(names, cursor.fetchall())
+
+    @contextmanager
+    def configured(self, settings: Sequence[tuple[str, str]]) -> Iterator[None]:
+        """Run the block under ``settings``, local to the transaction block, restored after.
+
+        ``set_config(name, value, true)`` lasts until the transaction ends, and
+        the rollback after an error undoes it; after success the old values are
+        set again, so a caller's open transaction goes on as it was.
+        """
+        if not settings:
+            yield
+            return
+        self.doing = "reading the settings einsql changes"
+        names = [name for name, _ in settings]
+        current = [
+            exp.func("current_setting", exp.Literal.string(n)).as_(f"s{k}")
+            for k, n in enumerate(names)
+        ]
+        old = self.query(self.sql(exp.select(*current)))
+        self._set(settings)
+        yield
+        self._set([(name, str(old[f"s{k}"][0])) for k, name in enumerate(names)])
+
+    def _set(self, settings: Sequence[tuple[str, str]]) -> None:
+        """``SELECT set_config(name, value, true), ...``: each until the transaction ends."""
+        self.doing = "changing settings for this transaction"
+        calls = [
+            exp.func("set_config", exp.Literal.string(name), exp.Literal.string(value), exp.true())
+            for name, value in settings
+        ]
+        self.query(self.sql(exp.select(*calls)))
 
     def discard(self, names: Any) -> None:
         """Nothing to do: the failed transaction block is rolled back on close."""
