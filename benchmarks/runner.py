@@ -19,11 +19,15 @@ each table's ``nnz``); results come back as COO (dense for opt_einsum on NumPy).
     python benchmarks/runner.py --systems einsql-duckdb,naive-duckdb
     python benchmarks/runner.py --only compile       # compile speed alone (see below)
     python benchmarks/runner.py --only pipelines     # frames, files, result forms, into=
+    python benchmarks/runner.py --only newton        # Newton-CG, d = 10,000, against NumPy
 
 Compile speed (:mod:`compile_speed`) is measured too: ``einsql.to_sql`` on a chain
 of 1,000 tables (100 with ``--quick``; parse, plan, lower, render, no data)
 against ``opt_einsum.contract_path`` on the same shapes, interleaved over
 ``5 * --repeat`` rounds, medians and their ratio, written to ``compile.csv``.
+So is Newton-CG (:mod:`newton_cg`): logistic regression over 10,000 sparse
+features (2,000 with ``--quick``) on each database system asked for, interleaved
+with the same Newton-CG in NumPy, ratios to it, written to ``newton_cg.csv``.
 
 PostgreSQL runs when ``EINSQL_BENCH_POSTGRES`` (or ``EINSQL_TEST_POSTGRES``)
 names a server: ``postgresql://user@host:port/db``; Spark when ``EINSQL_BENCH_SPARK``
@@ -62,6 +66,8 @@ from compile_speed import measure_compile
 from compile_speed import table as compile_table
 from core import drop_tables, write_csv
 from naive import naive_sql
+from newton_cg import measure_newton_cg
+from newton_cg import table as newton_table
 from pipelines import measure_pipelines
 from pipelines import table as pipelines_table
 from workloads import Workload, standard
@@ -499,7 +505,19 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
         compiled(100 if args.quick else 1000, 5 * args.repeat, out)
     if not words or "pipelines" in words:
         pipelined(10_000 if args.quick else 1_000_000, 2 * args.repeat + 1, out)
+    if not words or "newton" in words:
+        newton_cg(args.quick, args.repeat, systems, out)
     return measurements
+
+
+def newton_cg(quick: bool, rounds: int, systems: Sequence[str], out: Path) -> None:
+    """Newton-CG on sparse logistic regression (:mod:`newton_cg`): write ``newton_cg.csv``."""
+    n, d = (4_000, 2_000) if quick else (20_000, 10_000)
+    postgres = postgres_url() if "einsql-postgres" in systems else None
+    sqlite = "einsql-sqlite" in systems
+    title = f"newton-cg: logistic regression, {n:,} x {d:,}, {rounds} interleaved rounds"
+    run = lambda: measure_newton_cg(n, d, 0.001, 5, 10, rounds, postgres, sqlite)  # noqa: E731
+    reported(title, run, newton_table, out / "newton_cg.csv")
 
 
 def pipelined(nnz: int, rounds: int, out: Path) -> None:
