@@ -7,6 +7,7 @@ NumPy loop written out by hand here (not derived by einsql), to 1e-8 relative.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 from conftest import Database, psql_rows
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import einsql
 from einsql.dialect import load_dialect
@@ -607,3 +611,114 @@ def test_a_step_too_long_for_one_statement_runs_staged_as_a_loop() -> None:
     with pytest.raises(einsql.DatabaseError, match="expression depth"):
         einsql.iterate(program, problem.data, con=con, form="rows")
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone() == (0,)
+
+
+def test_newton_cg_on_sparse_logistic_regression_over_tables(db: Database) -> None:
+    """The benchmark's workload (benchmarks/newton_cg.py, d = 10,000) at d = 2,000: X a
+    sparse table of the database, every step staged where one statement would not do."""
+    rng = np.random.default_rng(11)
+    n, d, steps, cg_steps = 4_000, 2_000, 2, 5
+    X = scipy.sparse.random(n, d, density=0.002, random_state=11, format="csr")
+    y = (rng.random(n) < sigmoid(X @ rng.normal(size=d) - 0.5 * X.sum(1).A1)).astype(float)
+    w, Xv, yv = var("w", (d,)), var("X", (n, d)), var("y", (n,))
+    z = einsql.einsum("ij,j->i", Xv, w)
+    f = einsql.sum(einsql.softplus(z) - yv * z) / n + 0.01 * einsql.sum(w * w)
+    tables = {
+        "X": einsql.einsum("ij->ij", X, con=db.con, into="newton_cg_X"),
+        "y": einsql.einsum("i->i", y, con=db.con, into="newton_cg_y"),
+    }
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", einsql.LoopWarning)
+            result = einsql.minimize(
+                f, w, tables, method="newton-cg", steps=steps, cg_steps=cg_steps, con=db.con
+            )
+    finally:
+        db.execute(*(f'DROP TABLE "{t.name}"' for t in tables.values()))
+    expected = numpy_newton_cg(X, y, 0.01, steps, cg_steps)
+    assert result.steps == steps and np.abs(expected).max() > 0.01
+    np.testing.assert_allclose(result.x, expected, rtol=1e-8, atol=1e-12)
+    assert db.leftovers() == []
+
+
+def oracle_newton_cg(
+    grad: Callable[[np.ndarray], np.ndarray],
+    hvp: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    start: np.ndarray,
+    steps: int,
+    cg_steps: int,
+) -> tuple[np.ndarray, float]:
+    """Newton-CG by hand, the CG steps stopping at a curvature not above zero (``-g`` if
+    it is the first); also the smallest |curvature| / |p|^2 met (near 0 the sign is noise)."""
+    w, closest = start.copy(), np.inf
+    for _ in range(steps):
+        g = grad(w)
+        s, r = np.zeros_like(w), -g
+        p, rr = r.copy(), r @ r
+        for k in range(cg_steps):
+            hp = hvp(w, p)
+            curvature = p @ hp
+            if p @ p > 1e-12:
+                closest = min(closest, abs(curvature) / (p @ p))
+            if not curvature > 0:
+                s = s if k else -g
+                break
+            alpha = rr / curvature
+            s, r = s + alpha * p, r - alpha * hp
+            following = r @ r
+            p = r + following / (rr if rr != 0 else 1.0) * p
+            rr = following
+        w = w + s
+    return w, closest
+
+
+@st.composite
+def newton_cases(draw: st.DrawFn) -> dict[str, Any]:
+    """``sum(phi(A w)) - b.w + c |w|^2``, phi softplus (convex) or cos (indefinite)."""
+    n, d = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    entries = st.one_of(st.just(0.0), st.floats(-2, 2, allow_nan=False, width=32))
+    return {
+        "A": draw(hnp.arrays("float64", (n, d), elements=entries)),
+        "b": draw(hnp.arrays("float64", (d,), elements=entries)),
+        "start": draw(hnp.arrays("float64", (d,), elements=entries)),
+        "c": draw(st.sampled_from([0.0, 0.01, 0.5])),
+        "phi": draw(st.sampled_from(["softplus", "cos"])),
+        "steps": draw(st.integers(1, 2)),
+        "cg_steps": draw(st.integers(1, 4)),
+    }
+
+
+@settings(
+    max_examples=int(os.environ.get("EINSQL_NEWTON_EXAMPLES", "15")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(case=newton_cases())
+def test_newton_cg_matches_a_numpy_oracle(db: Database, case: dict[str, Any]) -> None:
+    A, b, c, start = case["A"], case["b"], case["c"], case["start"]
+    n, d = A.shape
+    convex = case["phi"] == "softplus"
+
+    def grad(w: np.ndarray) -> np.ndarray:
+        z = A @ w
+        return np.asarray(A.T @ (sigmoid(z) if convex else -np.sin(z)) - b + 2 * c * w)
+
+    def hvp(w: np.ndarray, v: np.ndarray) -> np.ndarray:
+        z = A @ w
+        curvature = sigmoid(z) * (1 - sigmoid(z)) if convex else -np.cos(z)
+        return np.asarray(A.T @ (curvature * (A @ v)) + 2 * c * v)
+
+    expected, closest = oracle_newton_cg(grad, hvp, start, case["steps"], case["cg_steps"])
+    assume(closest > 1e-6 and np.all(np.abs(expected) < 1e6))
+    w, Av, bv = var("w", (d,)), var("A", (n, d)), var("b", (d,))
+    phi = {"softplus": einsql.softplus, "cos": einsql.cos}[case["phi"]]
+    f = einsql.sum(phi(einsql.einsum("ij,j->i", Av, w))) - einsql.sum(bv * w)
+    f = f + c * einsql.sum(w * w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", einsql.LoopWarning)
+        result = einsql.minimize(
+            f, w, {"A": A, "b": b, "w": start}, method="newton-cg", steps=case["steps"],
+            cg_steps=case["cg_steps"], con=db.con,
+        )  # fmt: skip
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(result.x, expected, rtol=1e-7, atol=1e-7 * scale)
