@@ -67,8 +67,10 @@ def iterate(
         optimize: the path strategy of every einsum.
         trace: also return the loss at every step.
         form: how the database carries the state (see ``Dialect.iteration_forms``);
-            its default by default. ``loop`` runs a statement per step and warns
-            when it is not asked for.
+            its default by default, or ``loop`` where a step has more CTEs than
+            one statement holds (``Dialect.max_recursive_step_ctes``). ``loop``
+            runs a statement per step (each staged if long, see
+            :func:`step_program`) and warns when it is not asked for.
         echo: print each SQL statement, and the call's timings, on standard error.
 
     Raises:
