@@ -44,6 +44,7 @@ from einsql.dialect import Dialect
 from einsql.errors import OptionError
 from einsql.expr_lower import (
     Ctes,
+    check_eliminations,
     densified,
     full_range,
     lower_nodes,
@@ -83,11 +84,13 @@ def check_iteration(program: Iteration, dialect: Dialect, form: str, trace: bool
         trace: whether the loss is traced.
 
     Raises:
-        OptionError: a text-only dialect, a form the dialect lacks, or a trace
-            without a loss.
+        OptionError: a text-only dialect, a form the dialect lacks, a trace
+            without a loss, or an ``inv``/``solve``/``det`` past the dialect's
+            size (a Newton step's solve of the Hessian too).
 
     """
     program.check_trace(trace)
+    check_eliminations([*program.updates, *([program.loss] if program.loss else [])], dialect)
     if not dialect.executable:
         raise OptionError(
             f"iterations are written for duckdb, postgres and sqlite, not {dialect.name}"

@@ -448,3 +448,17 @@ def test_one_property_example_on_every_backend_including_spark(db: Database) -> 
         assert_near(einsql.evaluate(expr, {"A": a, "B": b}, con=db.con), value, name)
         result = einsql.evaluate(gradient, {"A": a, "B": b}, con=db.con)
         assert_near(result, expected_gradient, f"{name} gradient")
+
+
+def test_a_newton_step_past_the_limit_is_refused_before_the_connection_is_used(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``minimize(method="newton")`` solves with the Hessian: its size is checked first."""
+    d = load_dialect(db.name).max_solve_size + 1
+    w, A = var("w", (d,)), var("A", (d, d))
+    f = einsql.sum(w**2.0) + einsql.sum(einsql.exp(A @ w))
+    with caplog.at_level("DEBUG", logger="einsql"), pytest.raises(einsql.OptionError) as error:
+        einsql.minimize(f, w, {"A": 0.1 * np.eye(d)}, method="newton", steps=1, con=db.con)
+    assert f"not {d}" in str(error.value)  # the Newton limit, or the dialect's (SQLite)
+    assert not [r for r in caplog.records if getattr(r, "sql", None)]  # no statement ran
+    assert db.leftovers() == []
