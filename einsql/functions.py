@@ -352,7 +352,15 @@ def _recip0_numpy(a: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid_numpy(a: np.ndarray) -> np.ndarray:
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * a)))
+    """The SQL's two branches (``0.5 (1 + tanh(a / 2))`` was exactly 0 below -37).
+
+    >>> _sigmoid_numpy(np.array([-51.6, 0.0, 40.0])).tolist()
+    [3.8940787838663543e-23, 0.5, 1.0]
+    """
+    with np.errstate(over="ignore"):
+        positive = 1.0 / (1.0 + np.exp(-np.maximum(a, 0.0)))
+        tail = np.exp(np.minimum(a, 0.0))
+    return np.asarray(np.where(a >= 0.0, positive, tail / (1.0 + tail)))
 
 
 def _unary(
@@ -479,7 +487,7 @@ FUNCTIONS: dict[str, Function] = {
             _sigmoid,
             lambda bar, a, y: (bar * (y * (1.0 - y)),),
             "\\sigma\\left({0}\\right)",
-            source="0.5 * (1.0 + np.tanh(0.5 * {0}))",
+            source="np.exp(-np.logaddexp(0.0, -{0}))",
         ),
         _unary(
             "relu",

@@ -240,3 +240,15 @@ def test_a_dialect_overrides_one_function(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(duck, "function_sql", rule)
     sql = einsql.to_sql(ex.tan(ex.var("x", (2,))), dialect="duckdb")
     assert "MY_TAN" in sql and "TAN(" not in sql.replace("MY_TAN(", "")
+
+
+def test_sigmoid_keeps_relative_precision_in_its_left_tail(db) -> None:
+    """The reference once gave exactly 0 below -37 where SQL gave exp(x) / (1 + exp(x))."""
+    x = ex.var("x", (5,))
+    points = np.array([-51.6, -300.0, -700.0, 0.0, 36.0])
+    expected = np.array([math.exp(p) / (1.0 + math.exp(p)) for p in points])
+    for backend in ("numpy", None):
+        got = einsql.evaluate(
+            ex.sigmoid(x), {"x": points}, con=None if backend else db.con, backend=backend
+        )
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
