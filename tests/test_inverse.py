@@ -22,7 +22,7 @@ import pytest
 from conftest import Database
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_matrix_calculus import assert_close, numeric_gradient, numeric_hessian
+from test_matrix_calculus import assert_close, check_model, numeric_gradient
 
 import einsql
 from einsql import var
@@ -40,18 +40,6 @@ def sparse(rng: np.random.Generator, *shape: int, density: float = 0.5) -> np.nd
     mask = rng.random(shape) < density
     mask.flat[0] = True
     return np.where(mask, values, 0.0)
-
-
-def check_model(
-    f: einsql.Expr, x: einsql.Var, values: Values, numpy_f: Callable[[Values], Any], db: Database
-) -> None:
-    """Value, gradient and Hessian of ``f`` in ``db`` against NumPy and finite differences."""
-    assert_close(einsql.evaluate(f, values, con=db.con), np.asarray(numpy_f(values)), "value")
-    gradient = einsql.evaluate(einsql.grad(f, x), values, con=db.con)
-    assert_close(gradient, numeric_gradient(numpy_f, values, x.name), "gradient")
-    hessian = einsql.evaluate(einsql.hessian(f, x), values, con=db.con)
-    assert_close(hessian, numeric_hessian(numpy_f, values, x.name), "hessian")
-    assert db.leftovers() == []
 
 
 # --- the models of the calculus issue --------------------------------------------------

@@ -378,6 +378,11 @@ def test_value_gradient_and_hessian_match_finite_differences_in_the_database(
     name: str, seed: int, db
 ) -> None:
     f, x, values, numpy_f = build(name, seed)
+    check_model(f, x, values, numpy_f, db)
+
+
+def check_model(f: Any, x: Any, values: Any, numpy_f: Any, db: Any) -> None:
+    """Value, gradient and Hessian of ``f`` in ``db`` against NumPy and finite differences."""
     assert_close(einsql.evaluate(f, values, con=db.con), np.asarray(numpy_f(values)), "value")
     gradient = einsql.evaluate(einsql.grad(f, x), values, con=db.con)
     assert_close(gradient, numeric_gradient(numpy_f, values, x.name), "gradient")
