@@ -280,7 +280,8 @@ class Driver(ABC):
         swapped in (:meth:`swap`): if the query fails, the old table is untouched.
         """
         if if_exists == "fail":
-            self.doing = f"{STORING} {into!r} (if_exists='replace' replaces it)"
+            hint = "which must not exist yet; if_exists='replace' replaces one that does"
+            self.doing = f"{STORING} {into!r} ({hint})"
             self.execute(self.sql(create_table_as(into, query, temporary=False)))
             return
         *schema, _ = into.split(".")
