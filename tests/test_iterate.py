@@ -8,9 +8,11 @@ NumPy loop written out by hand here (not derived by einsql), to 1e-8 relative.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -26,6 +28,10 @@ import einsql
 from einsql.dialect import load_dialect
 from einsql.expr import var
 from einsql.iteration import NEWTON_MAX_PARAMETERS
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+
+from newton_cg import numpy_newton_cg  # the benchmark's oracle, ridge 0.01
 
 RTOL = 1e-8
 
@@ -505,31 +511,6 @@ def test_a_failing_iteration_leaves_nothing_behind(db: Database) -> None:
     assert db.rows("SELECT 1") == [(1,)]
 
 
-def numpy_newton_cg(
-    X: np.ndarray, y: np.ndarray, ridge: float, steps: int, cg_steps: int
-) -> np.ndarray:
-    """Newton steps on the ridge logistic loss, each by ``cg_steps`` conjugate gradients."""
-    n, d = X.shape
-    w = np.zeros(d)
-    for _ in range(steps):
-        p = sigmoid(X @ w)
-        g = X.T @ (p - y) / n + 2 * ridge * w
-        weights = p * (1 - p) / n
-        s, r = np.zeros(d), -g
-        direction, rr = r.copy(), r @ r
-        for _ in range(cg_steps):
-            hp = X.T @ (weights * (X @ direction)) + 2 * ridge * direction
-            curvature = direction @ hp
-            assert curvature > 0  # a ridge logistic loss is strictly convex
-            alpha = rr / curvature
-            s, r = s + alpha * direction, r - alpha * hp
-            following = r @ r
-            direction = r + following / (rr if rr != 0 else 1.0) * direction
-            rr = following
-        w = w + s
-    return w
-
-
 def test_newton_cg_runs_past_the_solve_limit(db: Database) -> None:
     rng = np.random.default_rng(7)
     n, d = 150, NEWTON_MAX_PARAMETERS + 16
@@ -545,7 +526,7 @@ def test_newton_cg_runs_past_the_solve_limit(db: Database) -> None:
         result = einsql.minimize(
             f, w, values, method="newton-cg", steps=3, cg_steps=cg_steps, con=db.con
         )
-    expected = numpy_newton_cg(X, y, 0.01, 3, cg_steps)
+    expected = numpy_newton_cg(X, y, 3, cg_steps)  # the benchmark's ridge, 0.01
     assert result.steps == 3 and np.abs(expected).max() > 0.05
     np.testing.assert_allclose(result.x, expected, rtol=1e-8, atol=1e-10)
     assert db.leftovers() == []
@@ -635,7 +616,7 @@ def test_newton_cg_on_sparse_logistic_regression_over_tables(db: Database) -> No
             )
     finally:
         db.execute(*(f'DROP TABLE "{t.name}"' for t in tables.values()))
-    expected = numpy_newton_cg(X, y, 0.01, steps, cg_steps)
+    expected = numpy_newton_cg(X, y, steps, cg_steps)  # the benchmark's ridge, 0.01
     assert result.steps == steps and np.abs(expected).max() > 0.01
     np.testing.assert_allclose(result.x, expected, rtol=1e-8, atol=1e-12)
     assert db.leftovers() == []
