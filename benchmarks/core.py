@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 import einsql
 from einsql.api import prepare
-from einsql.drivers import open_driver
+from einsql.drivers import backend_of, open_driver
 from einsql.drivers.duckdb import arrow_table
 from einsql.lower import Layout, lower
 from einsql.operands import as_operand
@@ -176,7 +176,7 @@ def main() -> None:
 
 def drop_tables(con: Any, tables: Any) -> None:
     """Drop the tables a benchmark made and commit (DuckDB autocommits; Spark has no commit)."""
-    if type(con).__module__.startswith("pyspark"):
+    if backend_of(con) == "spark":
         for table in tables:
             con.sql(f"DROP TABLE IF EXISTS `{table.name}`")
         return
