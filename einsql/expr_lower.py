@@ -184,17 +184,28 @@ def check_eliminations(exprs: Sequence[Expr], dialect: Dialect) -> None:
         OptionError: an elimination's matrix has more rows than the limit.
 
     """
-    limit = dialect.max_solve_size
     for expr in exprs:
         for node in walk(expr):
-            n = node.operands[0].shape[0] if isinstance(node, (Solve, Det)) else 0
-            if n > limit:
-                shown = str(node)
-                raise OptionError(
-                    f"{dialect.name} eliminates matrices of at most {limit} rows in one "
-                    f"statement (a CTE per pivot), not {n}: "
-                    f"{shown if len(shown) <= 80 else shown[:77] + '...'}"
-                )
+            if isinstance(node, (Solve, Det)):
+                _check_elimination(node, dialect)
+
+
+def _check_elimination(node: Solve | Det, dialect: Dialect) -> int:
+    """The number of rows ``node`` eliminates, if within the dialect's limit.
+
+    Raises:
+        OptionError: it is more (see :func:`check_eliminations`).
+
+    """
+    n: int = node.operands[0].shape[0]
+    if n > dialect.max_solve_size:
+        shown = str(node)
+        raise OptionError(
+            f"{dialect.name} eliminates matrices of at most {dialect.max_solve_size} rows in "
+            f"one statement (a CTE per pivot), not {n}: "
+            f"{shown if len(shown) <= 80 else shown[:77] + '...'}"
+        )
+    return n
 
 
 #: Named subqueries, in the order they must be defined.
@@ -286,7 +297,7 @@ class _ExpressionLowering:
         SQL has no portable way to raise.
         """
         matrix, rhs = node.operands
-        n = self._checked_size(node)
+        n = _check_elimination(node, self.dialect)
         columns = rhs.shape[1] if rhs.ndim == 2 else 1
         rows = exp.union(self._matrix_rows(matrix), self._rhs_rows(rhs, n), distinct=False)
         last = self._eliminated_all(rows, (n, n + columns), name)
@@ -312,7 +323,7 @@ class _ExpressionLowering:
         A zero pivot makes ``acc`` ``-inf`` (the determinant 0) for good.
         """
         (matrix,) = node.operands
-        n = self._checked_size(node)
+        n = _check_elimination(node, self.dialect)
         last = self._eliminated_all(self._matrix_rows(matrix), (n, n), name, determinant=True)
         i, j = column(axis_column(0)), column(axis_column(1))
         magnitude = column(LOG_MAGNITUDE)
@@ -323,11 +334,6 @@ class _ExpressionLowering:
         result = exp.select(value.as_(VALUE)).from_(table_ref(last))
         self.ctes.append((name, result.where(exp.and_(i.eq(0), j.eq(0)))))
         return coo_relation(name, 0)
-
-    def _checked_size(self, node: Solve | Det) -> int:
-        """The eliminated matrix's number of rows (see :func:`check_eliminations`)."""
-        check_eliminations([node], self.dialect)
-        return node.operands[0].shape[0]
 
     def _rhs_rows(self, rhs: Expr, n: int) -> exp.Select:
         """The rows of the right-hand side as columns ``n, n + 1, ...`` of ``[A | B]``."""
