@@ -27,6 +27,8 @@ class DuckDB(Dialect):
     exact_int_types = ((INT64_MAX, "BIGINT"), (2**127 - 1, "HUGEINT"))
     iteration_forms = ("rows", "loop")  # aggregates are allowed in the recursive term
     max_recursive_step_ctes = 950  # the expression depth limit: 944 CTEs ran, 1,254 failed
+    client_sum_rows = 2**16  # measured: see the README's "Summing in the client"
+    client_sum_ratio = 2.0
 
 
 DIALECT = DuckDB()

@@ -29,6 +29,7 @@ from einsql.dialect import INT64_MAX, Dialect, load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
+from einsql.duplicates import MAX_KEYS, combine_duplicates
 from einsql.equation import from_sublists, parse
 from einsql.errors import OperandError, OptionError, SubscriptError
 from einsql.expr import Expr, variables
@@ -65,6 +66,9 @@ from einsql.sql import int64_values
 
 #: What ``into=`` may do when its table exists.
 IF_EXISTS = ("fail", "replace")
+
+#: Where ``aggregate=`` sums the last step's products: chosen by the sparsity model, or fixed.
+AGGREGATES = ("auto", "database", "client")
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,6 +264,7 @@ def einsum(
     nonfinite: bool | None = None,
     semiring: str = "sum-product",
     echo: bool = False,
+    aggregate: str = "auto",
 ) -> Any:
     """Evaluate an einsum in a database (or with the NumPy reference).
 
@@ -315,6 +320,14 @@ def einsum(
             the semiring's zero, are that zero; a dense result has it filled in.
         echo: print each SQL statement, and the call's timings, on standard
             error (see :mod:`einsql.logger`).
+        aggregate: where a fetched result's last step sums its products:
+            ``"database"`` (``GROUP BY``), ``"client"`` (the database joins and
+            multiplies, NumPy sums the repeated index tuples; see
+            :mod:`einsql.duplicates`), or ``"auto"``: the client where the
+            dialect says it is faster for the sparsity model's estimate of the
+            step's products and nonzeros (DuckDB, for large results). Results
+            stored with ``into=``, non-finite values and integer sums that
+            could leave int64 are always summed in the database.
 
     Returns:
         The result in the requested form (``out`` itself when it is an
@@ -344,6 +357,10 @@ def einsum(
         raise OptionError(
             f"if_exists= is one of {', '.join(map(repr, IF_EXISTS))}, not {if_exists!r}"
         )
+    if aggregate not in AGGREGATES:
+        raise OptionError(
+            f"aggregate= is one of {', '.join(map(repr, AGGREGATES))}, not {aggregate!r}"
+        )
     if request.out is not None:
         check_out_shape(request.out, shape)  # its dtype was checked by prepare
     elif request.form == "dense" and into is None:
@@ -354,9 +371,11 @@ def einsum(
             raise OptionError("into= needs a database backend, not the NumPy reference")
         coo = _run_reference(prepared, con)
     else:
-        check_names(prepared, into, load_dialect(backend_of(con, backend)))
+        dialect = load_dialect(backend_of(con, backend))
+        check_names(prepared, into, dialect)
+        client = into is None and sums_in_client(prepared, dialect, aggregate)
         with open_driver(con, backend) as driver:
-            coo = _run_sql(prepared, driver, into, staged, nonfinite, if_exists)
+            coo = _run_sql(prepared, driver, into, staged, nonfinite, if_exists, client)
         if into is not None:  # integer results are stored as int64 (see int64_values)
             stored = "int64" if prepared.kind == "int" else prepared.dtype.name
             return Table(into, shape, stored)
@@ -547,6 +566,7 @@ def _run_sql(
     staged: bool | None,
     nonfinite: bool | None,
     if_exists: str = "fail",
+    client_sum: bool = False,
 ) -> CooArray | None:
     loaded = load_relations(driver, prepared)
     program = lower(
@@ -554,7 +574,7 @@ def _run_sql(
         loaded.relations,
         prepared.kind,
         driver.dialect,
-        layout=Layout(staged=staged, prefix=driver.prefix),
+        layout=Layout(staged=staged, prefix=driver.prefix, client_sum=client_sum),
         nonfinite=_nonfinite(prepared, loaded.nonfinite, nonfinite),
     )
     if into is not None and prepared.kind == "int":  # stored as the int64 its Table says
@@ -562,7 +582,46 @@ def _run_sql(
     rows = driver.run(program, into, if_exists=if_exists)
     if rows is None:
         return None
-    return to_coo(rows, prepared.plan.equation.shape, prepared.dtype, prepared.semiring.zero)
+    shape, ring = prepared.plan.equation.shape, prepared.semiring
+    if program.duplicates:
+        driver.doing = "summing the last step's products"
+        rows = combine_duplicates(rows, shape, ring.client_plus)
+    return to_coo(rows, shape, prepared.dtype, ring.zero)
+
+
+def sums_in_client(prepared: Prepared, dialect: Dialect, aggregate: str = "auto") -> bool:
+    """Whether the last step's products are fetched and summed in the client (``aggregate=``).
+
+    ``"auto"`` asks the sparsity model for the step's products and result
+    nonzeros, given every operand's nonzeros, and the dialect for where the
+    client's sum is faster (:attr:`Dialect.client_sum_rows`,
+    :attr:`Dialect.client_sum_ratio`). The lowering may still sum in the
+    database (``Layout.client_sum``).
+
+    >>> import scipy.sparse as sp
+    >>> a = sp.random(5_000, 5_000, density=0.004, random_state=0, format="coo")
+    >>> prepared = prepare(["ij,jk->ik", a, a])
+    >>> [sums_in_client(prepared, load_dialect(name)) for name in ("duckdb", "postgres")]
+    [True, False]
+    """
+    if aggregate == "database" or not prepared.plan.steps[-1].needs_sum:
+        return False
+    if math.prod(prepared.plan.equation.shape) >= MAX_KEYS:
+        return False
+    if aggregate == "client":
+        return True
+    products, nonzeros = estimated_last_step(prepared)
+    if not products or not dialect.client_sum_rows:
+        return False
+    return products >= dialect.client_sum_rows and products <= dialect.client_sum_ratio * nonzeros
+
+
+def estimated_last_step(prepared: Prepared) -> tuple[float, float]:
+    """The sparsity model's products and nonzeros of the last step (0, 0: an nnz is unknown)."""
+    nnz = [op.nnz for op in prepared.operands]
+    if any(n is None for n in nnz):
+        return 0.0, 0.0
+    return prepared.plan.estimated_rows([float(n or 0) for n in nnz])[-1]
 
 
 @dataclass(frozen=True)

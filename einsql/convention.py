@@ -117,6 +117,8 @@ class Program:
         query: the ``SELECT`` returning ``i0, i1, ..., val`` rows of the result.
         teardown: statements run after the query (dropping what it read).
         temporaries: every temporary table the program creates, for cleanup on error.
+        duplicates: the query returns one row per product of the last step,
+            whose repeated index tuples the client sums (``Layout.client_sum``).
 
     """
 
@@ -124,6 +126,7 @@ class Program:
     query: exp.Query
     teardown: tuple[exp.Expr, ...] = ()
     temporaries: tuple[str, ...] = ()
+    duplicates: bool = False
 
     @property
     def statements(self) -> tuple[exp.Expr, ...]:

@@ -75,6 +75,15 @@ class Dialect:
     """Array operands of at most this many nonzeros ride in the statement as ``VALUES``
     instead of being loaded one by one (0: always loaded)."""
 
+    client_sum_rows: float = 0
+    """The fewest estimated products of a fetched result's last step for which it runs as
+    join and product only, its duplicates summed in the client (0: never; see
+    :mod:`einsql.duplicates`)."""
+
+    client_sum_ratio: float = 0
+    """The most estimated products per result nonzero for which the client sums them:
+    past it, the database's ``GROUP BY`` shrinks the rows enough to pay for itself."""
+
     index_type: str = "INT"
     """SQL type of axis columns for axes shorter than 2**31."""
 

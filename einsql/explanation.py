@@ -13,9 +13,16 @@ from typing import Any
 
 from sqlglot import exp
 
-from einsql.api import check_names, load_relations, prepare
+from einsql.api import (
+    Prepared,
+    check_names,
+    estimated_last_step,
+    load_relations,
+    prepare,
+    sums_in_client,
+)
 from einsql.convention import Program
-from einsql.dialect import load_dialect
+from einsql.dialect import Dialect, load_dialect
 from einsql.display import html_table, markdown_table, text_table
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
@@ -48,6 +55,8 @@ class Explanation:
         analysis: the database's ``EXPLAIN ANALYZE`` of the single statement
             (SQLite: ``EXPLAIN QUERY PLAN``, which has no timings), or "".
         backend: where it ran, if it ran.
+        aggregation: where a fetched result's last step sums its products,
+            and the sparsity model's estimate it was chosen by.
 
     """
 
@@ -55,6 +64,7 @@ class Explanation:
     steps: tuple[StepRun, ...] = ()
     analysis: str = ""
     backend: str = ""
+    aggregation: str = ""
 
     def rows(self) -> list[tuple[str, ...]]:
         """The plan's rows with the measured ``rows`` and ``seconds`` added after a run."""
@@ -73,16 +83,20 @@ class Explanation:
         return self.plan.title + where
 
     def __str__(self) -> str:
-        text = self.title + "\n" + text_table(self.rows())
+        text = self.title + "\n" + text_table(self.rows()) + self._aggregation("\n")
         return text + ("\n\n" + self.analysis if self.analysis else "")
 
     def _repr_markdown_(self) -> str:
-        text = f"**{self.title}**\n\n" + markdown_table(self.rows())
+        text = f"**{self.title}**\n\n" + markdown_table(self.rows()) + self._aggregation("\n\n")
         return text + (f"\n\n```\n{self.analysis}\n```" if self.analysis else "")
 
     def _repr_html_(self) -> str:
         analysis = f"<pre>{self.analysis}</pre>" if self.analysis else ""
-        return html_table(self.rows(), self.title) + analysis
+        aggregation = f"<p>{self.aggregation}</p>" if self.aggregation else ""
+        return html_table(self.rows(), self.title) + aggregation + analysis
+
+    def _aggregation(self, separator: str) -> str:
+        return separator + self.aggregation if self.aggregation else ""
 
 
 def explain(
@@ -112,9 +126,11 @@ def explain(
 
     """
     prepared = prepare(operands, optimize, semiring)
+    dialect = load_dialect(backend_of(con, backend))
+    aggregation = describe_aggregation(prepared, dialect)
     if not (run or analyze):
-        return Explanation(prepared.plan)
-    check_names(prepared, None, load_dialect(backend_of(con, backend)))
+        return Explanation(prepared.plan, aggregation=aggregation)
+    check_names(prepared, None, dialect)
     with open_driver(con, backend) as driver:
         loaded = load_relations(driver, prepared, inline=False)
         steps: tuple[StepRun, ...] = ()
@@ -139,7 +155,24 @@ def explain(
                 nonfinite=loaded.nonfinite,
             )
             analysis = explain_analyze(driver, single)
-        return Explanation(prepared.plan, steps, analysis, driver.dialect.name)
+        return Explanation(prepared.plan, steps, analysis, driver.dialect.name, aggregation)
+
+
+def describe_aggregation(prepared: Prepared, dialect: Dialect) -> str:
+    """Where a fetched result's last step sums on ``dialect`` (``aggregate="auto"``), and why.
+
+    >>> import scipy.sparse as sp
+    >>> a = sp.random(5_000, 5_000, density=0.004, random_state=0)
+    >>> print(describe_aggregation(prepare(["ij,jk->ik", a, a]), load_dialect("duckdb")))
+    fetched, ij,jk->ik sums in the client: about 2e+06 products into 1.9e+06 nonzeros
+    """
+    step = prepared.plan.steps[-1]
+    if not step.needs_sum:
+        return ""
+    where = "the client" if sums_in_client(prepared, dialect) else "the database"
+    products, nonzeros = estimated_last_step(prepared)
+    estimate = f": about {products:.2g} products into {nonzeros:.2g} nonzeros" if products else ""
+    return f"fetched, {step.equation} sums in {where}{estimate}"
 
 
 def run_measured(driver: Driver, program: Program) -> tuple[StepRun, ...]:

@@ -91,6 +91,11 @@ class Layout:
             staged (None: the dialect's default).
         staged: force staged (True) or single-statement (False) SQL (None: by length).
         prefix: name prefix of the temporary tables of staged SQL.
+        client_sum: let the last step run as join and product only, leaving its
+            repeated index tuples for the client to sum (see
+            :mod:`einsql.duplicates`); honoured where the semiring's sum has a
+            client side and the values are finite and exact (``Program.duplicates``
+            tells whether it was).
 
     """
 
@@ -98,6 +103,7 @@ class Layout:
     max_statement_steps: int | None = None
     staged: bool | None = None
     prefix: str = RESERVED
+    client_sum: bool = False
 
     def materialized(self, dialect: Dialect) -> bool:
         """Whether steps are materialized in ``dialect``."""
@@ -184,6 +190,24 @@ class _StepLowering:
             bound = self._plan_integers(step, n + s)
             name = names[s] if names is not None else generated(f"t{s}")
             self.relations[n + s] = coo_relation(name, len(step.output), kind, bound)
+        self.client_sum = layout.client_sum and self._client_can_sum()
+
+    def _client_can_sum(self) -> bool:
+        """Whether the last step may leave its sums to the client.
+
+        Not where values may be NaN or infinite (the ``inf * 0`` terms are
+        SQL's), nor where an integer sum could leave int64 (the database sums
+        exactly in wider types; NumPy would wrap around).
+        """
+        last = self.plan.steps[-1]
+        if not last.needs_sum or self.nonfinite:
+            return False
+        if self.kind != "int":
+            return True
+        bound = self.relations[self.plan.result].bound
+        return (
+            bound is not None and bound <= INT64_MAX and self.plan.result not in self.product_types
+        )
 
     def step_query(self, s: int) -> exp.Query:
         """The query of step ``s``."""
@@ -247,7 +271,7 @@ class _StepLowering:
         with_ctes(query, self._inline_ctes())
         with_ctes(query, self._step_ctes(range(last)), materialized)
         with_ctes(query, self._step_ctes([last]))
-        return Program((), query)
+        return Program((), query, duplicates=self.client_sum)
 
     def staged(self) -> Program:
         prefix = self.layout.prefix
@@ -277,7 +301,8 @@ class _StepLowering:
         result = self.relations[self.plan.result].name
         kept = [result] if self.dialect.drops_early else created[::-1]
         teardown = tuple(drop_table(name) for name in kept)
-        return Program(tuple(setup), self._result_query(), teardown, tuple(created))
+        query = self._result_query()
+        return Program(tuple(setup), query, teardown, tuple(created), self.client_sum)
 
     def _stage_groups(self) -> dict[int, list[int]]:
         """Root step -> the steps inlined into its statement as CTEs, in order.
@@ -324,20 +349,21 @@ class _StepLowering:
                 else:
                     first[label] = (name, alias)
         values = self._product(aliases, rels, self.product_types.get(value))
-        log_sum = step.needs_sum and self.semiring.sql_plus is None
-        if step.needs_sum and not log_sum:
+        sums = step.needs_sum and not (self.client_sum and value == self.plan.result)
+        log_sum = sums and self.semiring.sql_plus is None
+        if sums and not log_sum:
             values = [self._aggregate(v) for v in values]
         names = self.relations[value]
         keys = [named(column(*first[label]), name) for label, name in zip(step.output, names.axes)]
-        sums = [named(v, name) for v, name in zip(values, names.values)]
-        query = select([*keys, *sums], aliased(table_ref(rels[0].name), aliases[0]))
+        columns = [named(v, name) for v, name in zip(values, names.values)]
+        query = select([*keys, *columns], aliased(table_ref(rels[0].name), aliases[0]))
         if len(rels) == 2:
             joined(query, aliased(table_ref(rels[1].name), aliases[1]), conditions)
         else:
             where(query, conditions)
         if log_sum:
             return self._log_sum_exp(query, names)
-        if step.needs_sum:
+        if sums:
             grouped(query, [column(*first[label]) for label in dict.fromkeys(step.output)])
         if self.nonfinite and len(step.args) == 2:
             poison = [

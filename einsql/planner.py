@@ -40,7 +40,7 @@ from einsql.display import html_table, markdown_table, text_table
 from einsql.equation import Equation
 from einsql.errors import OptionError, PathError
 from einsql.semiring import get_semiring
-from einsql.sparsity import estimate_nonzeros, path_cost, sparse_greedy
+from einsql.sparsity import estimate_nonzeros, path_cost, sparse_greedy, step_rows
 
 #: einsql's own strategy name: :func:`einsql.sparsity.sparse_greedy` on estimated nonzeros.
 SPARSE = "sparse"
@@ -130,6 +130,17 @@ class Plan:
     def flops(self) -> int:
         """The estimated dense FLOPs of all steps."""
         return sum(step.flops for step in self.steps)
+
+    def estimated_rows(self, nnz: Sequence[float]) -> list[tuple[float, float]]:
+        """Per step, the sparsity model's rows joined and nonzeros written, given operand ``nnz``.
+
+        >>> from einsql.equation import parse
+        >>> plan = make_plan(parse("ij,jk->ik", [(10, 10), (10, 10)]))
+        >>> [(join, round(nonzeros)) for join, nonzeros in plan.estimated_rows([50, 50])]
+        [(250.0, 92)]
+        """
+        steps = [(step.args, step.inputs, step.size) for step in self.steps]
+        return step_rows(steps, self.equation.size_of, nnz)
 
     def name(self, value: int) -> str:
         """The display name of an SSA value: ``a<k>`` for operands, ``t<s>`` for steps."""

@@ -22,7 +22,8 @@ def to_coo(
 ) -> CooArray:
     """The result rows as a COO array with values of ``dtype``, in database order.
 
-    Values equal to ``zero`` (a semiring's zero) are dropped.
+    Values equal to ``zero`` (a semiring's zero) are dropped. Coordinates are
+    column-major (``coords[:, k]`` is contiguous), as they were fetched.
 
     Integer sums are exact in the database; see ``_exact_integers`` for how they
     become ``dtype``.
@@ -30,7 +31,7 @@ def to_coo(
     rank = len(shape)
     columns = list(rows.values())
     count = len(columns[0]) if columns else 0
-    coords = np.empty((count, rank), dtype=np.int64)
+    coords = np.empty((count, rank), dtype=np.int64, order="F")
     for k, column in enumerate(columns[:rank]):
         coords[:, k] = column
     values = _values(columns[rank:], dtype)
@@ -87,7 +88,7 @@ def _values(columns: list[np.ndarray], dtype: np.dtype[Any]) -> np.ndarray:
         return values
     if dtype.kind in "iu":
         return _exact_integers(columns[0], dtype)
-    return np.asarray(columns[0]).astype(dtype)
+    return np.asarray(columns[0]).astype(dtype, copy=False)
 
 
 def _exact_integers(column: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:

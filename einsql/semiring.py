@@ -58,6 +58,8 @@ class Semiring:
         sql_times: the product in SQL, a binary operator.
         sql_plus: the sum in SQL, an aggregate; None for log-sum-exp, which
             the lowering sums in its numerically stable shape.
+        client_plus: the sum as a binary NumPy ufunc, whose ``reduceat`` sums
+            runs of fetched products in the client (see :mod:`einsql.duplicates`).
 
     """
 
@@ -68,6 +70,7 @@ class Semiring:
     numpy_plus: NumpyPlus
     sql_times: type[exp.Binary]
     sql_plus: type[exp.AggFunc] | None
+    client_plus: np.ufunc
 
 
 def _logsumexp(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
@@ -95,21 +98,23 @@ def _any(a: np.ndarray, axis: tuple[int, ...], zero: Any) -> np.ndarray:
     return np.asarray(np.any(a, axis=axis))
 
 
-SUM_PRODUCT = Semiring("sum-product", 0, None, np.multiply, _sum, exp.Mul, exp.Sum)
+SUM_PRODUCT = Semiring("sum-product", 0, None, np.multiply, _sum, exp.Mul, exp.Sum, np.add)
 
 #: Booleans: what a sum-product over bool values computes, as NumPy's einsum does.
-OR_AND = Semiring("or-and", False, "bool", np.logical_and, _any, exp.And, exp.LogicalOr)
+OR_AND = Semiring(
+    "or-and", False, "bool", np.logical_and, _any, exp.And, exp.LogicalOr, np.logical_or
+)
 
 #: Every semiring, by name.
 SEMIRINGS = {
     s.name: s
     for s in [
         SUM_PRODUCT,
-        Semiring("min-plus", np.inf, "float", np.add, _min, exp.Add, exp.Min),
-        Semiring("max-plus", -np.inf, "float", np.add, _max, exp.Add, exp.Max),
-        Semiring("max-product", 0.0, "float", np.multiply, _max, exp.Mul, exp.Max),
+        Semiring("min-plus", np.inf, "float", np.add, _min, exp.Add, exp.Min, np.minimum),
+        Semiring("max-plus", -np.inf, "float", np.add, _max, exp.Add, exp.Max, np.maximum),
+        Semiring("max-product", 0.0, "float", np.multiply, _max, exp.Mul, exp.Max, np.maximum),
         OR_AND,
-        Semiring("log-sum-exp", -np.inf, "float", np.add, _logsumexp, exp.Add, None),
+        Semiring("log-sum-exp", -np.inf, "float", np.add, _logsumexp, exp.Add, None, np.logaddexp),
     ]
 }
 

@@ -37,6 +37,37 @@ def estimate_nonzeros(join_rows: float, dense_size: int) -> float:
     return min(join_rows, dense_size * -math.expm1(-join_rows / dense_size))
 
 
+def step_rows(
+    steps: Sequence[tuple[Sequence[int], Sequence[str], int]],
+    sizes: Mapping[str, int],
+    nnz: Sequence[float],
+) -> list[tuple[float, float]]:
+    """The model's rows of each step of a plan: those its join yields, and its nonzeros.
+
+    Each step is ``(args, inputs, dense size)``: the values it reads (operands
+    ``0 .. len(nnz) - 1``, then the steps in order), their labels, and the dense
+    size of what it writes. A step reading one value yields that value's rows
+    (a diagonal fewer, by ``1 / size`` per repeated label).
+
+    >>> rows = step_rows([((0, 1), ("ij", "jk"), 100)], {"i": 10, "j": 10, "k": 10}, [50, 50])
+    >>> [(join, round(nonzeros, 1)) for join, nonzeros in rows]
+    [(250.0, 91.8)]
+    """
+    known = [float(n) for n in nnz]
+    rows = []
+    for args, inputs, size in steps:
+        join = math.prod(known[a] for a in args)
+        seen: Counter[str] = Counter()
+        for labels in inputs:
+            for label in labels:
+                join /= max(sizes[label], 1) if seen[label] else 1  # a size-0 axis: no rows
+                seen[label] += 1
+        nonzeros = estimate_nonzeros(join, size)
+        rows.append((join, nonzeros))
+        known.append(max(nonzeros, 1.0))
+    return rows
+
+
 class _Model:
     """Live values of a contraction: their labels, estimated nonzeros, and label counts."""
 

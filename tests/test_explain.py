@@ -17,7 +17,8 @@ ARRAYS = [random_operand(s, "float64", 0.5, RNG) for s in [(6, 7), (7, 8), (8, 3
 def test_explain_without_running_is_the_plan() -> None:
     e = einsql.explain("ij,jk,kl->il", *ARRAYS)
     assert e.plan == einsql.plan("ij,jk,kl->il", *ARRAYS)
-    assert e.steps == () and str(e) == str(e.plan)
+    assert e.steps == () and str(e) == str(e.plan) + "\n" + e.aggregation
+    assert e.aggregation.startswith("fetched, ij,jl->il sums in the database: about 45 products")
 
 
 def test_a_run_measures_every_step(db) -> None:

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from opt_einsum import get_symbol
 
 import einsql
+from einsql.api import AGGREGATES
 
 DTYPES = [
     "bool",
@@ -350,6 +351,7 @@ def test_fuzz_einsum_against_numpy(db: Database, fuzz_settings: settings) -> Non
         optimize = data.draw(st.sampled_from(STRATEGIES))
         staged = data.draw(st.sampled_from([None, True, False]))
         out = data.draw(st.sampled_from(["dense", "coo"]))
+        aggregate = data.draw(st.sampled_from(AGGREGATES))
         want = expected(case, arrays)
         operands, tables = [], []
         try:
@@ -365,6 +367,7 @@ def test_fuzz_einsum_against_numpy(db: Database, fuzz_settings: settings) -> Non
                 optimize=optimize,
                 staged=staged,
                 out=out,
+                aggregate=aggregate,
             )
             reference = None
             if want.dtype.kind in "fc" and not all(np.isfinite(a).all() for a in arrays):
@@ -500,7 +503,10 @@ def test_fuzz_semirings_against_brute_force(db: Database, fuzz_settings: setting
             for t in terms
         ]
         optimize = data.draw(st.sampled_from(["auto", "greedy", "optimal", "sparse"]))
-        result = einsql.einsum(subscripts, *arrays, con=db.con, semiring=ring, optimize=optimize)
+        aggregate = data.draw(st.sampled_from(AGGREGATES))
+        result = einsql.einsum(
+            subscripts, *arrays, con=db.con, semiring=ring, optimize=optimize, aggregate=aggregate
+        )
         want = brute_force(subscripts, arrays, ring)
         result = np.asarray(result)
         assert result.shape == want.shape

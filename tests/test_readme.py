@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
 
 def code_blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+    """The README's code blocks in ``language``, dedented (as inside a list item)."""
+    blocks = re.findall(rf"^( *)```{language}\n(.*?)^ *```", README, flags=re.S | re.M)
+    return [textwrap.dedent(block) for _, block in blocks]
 
 
 def test_the_python_tour_runs(tmp_path, monkeypatch) -> None:

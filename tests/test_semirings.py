@@ -147,7 +147,7 @@ def test_a_new_semiring_is_one_record(db, monkeypatch: pytest.MonkeyPatch) -> No
 
     from einsql.semiring import Semiring, _min
 
-    ring = Semiring("min-times", np.inf, "float", np.multiply, _min, exp.Mul, exp.Min)
+    ring = Semiring("min-times", np.inf, "float", np.multiply, _min, exp.Mul, exp.Min, np.minimum)
     monkeypatch.setitem(SEMIRINGS, ring.name, ring)
     rng = np.random.default_rng(3)
     a, b, c = (np.where(rng.random((4, 4)) < 0.5, rng.uniform(1, 9, (4, 4)), np.inf) for _ in "abc")
