@@ -12,6 +12,9 @@ load is timed on its own, ``load_seconds``): the database systems read tables,
 the in-memory ones read arrays; every system gets the same
 contraction path (opt_einsum's), except einsql, which plans its own (sparsity-aware, given
 each table's ``nnz``); results come back as COO (dense for opt_einsum on NumPy).
+``einsql-duckdb-e2e`` is the exception to loading outside the clock: einsql as a
+user calls it, arrays in, no connection; the summary reports einsql's ratios to
+its peers on both footings (:func:`footings`).
 
     python benchmarks/runner.py                      # every workload (see below for SQLite)
     python benchmarks/runner.py --quick              # tiny workloads, a smoke test

@@ -29,6 +29,7 @@ class DuckDB(Dialect):
     max_recursive_step_ctes = 950  # the expression depth limit: 944 CTEs ran, 1,254 failed
     client_sum_rows = 2**16  # measured: see the README's "Summing in the client"
     client_sum_ratio = 2.0
+    client_scatter_ratio = 16.0
 
 
 DIALECT = DuckDB()

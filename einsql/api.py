@@ -29,7 +29,7 @@ from einsql.dialect import INT64_MAX, Dialect, load_dialect
 from einsql.display import SQL
 from einsql.drivers import backend_of, open_driver
 from einsql.drivers.base import Driver
-from einsql.duplicates import MAX_KEYS, combine_duplicates
+from einsql.duplicates import MAX_KEYS, combine_duplicates, scatter_fits
 from einsql.equation import from_sublists, parse
 from einsql.errors import OperandError, OptionError, SubscriptError
 from einsql.expr import Expr, variables
@@ -595,8 +595,9 @@ def sums_in_client(prepared: Prepared, dialect: Dialect, aggregate: str = "auto"
     ``"auto"`` asks the sparsity model for the step's products and result
     nonzeros, given every operand's nonzeros, and the dialect for where the
     client's sum is faster (:attr:`Dialect.client_sum_rows`,
-    :attr:`Dialect.client_sum_ratio`). The lowering may still sum in the
-    database (``Layout.client_sum``).
+    :attr:`Dialect.client_sum_ratio`, or :attr:`Dialect.client_scatter_ratio`
+    for float sums into few enough cells to scatter into). The lowering may
+    still sum in the database (``Layout.client_sum``).
 
     >>> import scipy.sparse as sp
     >>> a = sp.random(5_000, 5_000, density=0.004, random_state=0, format="coo")
@@ -613,7 +614,15 @@ def sums_in_client(prepared: Prepared, dialect: Dialect, aggregate: str = "auto"
     products, nonzeros = estimated_last_step(prepared)
     if not products or not dialect.client_sum_rows:
         return False
-    return products >= dialect.client_sum_rows and products <= dialect.client_sum_ratio * nonzeros
+    ratio = dialect.client_sum_ratio
+    size = math.prod(prepared.plan.equation.shape)
+    if (
+        prepared.semiring is SUM_PRODUCT
+        and prepared.kind == "float"
+        and scatter_fits(size, products)
+    ):
+        ratio = dialect.client_scatter_ratio  # no sort: a scatter-add into a dense array
+    return products >= dialect.client_sum_rows and products <= ratio * nonzeros
 
 
 def estimated_last_step(prepared: Prepared) -> tuple[float, float]:

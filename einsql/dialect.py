@@ -84,6 +84,10 @@ class Dialect:
     """The most estimated products per result nonzero for which the client sums them:
     past it, the database's ``GROUP BY`` shrinks the rows enough to pay for itself."""
 
+    client_scatter_ratio: float = 0
+    """The same for float sums scattered into a dense array (few cells per product),
+    which need no sort."""
+
     index_type: str = "INT"
     """SQL type of axis columns for axes shorter than 2**31."""
 

@@ -37,7 +37,9 @@ def combine_duplicates(
 ) -> dict[str, np.ndarray]:
     """``rows`` (axis columns, then value columns) with each index tuple once, its values summed.
 
-    Rows come out in row-major order of their index tuples.
+    Rows come out in row-major order of their index tuples. A float sum into few
+    cells is scattered into a dense array instead of sorted, and then a tuple
+    whose sum is exactly 0 is left out (as :func:`einsql.results.to_coo` would).
 
     Args:
         rows: the columns ``i0, ..., val`` (``val_re, val_im`` if complex) as fetched.
@@ -55,7 +57,10 @@ def combine_duplicates(
     count = len(columns[-1])
     if count == 0:
         return dict(rows)
-    order, ordered = _sorted(_linear_keys(columns[:rank], shape, count), math.prod(shape))
+    keys = _linear_keys(columns[:rank], shape, count)
+    if _scatters(plus, columns[rank:], math.prod(shape), count):
+        return dict(zip(names, _scattered(keys, columns[rank], shape)))
+    order, ordered = _sorted(keys, math.prod(shape))
     first = np.empty(count, dtype=bool)  # whether each sorted key starts a run of equal ones
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
@@ -73,6 +78,42 @@ def combine_duplicates(
             plus.at(summed, runs, column[others])
         sums.append(summed)
     return dict(zip(names, [*coords, *sums]))
+
+
+#: Float sums scatter into a dense array when it has at most this many cells per row.
+SCATTER_CELLS_PER_ROW = 4
+
+#: ... and at most this many cells (1 GiB of float64).
+MAX_SCATTER_CELLS = 2**27
+
+
+def _scatters(plus: np.ufunc, values: Sequence[np.ndarray], size: int, count: int) -> bool:
+    """Whether a dense scatter-add (``np.bincount``) sums the rows, instead of a sort.
+
+    Only real floating-point sums (``bincount`` adds in float64), into few cells per row.
+    """
+    real = len(values) == 1 and values[0].dtype.kind == "f" and values[0].dtype.itemsize <= 8
+    return plus is np.add and real and scatter_fits(size, count)
+
+
+def scatter_fits(size: int, count: float) -> bool:
+    """Whether ``count`` rows into ``size`` cells are few enough cells to scatter into.
+
+    >>> scatter_fits(10**6, 10**6), scatter_fits(4 * 10**8, 5 * 10**7)
+    (True, False)
+    """
+    return size <= min(SCATTER_CELLS_PER_ROW * count, MAX_SCATTER_CELLS)
+
+
+def _scattered(keys: np.ndarray, values: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Axis columns and sums of the nonzero cells, after adding every row into a dense array.
+
+    >>> [c.tolist() for c in _scattered(np.array([3, 0, 3]), np.array([1.0, 2.0, 0.5]), (2, 2))]
+    [[0, 1], [0, 1], [2.0, 1.5]]
+    """
+    dense = np.bincount(keys, weights=values, minlength=math.prod(shape))
+    cells = np.flatnonzero(dense)  # a sum of exactly 0 is no entry, as to_coo drops it
+    return [*_unravel(cells, shape), dense[cells]]
 
 
 def _linear_keys(axes: Sequence[np.ndarray], shape: tuple[int, ...], count: int) -> np.ndarray:
