@@ -246,13 +246,10 @@ class _StepLowering:
                 self.product_types[value] = self.dialect.parse_type(name)
         return total
 
-    def _inline_ctes(self) -> list[tuple[str, exp.Query]]:
-        n = self.plan.num_operands
-        return [
-            (rel.name, values_query(rel, self.dialect))
-            for k, rel in self.relations.items()
-            if rel.rows is not None and k < n
-        ]
+    def _inline_ctes(self, operands: Sequence[int]) -> list[tuple[str, exp.Query]]:
+        """The ``VALUES`` lists of the inlined operands among ``operands``."""
+        rels = [self.relations[k] for k in operands]
+        return [(rel.name, values_query(rel, self.dialect)) for rel in rels if rel.rows is not None]
 
     def _step_ctes(self, steps: Sequence[int]) -> list[tuple[str, exp.Query]]:
         n = self.plan.num_operands
@@ -268,22 +265,23 @@ class _StepLowering:
         query = self._result_query()
         materialized = self.layout.materialized(self.dialect)
         last = len(self.plan.steps) - 1
-        with_ctes(query, self._inline_ctes())
+        with_ctes(query, self._inline_ctes(range(self.plan.num_operands)))
         with_ctes(query, self._step_ctes(range(last)), materialized)
         with_ctes(query, self._step_ctes([last]))
         return Program((), query, duplicates=self.client_sum)
 
     def staged(self) -> Program:
+        """Statements of at most the layout's step limit, each creating one temporary table.
+
+        An inlined operand is read by one step, so its ``VALUES`` list rides as a
+        CTE in the statement holding that step, rather than as a table of its
+        own: a table costs two statements (create, drop), and DuckDB takes
+        about 2 ms for each (a 5,000-operand chain of 2x2 arrays spent 23 s of
+        31 s on them).
+        """
         prefix = self.layout.prefix
         setup: list[exp.Expr] = []
         created: list[str] = []
-        for k in range(self.plan.num_operands):
-            rel = self.relations[k]
-            if rel.rows is not None:
-                inlined = values_query(rel, self.dialect)
-                setup.append(self.dialect.temporary_table(f"{prefix}a{k}", inlined))
-                self.relations[k] = rel.renamed(f"{prefix}a{k}")
-                created.append(f"{prefix}a{k}")
         groups = self._stage_groups()
         n = self.plan.num_operands
         for root in groups:
@@ -327,7 +325,11 @@ class _StepLowering:
         return {r: members[r][:-1] for r in sorted(roots)}
 
     def _group_select(self, root: int, members: list[int]) -> exp.Query:
+        """The statement of a group: its inlined operands, its member steps, then its root."""
+        n = self.plan.num_operands
+        read = sorted(a for s in (*members, root) for a in self.plan.steps[s].args if a < n)
         query = self.step_query(root)
+        with_ctes(query, self._inline_ctes(read))
         return with_ctes(query, self._step_ctes(members), self.layout.materialized(self.dialect))
 
     def _result_query(self) -> exp.Select:

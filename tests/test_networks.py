@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import opt_einsum
 import pytest
-from conftest import assert_matches, random_operand
+from conftest import assert_matches, random_operand, run_script
 
 import einsql
-from einsql.api import prepare
+from einsql.api import load_relations, prepare
 from einsql.drivers import open_driver
 from einsql.lower import Layout, lower
 from einsql.results import to_coo, to_dense
@@ -107,4 +107,44 @@ def test_staged_groups_of_any_size_give_the_same_answer(limit, db) -> None:
         rows = driver.run(program)
     result = to_dense(to_coo(rows, prepared.plan.equation.shape, np.dtype("float64")))
     assert_matches(result, opt_einsum.contract(equation, *arrays))
+    assert db.leftovers() == []
+
+
+@pytest.mark.parametrize("limit", [1, 3, 64])
+def test_inlined_operands_of_a_staged_plan_ride_in_the_statements_reading_them(limit, db) -> None:
+    equation, shapes = random_network(30, 7)
+    rng = np.random.default_rng(7)
+    arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
+    prepared = prepare([equation, *arrays], optimize="greedy")
+    with open_driver(db.con) as driver:
+        loaded = load_relations(driver, prepared)
+        inlined = sum(rel.rows is not None for rel in loaded.relations)
+        layout = Layout(max_statement_steps=limit, prefix=driver.prefix)
+        program = lower(prepared.plan, loaded.relations, "float", driver.dialect, layout=layout)
+        creates = [s for s in program.setup if s.key == "create"]
+        assert len(creates) == len(program.temporaries)
+        steps = {name.removeprefix(driver.prefix) for name in program.temporaries}
+        assert all(name.startswith("t") for name in steps)  # a table per group, none per operand
+        assert len(creates) <= len(prepared.plan.steps)
+        assert inlined == (len(arrays) if driver.dialect.inline_rows else 0)
+        rows = driver.run(program)
+    result = to_dense(to_coo(rows, prepared.plan.equation.shape, np.dtype("float64")))
+    assert_matches(result, opt_einsum.contract(equation, *arrays))
+    assert db.leftovers() == []
+
+
+def test_a_staged_script_writes_each_array_into_the_statement_reading_it(db) -> None:
+    equation = ",".join(f"{a}{b}" for a, b in zip("abcdefgh", "bcdefghi")) + "->ai"
+    rng = np.random.default_rng(3)
+    arrays = [random_operand((2, 2), "float64", 0.9, rng) for _ in range(8)]
+    script = einsql.to_sql(equation, *arrays, staged=True, dialect=db.name)
+    statements = [s for s in script.split(";\n") if s.strip()]
+    creates = [s for s in statements if s.lstrip().startswith("CREATE")]
+    assert len(creates) == 1 and script.count("VALUES") == len(arrays)
+    expected = opt_einsum.contract(equation, *arrays)
+    rows = run_script(db, script)
+    result = np.zeros((2, 2))
+    for i, k, value in rows:
+        result[i, k] = value
+    assert_matches(result, expected)
     assert db.leftovers() == []
