@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import operator
 import reprlib
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -242,7 +243,10 @@ def make_plan(
             unary step of their own (smaller joins).
 
     Returns:
-        The plan.
+        The plan. Plans of a strategy in :data:`CACHED_STRATEGIES` (and of
+        NumPy's ``True`` and ``False``) are kept: the same equation (labels
+        and sizes), strategy, semiring and nonzeros give the same plan again
+        without a search.
 
     Raises:
         OptionError: an unknown strategy, an object that is no optimizer or
@@ -259,6 +263,79 @@ def make_plan(
     'DynamicProgramming'
 
     """
+    key = _cache_key(equation, optimize, semiring, nnz, local_sums)
+    if key is None:
+        return _make_plan(equation, optimize, semiring, nnz, local_sums)
+    with _PLANS_LOCK:
+        cached = _PLANS.get(key)
+        if cached is not None:
+            _PLANS.move_to_end(key)
+            return cached
+    plan = _make_plan(equation, optimize, semiring, nnz, local_sums)
+    with _PLANS_LOCK:
+        _PLANS[key] = plan
+        while len(_PLANS) > PLAN_CACHE_SIZE:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+#: Strategies that choose the same path whenever their input is the same, so
+#: their plans are kept (opt_einsum's ``random-greedy`` and ``auto-hq``, which
+#: samples, and optimizer objects, which may keep state, are asked every time).
+CACHED_STRATEGIES = frozenset(
+    {"auto", "greedy", "optimal", "dp", "branch-all", "branch-2", "branch-1", SPARSE}
+)
+
+#: The most plans kept (the least recently used goes first).
+PLAN_CACHE_SIZE = 256
+
+_PLANS: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+_PLANS_LOCK = threading.Lock()
+
+
+def _cache_key(
+    equation: Equation,
+    optimize: Any,
+    semiring: str,
+    nnz: Sequence[int | None] | None,
+    local_sums: bool,
+) -> tuple[Any, ...] | None:
+    """What a plan depends on, or None when it is not kept (see :data:`CACHED_STRATEGIES`).
+
+    The key holds the path function registered under the name, so a name
+    given another function is planned again.
+
+    >>> from einsql.equation import parse
+    >>> key = _cache_key(parse("i,i->", [(3,), (3,)]), "greedy", "sum-product", [3, 2], True)
+    >>> key[1:] == ("greedy", opt_einsum.paths.greedy, "sum-product", (3, 2), True)
+    True
+    >>> _cache_key(parse("i,i->", [(3,), (3,)]), "random-greedy", "sum-product", None, True)
+    """
+    if isinstance(optimize, (bool, np.bool_)):
+        optimize = "greedy" if optimize else "unoptimized"
+        function = None
+    elif isinstance(optimize, str) and optimize in CACHED_STRATEGIES:
+        function = opt_einsum.paths._PATH_OPTIONS.get(optimize)
+    else:
+        return None
+    counts = None if nnz is None else tuple(nnz)
+    return (equation, optimize, function, semiring, counts, local_sums)
+
+
+def clear_plans() -> None:
+    """Forget every kept plan (:func:`make_plan` keeps the last :data:`PLAN_CACHE_SIZE`)."""
+    with _PLANS_LOCK:
+        _PLANS.clear()
+
+
+def _make_plan(
+    equation: Equation,
+    optimize: Any,
+    semiring: str,
+    nnz: Sequence[int | None] | None,
+    local_sums: bool,
+) -> Plan:
+    """:func:`make_plan` without its cache."""
     builder = _PlanBuilder(equation)
     if len(equation.inputs) > 1 and local_sums:
         builder.sum_local_labels()
