@@ -21,6 +21,7 @@ its peers on both footings (:func:`footings`).
     python benchmarks/runner.py --only spmm,tree     # workloads whose name holds a word
     python benchmarks/runner.py --systems einsql-duckdb,naive-duckdb
     python benchmarks/runner.py --only compile       # compile speed alone (see below)
+    python benchmarks/runner.py --only calls         # a tiny network, a 5,000-operand chain
     python benchmarks/runner.py --only pipelines     # frames, files, result forms, into=
     python benchmarks/runner.py --only newton        # Newton-CG, d = 10,000, against NumPy
 
@@ -28,7 +29,10 @@ Compile speed (:mod:`compile_speed`) is measured too: ``einsql.to_sql`` on a cha
 of 1,000 tables (100 with ``--quick``; parse, plan, lower, render, no data)
 against ``opt_einsum.contract_path`` on the same shapes, interleaved over
 ``5 * --repeat`` rounds, medians and their ratio, written to ``compile.csv``.
-So is Newton-CG (:mod:`newton_cg`): logistic regression over 10,000 sparse
+So are whole calls (:mod:`calls`): a tiny network of ten 2 x 2 operands and a
+chain of 5,000 (500 with ``--quick``) run staged, each by ``einsql.einsum``
+without a connection against ``opt_einsum.contract``, interleaved, written to
+``calls.csv``. So is Newton-CG (:mod:`newton_cg`): logistic regression over 10,000 sparse
 features (2,000 with ``--quick``) on each database system asked for, interleaved
 with the same Newton-CG in NumPy, ratios to it, written to ``newton_cg.csv``.
 
@@ -65,6 +69,8 @@ import sparse
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from calls import measure_calls
+from calls import table as calls_table
 from compile_speed import measure_compile
 from compile_speed import table as compile_table
 from core import drop_tables, write_csv
@@ -541,6 +547,8 @@ def main(argv: Sequence[str] | None = None) -> list[Measurement]:
         print(f"\nwrote {out / 'runner.csv'} and {out / 'runner.svg'}")
     if not words or "compile" in words:
         compiled(100 if args.quick else 1000, 5 * args.repeat, out)
+    if not words or "calls" in words:
+        called(500 if args.quick else 5000, args.repeat, 10 * args.repeat + 20, out)
     if not words or "pipelines" in words:
         pipelined(10_000 if args.quick else 1_000_000, 2 * args.repeat + 1, out)
     if not words or "newton" in words:
@@ -562,6 +570,13 @@ def pipelined(nnz: int, rounds: int, out: Path) -> None:
     """The pipeline measurement (:mod:`pipelines`): print its table and write ``pipelines.csv``."""
     title = f"pipelines: {nnz} nonzeros read, {rounds} interleaved rounds"
     reported(title, lambda: measure_pipelines(nnz, rounds), pipelines_table, out / "pipelines.csv")
+
+
+def called(chain: int, rounds: int, tiny_rounds: int, out: Path) -> None:
+    """Whole calls against opt_einsum (:mod:`calls`): print their table and write ``calls.csv``."""
+    title = f"calls: a tiny network ({tiny_rounds} rounds), a chain of {chain} ({rounds} rounds)"
+    run = lambda: measure_calls(chain, rounds, tiny_rounds)  # noqa: E731
+    reported(title, run, calls_table, out / "calls.csv")
 
 
 def compiled(num: int, rounds: int, out: Path) -> None:
