@@ -146,14 +146,20 @@ def _sorted(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unravel(keys: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """The index tuple of each linear index, one ``int64`` column per axis.
+    """The index tuple of each linear index: the columns of one column-major ``int64`` block.
 
-    >>> [c.tolist() for c in _unravel(np.array([5, 0]), (2, 3))]
-    [[1, 0], [2, 0]]
+    Fresh memory is costly (page faults), so the block is the only allocation;
+    :func:`einsql.results.to_coo` takes such columns as its coordinates without a copy.
+
+    >>> columns = _unravel(np.array([5, 0]), (2, 3))
+    >>> [c.tolist() for c in columns], columns[0].base.flags.f_contiguous
+    ([[1, 0], [2, 0]], True)
     """
-    columns = []
-    for size in reversed(shape[1:]):
-        quotient = keys // size
-        columns.append(keys - quotient * size)
-        keys = quotient
-    return [keys, *columns[::-1]] if shape else []
+    coords = np.empty((len(keys), len(shape)), dtype=np.int64, order="F")
+    if not shape:
+        return []
+    coords[:, 0] = keys
+    for k in range(len(shape) - 1, 0, -1):  # peel the last axis off the key in column 0
+        np.remainder(coords[:, 0], shape[k], out=coords[:, k])
+        np.floor_divide(coords[:, 0], shape[k], out=coords[:, 0])
+    return [coords[:, k] for k in range(len(shape))]

@@ -31,14 +31,42 @@ def to_coo(
     rank = len(shape)
     columns = list(rows.values())
     count = len(columns[0]) if columns else 0
-    coords = np.empty((count, rank), dtype=np.int64, order="F")
-    for k, column in enumerate(columns[:rank]):
-        coords[:, k] = column
+    coords = _block(columns[:rank], count)
+    if coords is None:
+        coords = np.empty((count, rank), dtype=np.int64, order="F")
+        for k, column in enumerate(columns[:rank]):
+            coords[:, k] = column
     values = _values(columns[rank:], dtype)
     keep = values != zero
     if keep.all():
         return CooArray(coords, values, shape)
     return CooArray(coords[keep], values[keep], shape)
+
+
+def _block(columns: list[np.ndarray], count: int) -> np.ndarray | None:
+    """The column-major ``int64`` block whose columns ``columns`` are, in order, if one is.
+
+    >>> block = np.zeros((3, 2), dtype=np.int64, order="F")
+    >>> _block([block[:, 0], block[:, 1]], 3) is block, _block([block[:, 1], block[:, 0]], 3)
+    (True, None)
+    """
+    base = columns[0].base if columns else None
+    if not isinstance(base, np.ndarray) or base.dtype != np.int64 or not base.flags.f_contiguous:
+        return None
+    if base.shape != (count, len(columns)):
+        return None
+    return base if all(_is_column(c, base, k) for k, c in enumerate(columns)) else None
+
+
+def _is_column(column: np.ndarray, block: np.ndarray, k: int) -> bool:
+    """Whether ``column`` is column ``k`` of ``block``, as a view."""
+    view = block[:, k]
+    return bool(
+        column.base is block
+        and column.ctypes.data == view.ctypes.data
+        and column.strides == view.strides
+        and column.shape == view.shape
+    )
 
 
 #: The largest dense result einsql returns, in bytes; larger ones are refused before
