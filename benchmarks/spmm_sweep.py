@@ -15,7 +15,7 @@ and the figure is the child's peak resident memory above its baseline (the
 operands built, imports done).
 
     python benchmarks/spmm_sweep.py                  # the sweep, 3 rounds
-    python benchmarks/spmm_sweep.py --memory --only 20000
+    python benchmarks/spmm_sweep.py --memory --only 1000000   # the 20,000² product
 """
 
 from __future__ import annotations
@@ -87,14 +87,18 @@ def sweep(sizes: Sequence[tuple[int, int]], rounds: int) -> list[dict[str, Any]]
 
 
 def peak_memory(system: str, n: int, nnz: int) -> float:
-    """Peak resident bytes of one call of ``system`` above its baseline, in a child process."""
+    """Peak resident bytes of one call of ``system`` above what it held before, in a child.
+
+    The child resets its peak (``/proc/self/clear_refs``) after building the
+    operands, and reads it (``VmHWM``) after the call.
+    """
     code = (
-        "import resource, sys; sys.path.insert(0, sys.argv[1]);"
-        "from spmm_sweep import operands, runner;"
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from spmm_sweep import operands, runner, resident;"
         f"a, b = operands({n}, {nnz}); call = runner({system!r}, a, b);"
         "import einsql, numpy; einsql.einsum('ij,jk->ik', numpy.eye(2), numpy.eye(2));"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; call();"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)"
+        "base = resident('VmRSS'); open('/proc/self/clear_refs', 'w').write('5');"
+        "result = call(); print(resident('VmHWM') - base)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(Path(__file__).parent)],
@@ -102,7 +106,15 @@ def peak_memory(system: str, n: int, nnz: int) -> float:
         text=True,
         check=True,
     )
-    return int(done.stdout.split()[-1]) * 1024.0  # ru_maxrss is in KiB on Linux
+    return float(done.stdout.split()[-1])
+
+
+def resident(field: str) -> int:
+    """A resident-memory figure of this process from ``/proc/self/status``, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
 
 
 def memory(sizes: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
@@ -120,12 +132,12 @@ def memory(sizes: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", default="", help="comma-separated n values to keep")
+    parser.add_argument("--only", default="", help="comma-separated nnz values to keep")
     parser.add_argument("--memory", action="store_true", help="peak memory instead of time")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     keep = {int(x) for x in args.only.split(",") if x}
-    sizes = [s for s in SIZES if not keep or s[0] in keep]
+    sizes = [s for s in SIZES if not keep or s[1] in keep]
     einsql.einsum("ij,jk->ik", np.eye(2), np.eye(2))  # imports and the database, off the clock
     if args.memory:
         write_csv(memory(sizes), Path(args.out) / "spmm_memory.csv")
