@@ -8,6 +8,12 @@ silently; einsql refuses them instead. ``SUM`` of ``bigint`` is ``numeric``, and
 products whose magnitude could pass 2**63 are computed in ``numeric``, so integer
 results are exact at any size.
 
+Every einsql transaction block runs with ``jit`` off and ``work_mem`` at 256 MB
+(``settings``, local to the block). With the default 4 MB the hash aggregate of a
+5,000² sparse product (1.9e6 groups) spilled to disk in 141 batches: its query
+took 4.3 s, 2.8 s at 256 MB; ``jit`` compiled that query for 0.2 s, and a
+Newton-CG step's hundreds of CTEs for 24 s of 26 s.
+
 The recursive term of ``WITH RECURSIVE`` may neither aggregate nor read the
 recursive CTE inside a subquery; it may run a correlated subquery on a column of
 its row. So an iteration keeps one row per step, its state a ``float8[]``, and
@@ -44,6 +50,7 @@ class Postgres(Dialect):
     exact_int_types = ((INT64_MAX, "BIGINT"), (10**131072 - 1, "NUMERIC"))
     iteration_forms = ("packed", "loop")
     iteration_settings = (("jit", "off"),)
+    settings = (("jit", "off"), ("work_mem", "256MB"))
     max_identifier_bytes = 63
 
     def pack(self, rows: str) -> exp.Select:

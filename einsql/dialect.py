@@ -144,6 +144,11 @@ class Dialect:
     PostgreSQL: ``jit`` off; it compiled a Newton-CG step's hundreds of CTEs for 24 s of its
     26 s (20,000 x 2,000, 10 conjugate-gradient steps)."""
 
+    settings: tuple[tuple[str, str], ...] = ()
+    """Database settings every einsql transaction block runs under, local to it: gone when
+    einsql's own transaction ends, restored when it ran inside the caller's (the driver sets
+    them). PostgreSQL: ``jit`` off and a larger ``work_mem`` (see ``dialects/postgres.py``)."""
+
     inlines_shared_ctes: bool = False
     """The database copies a CTE into every query reading it, however often (Spark inlines
     every deterministic CTE): an expression whose CTEs are read twice runs staged, each

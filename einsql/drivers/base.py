@@ -262,7 +262,7 @@ class Driver(ABC):
                 self.store(program.query.copy(), into, if_exists)
             else:
                 self.doing = "the query of the result"
-                rows = self.query(self.sql(program.query))
+                rows = self.result(program.query)
         except BaseException as error:
             quietly(partial(self.discard, program.temporaries), error)
             raise
@@ -349,7 +349,14 @@ class Driver(ABC):
             read_value(exp.column(c), relation.stored, relation.kind, self.dialect).as_(n)
             for c, n in zip(table.values, value_columns(relation.kind))
         ]
-        return self.query(self.sql(exp.select(*columns).from_(table_ref(table.name))))
+        return self.result(exp.select(*columns).from_(table_ref(table.name)))
+
+    def result(self, query: exp.Query) -> Rows:
+        """Run the query of a result, which may have many rows; return its columns.
+
+        Drivers with a faster way to read many rows than :meth:`query` override this.
+        """
+        return self.query(self.sql(query))
 
     @contextmanager
     def configured(self, settings: Sequence[tuple[str, str]]) -> Iterator[None]:
