@@ -49,7 +49,6 @@ class Postgres(Dialect):
     }
     exact_int_types = ((INT64_MAX, "BIGINT"), (10**131072 - 1, "NUMERIC"))
     iteration_forms = ("packed", "loop")
-    iteration_settings = (("jit", "off"),)
     settings = (("jit", "off"), ("work_mem", "256MB"))
     max_identifier_bytes = 63
 

@@ -139,15 +139,11 @@ class Dialect:
     expression depth limit of 1,000 failed a Newton-CG step of 1,254 CTEs (40
     conjugate-gradient steps); one of 944 (30) ran."""
 
-    iteration_settings: tuple[tuple[str, str], ...] = ()
-    """Database settings an iteration runs under, restored afterwards (``Driver.configured``).
-    PostgreSQL: ``jit`` off; it compiled a Newton-CG step's hundreds of CTEs for 24 s of its
-    26 s (20,000 x 2,000, 10 conjugate-gradient steps)."""
-
     settings: tuple[tuple[str, str], ...] = ()
     """Database settings every einsql transaction block runs under, local to it: gone when
     einsql's own transaction ends, restored when it ran inside the caller's (the driver sets
-    them). PostgreSQL: ``jit`` off and a larger ``work_mem`` (see ``dialects/postgres.py``)."""
+    them). PostgreSQL: ``jit`` off (it compiled a Newton-CG step's hundreds of CTEs for 24 s
+    of its 26 s) and a larger ``work_mem`` (see ``dialects/postgres.py``)."""
 
     inlines_shared_ctes: bool = False
     """The database copies a CTE into every query reading it, however often (Spark inlines

@@ -85,7 +85,7 @@ def iterate(
     chosen = form or dialect.iteration_forms[0]
     checked = check_variables(program.data, values, dialect)
     check_iteration(program, dialect, chosen, trace)
-    with open_driver(con, backend) as driver, driver.configured(dialect.iteration_settings):
+    with open_driver(con, backend) as driver:
         data = load_variables(checked, driver)
         lowering = IterationLowering(program, data, driver.dialect, chosen, trace, optimize)
         if form is None and chosen != "loop" and _too_long(lowering):

@@ -103,10 +103,17 @@ def test_integer_values_stay_exact(con, small_chunks, logged) -> None:
     np.testing.assert_array_equal(copied, a.T)
     assert packed_reads(logged) == 1
     small = RNG.integers(-9, 9, size=(12, 9))
-    np.testing.assert_array_equal(
-        einsql.einsum("ij,kj->ik", small, small, con=con), small @ small.T
-    )
-    assert packed_reads(logged) == 1  # a numeric sum is read the ordinary way
+    product = einsql.einsum("ij,kj->ik", small, small, con=con)  # numeric sums
+    assert product.dtype == np.int64
+    np.testing.assert_array_equal(product, small @ small.T)
+    assert packed_reads(logged) == 2
+
+
+def test_overflowing_integer_sums_of_many_chunks_come_back_exact(con, small_chunks) -> None:
+    a = RNG.integers(2**61, 2**62, size=(30, 4))
+    total = einsql.einsum("ij->i", a, con=con)
+    assert total.dtype == object
+    assert total.tolist() == [sum(int(v) for v in row) for row in a]
 
 
 def test_an_overflowing_integer_sum_comes_back_exact(con) -> None:
@@ -137,10 +144,25 @@ def test_an_expression_is_read_packed(con, small_chunks, logged) -> None:
     assert packed_reads(logged) == 1
 
 
-def test_unpacked_refuses_a_null_element() -> None:
+def test_a_table_of_other_types_is_read_as_the_ordinary_way_reads_it(con, small_chunks) -> None:
+    con.execute("CREATE TEMPORARY TABLE kinds (i0 SMALLINT, i1 INT, val REAL, n NUMERIC(12, 2))")
+    con.execute("INSERT INTO kinds VALUES (0, 1, 0.1, 2.50), (1, 0, 2.5, NULL), (2, 2, 'NaN', 7)")
+    floats = einsql.Table("kinds", (3, 3), trusted=True)
+    np.testing.assert_array_equal(
+        einsql.einsum("ij->ji", floats, con=con), [[0, 2.5, 0], [0.1, 0, 0], [0, 0, np.nan]]
+    )
+    con.execute("CREATE TEMPORARY TABLE reals AS SELECT i0, val FROM kinds WHERE i0 < 2")
+    assert einsql.einsum("i->", einsql.Table("reals", (2,)), con=con) == 2.6  # as text: 2.6
+    decimals = einsql.Table("kinds", (3, 3), values=("n",), trusted=True)
+    np.testing.assert_array_equal(einsql.einsum("ij->i", decimals, con=con), [2.5, np.nan, 7.0])
+
+
+def test_unpacked_reads_an_array_holding_a_null_through_load() -> None:
     count = np.array([1], ">i8").tobytes()
     header = np.array([1, 1, 20, 1, 1], ">i4").tobytes()  # the NULL flag is set
-    assert postgres.unpacked([("i0", "int8")], [(count, header + b"\xff\xff\xff\xff")]) is None
+    data = header + b"\xff\xff\xff\xff"
+    rows = postgres.unpacked(["val"], [1016], [(count, data)], lambda oid, raw: [None])
+    np.testing.assert_array_equal(rows["val"], [np.nan])
 
 
 def settings(con: Any) -> tuple[str, str]:

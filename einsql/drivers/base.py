@@ -20,7 +20,6 @@ from einsql.errors import (
     DatabaseError,
     EinsqlError,
     ExactnessError,
-    OptionError,
     first_line,
     redact,
 )
@@ -357,20 +356,6 @@ class Driver(ABC):
         Drivers with a faster way to read many rows than :meth:`query` override this.
         """
         return self.query(self.sql(query))
-
-    @contextmanager
-    def configured(self, settings: Sequence[tuple[str, str]]) -> Iterator[None]:
-        """Run the block under the database ``settings`` (name, value), restored after it.
-
-        Drivers of databases with such settings override this; here there are none.
-
-        Raises:
-            OptionError: settings this driver cannot make.
-
-        """
-        if settings:
-            raise OptionError(f"{self.dialect.name} takes no settings, not {list(settings)}")
-        yield
 
     def sql(self, tree: exp.Expr) -> str:
         """``tree`` as one line of this driver's SQL."""

@@ -9,14 +9,16 @@ Everything a driver does runs in one transaction block of psycopg
 (``Connection.transaction()``): a new transaction, or a savepoint inside one the
 caller has open. It commits (or releases) when the work succeeds and rolls back
 when it fails, so no transaction einsql started is left open or aborted, and a
-caller's open transaction stays usable.
+caller's open transaction stays usable. The block runs under the dialect's
+``settings`` (``jit`` off, a larger ``work_mem``), set for the block only.
+
+Results are read packed where their columns allow (:meth:`PostgresDriver.result`).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -28,6 +30,7 @@ from einsql.dialect import load_dialect
 from einsql.drivers.base import (
     Rows,
     TemporaryTableDriver,
+    column_array,
     load_columns,
     quietly,
     rows_from_tuples,
@@ -46,11 +49,6 @@ _CHUNK = 1 << 20
 #: column is one array value, at most 13 bytes a row in binary form, and PostgreSQL
 #: holds no value past 1 GB.
 PACKED_ROWS = 1 << 24
-
-#: The column types a result is read packed in, with the NumPy type of each one's
-#: binary form. ``real`` is not among them: the text form read otherwise is its
-#: shortest decimal, which as a float64 is not the float4 value binary gives.
-_PACKED = {"int8": ">i8", "int4": ">i4", "int2": ">i2", "float8": ">f8", "bool": "?"}
 
 
 def connect(con: Any) -> PostgresDriver:
@@ -164,25 +162,22 @@ class PostgresDriver(TemporaryTableDriver):
             return rows_from_tuples(names, cursor.fetchall())
 
     def result(self, query: exp.Query) -> Rows:
-        """Run a result's query; read it packed, as arrays, where every column allows.
+        """Run a result's query; read it packed: an array per column per chunk of rows.
 
         Fetching rows as Python tuples (and psycopg's ``COPY TO``, a Python call
-        per row) took more time than the query itself on large results. Where
-        every column is of a type in ``_PACKED``, the database packs each column
-        into one array per chunk of rows (:func:`packed_query`) and NumPy reads
-        its binary form with no Python loop per row. Other results (``numeric``:
-        exact integer sums), and any holding a NULL (the one row of a scalar sum
-        over nothing), are read the ordinary way, a NULL one by running it again;
-        so is an ordered query, as chunks keep no order.
+        per row) took more time than the query itself on large results. Packed
+        (:func:`packed_query`), the database sends one array per column per
+        chunk in binary form, which NumPy reads with no Python loop per row where
+        its elements are of a type in ``_PACKED``; psycopg reads the others
+        (``numeric``: exact integer sums), and arrays holding a NULL (the one row
+        of a scalar sum over nothing), as Python values, as the ordinary read
+        would. An ordered query (chunks keep no order), or one whose columns are
+        not all named, is read the ordinary way.
         """
-        if query.args.get("order"):
+        names = query.named_selects
+        if query.args.get("order") or not names or any(n in ("", "*") for n in names):
             return super().result(query)
-        self.doing, doing = "reading the column types of the result", self.doing
-        described = self.describe(self.sql(exp.select("*").from_(query.subquery("q")).limit(0)))
-        self.doing = doing
-        if not described or any(sql_type not in _PACKED for _, sql_type in described):
-            return super().result(query)
-        sql = self.sql(packed_query(query, [name for name, _ in described]))
+        sql = self.sql(packed_query(query, names))
         with self.running(sql), self.con.cursor() as cursor:
             cursor.execute(sql, prepare=False, binary=True)
             result = cursor.pgresult
@@ -191,26 +186,18 @@ class PostgresDriver(TemporaryTableDriver):
                 [result.get_value(r, c) or b"" for c in range(result.nfields)]
                 for r in range(result.ntuples)
             ]
-        rows = unpacked(described, chunks)
-        return super().result(query) if rows is None else rows
-
-    @contextmanager
-    def configured(self, settings: Sequence[tuple[str, str]]) -> Iterator[None]:
-        """Run the block under ``settings``, local to the transaction block, restored after.
-
-        ``set_config(name, value, true)`` lasts until the transaction ends, and
-        the rollback after an error undoes it; after success the old values are
-        set again, so a caller's open transaction goes on as it was.
-        """
-        old = self._changed(settings, restored=True)
-        yield
-        if old:
-            self._set(old)
+            types = [int(result.ftype(c)) for c in range(1, result.nfields)]
+            return unpacked(names, types, chunks, partial(_loaded, cursor))
 
     def _changed(
         self, settings: Sequence[tuple[str, str]], restored: bool
     ) -> list[tuple[str, str]]:
-        """Set ``settings`` until the transaction ends; return the old values if ``restored``."""
+        """Set ``settings`` until the transaction ends; return the old values if ``restored``.
+
+        ``set_config(name, value, true)`` lasts until the transaction ends, and a
+        rollback (of the savepoint in a caller's transaction) undoes it; setting
+        the old values again after success leaves a caller's transaction as it was.
+        """
         if not settings:
             return []
         old = []
@@ -322,47 +309,74 @@ def packed_query(query: exp.Query, names: Sequence[str], rows: int | None = None
     )
 
 
-def unpacked(columns: Sequence[tuple[str, str]], chunks: Sequence[Sequence[Any]]) -> Rows | None:
-    """The columns of a result read packed (:func:`packed_query`); None if one holds a NULL.
+def unpacked(
+    names: Sequence[str],
+    types: Sequence[int],
+    chunks: Sequence[Sequence[bytes]],
+    load: Callable[[int, bytes], list[Any]],
+) -> Rows:
+    """The columns of a result read packed (:func:`packed_query`).
 
-    ``columns`` are (name, SQL type) pairs; each chunk holds, in binary form,
-    its row count (a ``bigint``) and then an array per column. Integers come
-    back as int64, as the ordinary path gives them.
+    Each chunk holds, in binary form, its row count (a ``bigint``) and then an
+    array per column, of the array type (OID) ``types`` names. NumPy reads
+    arrays of a type in ``_PACKED`` (integers as int64, as the ordinary read
+    gives them); ``load`` reads the others, and any holding a NULL, as a list.
 
     >>> count = np.array([2], ">i8").tobytes()
     >>> header = np.array([1, 0, 23, 2, 1], ">i4").tobytes()
     >>> body = np.array([(4, 5), (4, -1)], [("n", ">i4"), ("v", ">i4")]).tobytes()
-    >>> unpacked([("i0", "int4")], [(count, header + body)])["i0"]
+    >>> unpacked(["i0"], [1007], [(count, header + body)], lambda oid, data: [])["i0"]
     array([ 5, -1])
     """
     if not chunks:
-        return rows_from_tuples([name for name, _ in columns], [])
+        return rows_from_tuples(names, [])
     counts = [int(np.frombuffer(chunk[0], ">i8")[0]) for chunk in chunks]
     rows: Rows = {}
-    for k, (name, sql_type) in enumerate(columns):
-        element = _PACKED[sql_type]
-        parts = [_array_values(c[k + 1], element, n) for c, n in zip(chunks, counts)]
+    for k, (name, oid) in enumerate(zip(names, types)):
+        parts = [_array_values(c[k + 1], oid, n) for c, n in zip(chunks, counts)]
         arrays = [part for part in parts if part is not None]
-        if len(arrays) < len(parts):
-            return None
-        rows[name] = np.concatenate(arrays).astype(_NATIVE[np.dtype(element).kind])
+        if len(arrays) == len(parts):
+            rows[name] = np.concatenate(arrays)
+        else:
+            rows[name] = column_array([v for c in chunks for v in load(oid, c[k + 1])])
     return rows
 
 
-#: The NumPy type each kind of packed column is read as (the ordinary path's types).
-_NATIVE = {"i": np.int64, "f": np.float64, "b": np.bool_}
+#: The arrays NumPy reads, by array type OID (``int8[]``, ``int4[]``, ``int2[]``,
+#: ``float8[]``, ``float4[]``, ``bool[]``): the type of their elements' binary form,
+#: and the type each column is read as (the ordinary read's).
+_PACKED = {
+    1016: (">i8", np.int64),
+    1007: (">i4", np.int64),
+    1005: (">i2", np.int64),
+    1022: (">f8", np.float64),
+    1021: (">f4", np.float64),
+    1000: ("?", np.bool_),
+}
 
 
-def _array_values(data: bytes, element: str, count: int) -> np.ndarray | None:
-    """The elements of a one-dimensional PostgreSQL array in binary form; None if one is NULL.
+def _array_values(data: bytes, oid: int, count: int) -> np.ndarray | None:
+    """The elements of a one-dimensional array in binary form; None if NumPy cannot read it.
 
     The form: dimensions, a NULL flag, the element type, then per dimension its
     length and lower bound; then per element a 32-bit length and the value.
+    None for an array of a type not in ``_PACKED``, or holding a NULL.
     """
-    header = np.frombuffer(data, ">i4", count=3)
-    if header[1]:
+    if oid not in _PACKED or np.frombuffer(data, ">i4", count=2)[1]:
         return None
-    assert header[0] == 1, "an array of a packed result has one dimension"
+    element, native = _PACKED[oid]
+    assert np.frombuffer(data, ">i4", count=1)[0] == 1, "a packed array has one dimension"
     body = np.frombuffer(data, [("length", ">i4"), ("value", element)], offset=20)
     assert len(body) == count, "a packed chunk holds as many elements as its count"
-    return body["value"]
+    if element == ">f4":  # as the ordinary read: its text, the shortest decimal, as a float64
+        return body["value"].astype(str).astype(native)
+    return body["value"].astype(native)
+
+
+def _loaded(cursor: Any, oid: int, data: bytes) -> list[Any]:
+    """The array ``data`` of type ``oid`` in binary form, read by psycopg as Python values."""
+    from psycopg.pq import Format
+
+    loader = cursor.adapters.get_loader(oid, Format.BINARY)
+    assert loader is not None, f"psycopg reads arrays of type {oid}"
+    return list(loader(oid, cursor).load(data))
