@@ -401,19 +401,17 @@ def test_an_interrupt_between_statements_leaves_nothing(db: Database) -> None:
     from einsql.drivers.sqlite import SQLiteDriver
 
     driver = {"duckdb": DuckDBDriver, "postgres": PostgresDriver, "sqlite": SQLiteDriver}[db.name]
-    original = driver.query
+    original = driver.result
 
-    def interrupted(self: Any, sql: str) -> Any:
-        if "__einsql_" in sql and "SELECT" in sql and "COUNT" not in sql:
-            raise KeyboardInterrupt  # after the staged tables were created
-        return original(self, sql)
+    def interrupted(self: Any, query: Any) -> Any:
+        raise KeyboardInterrupt  # the result's query: after the staged tables were created
 
-    driver.query = interrupted  # type: ignore[method-assign]
+    driver.result = interrupted  # type: ignore[method-assign]
     try:
         with pytest.raises(KeyboardInterrupt):
             einsql.einsum("ij,jk,kl->il", *[np.ones((2, 2))] * 3, con=db.con, staged=True)
     finally:
-        driver.query = original  # type: ignore[method-assign]
+        driver.result = original  # type: ignore[method-assign]
     assert db.leftovers() == []
     assert db.rows("SELECT 1") == [(1,)]
 
