@@ -37,7 +37,7 @@ def con(pg_url: str) -> Iterator[Any]:
 
 @pytest.fixture()
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of 7 rows, so that every result of a test spans several."""
+    """Chunks of 7 rows, should a result of a test be read in chunks."""
     monkeypatch.setattr(postgres, "PACKED_ROWS", 7)
 
 
@@ -52,7 +52,7 @@ def logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-def test_a_float_result_of_many_chunks_is_read_packed(con, small_chunks, logged) -> None:
+def test_a_float_result_is_read_packed(con, small_chunks, logged) -> None:
     a, b = sparse((20, 30)), sparse((30, 25))
     result = einsql.einsum("ij,jk->ik", a, b, con=con)
     np.testing.assert_allclose(result, a @ b, rtol=1e-12, atol=1e-12)
@@ -155,6 +155,34 @@ def test_a_table_of_other_types_is_read_as_the_ordinary_way_reads_it(con, small_
     assert einsql.einsum("i->", einsql.Table("reals", (2,)), con=con) == 2.6  # as text: 2.6
     decimals = einsql.Table("kinds", (3, 3), values=("n",), trusted=True)
     np.testing.assert_array_equal(einsql.einsum("ij->i", decimals, con=con), [2.5, np.nan, 7.0])
+
+
+def test_a_result_read_in_chunks(con) -> None:
+    """A result too large for one array per column is read a chunk at a time."""
+    from sqlglot import exp
+
+    from einsql.drivers import open_driver
+
+    con.execute("CREATE TEMPORARY TABLE parts (i0 INT, i1 BIGINT, val DOUBLE PRECISION)")
+    a = sparse((9, 8), 0.6)
+    with con.cursor() as cursor:
+        rows = [(int(i), int(j), float(a[i, j])) for i, j in np.argwhere(a)]
+        cursor.executemany("INSERT INTO parts VALUES (%s, %s, %s)", [*rows, (9, 0, None)])
+    names = ["i0", "i1", "val", "exact", "flag"]
+    columns = [exp.column(c) for c in names[:3]]
+    exact = exp.cast(exp.column("i1"), "NUMERIC").as_("exact")
+    columns += [exact, exp.column("val").is_(exp.null()).as_("flag")]
+    query = exp.select(*columns).from_("parts")
+    with open_driver(con) as driver:
+        read = driver.packed(query, names, 7)
+    assert read["i0"].dtype == read["i1"].dtype == np.int64 and read["flag"].dtype == np.bool_
+    last = read["i0"] == 9  # the NULL row: its array read as Python values
+    assert np.isnan(read["val"][last]).all() and read["flag"][last].all()
+    dense = np.zeros_like(a)
+    dense[read["i0"][~last], read["i1"][~last]] = read["val"][~last]
+    np.testing.assert_array_equal(dense, a)
+    assert [int(v) for v in read["exact"]] == read["i1"].tolist()
+    assert len(read["i0"]) == len(rows) + 1 > 3 * 7
 
 
 def test_unpacked_reads_an_array_holding_a_null_through_load() -> None:

@@ -45,9 +45,9 @@ _BINARY = {"INT": ">i4", "BIGINT": ">i8", "DOUBLE PRECISION": ">f8", "BOOLEAN": 
 #: Rows per ``COPY`` chunk: bounds the memory of the binary payload.
 _CHUNK = 1 << 20
 
-#: Rows per chunk of a result read packed (:meth:`PostgresDriver.result`): a chunk's
-#: column is one array value, at most 13 bytes a row in binary form, and PostgreSQL
-#: holds no value past 1 GB.
+#: Rows per chunk of a result too large to read packed as one array per column
+#: (:meth:`PostgresDriver.result`): a chunk's column is one array value, at most 12
+#: bytes a row in binary form, and PostgreSQL holds no value past 1 GB.
 PACKED_ROWS = 1 << 24
 
 
@@ -162,22 +162,37 @@ class PostgresDriver(TemporaryTableDriver):
             return rows_from_tuples(names, cursor.fetchall())
 
     def result(self, query: exp.Query) -> Rows:
-        """Run a result's query; read it packed: an array per column per chunk of rows.
+        """Run a result's query; read it packed: an array per column.
 
         Fetching rows as Python tuples (and psycopg's ``COPY TO``, a Python call
         per row) took more time than the query itself on large results. Packed
-        (:func:`packed_query`), the database sends one array per column per
-        chunk in binary form, which NumPy reads with no Python loop per row where
-        its elements are of a type in ``_PACKED``; psycopg reads the others
-        (``numeric``: exact integer sums), and arrays holding a NULL (the one row
-        of a scalar sum over nothing), as Python values, as the ordinary read
-        would. An ordered query (chunks keep no order), or one whose columns are
-        not all named, is read the ordinary way.
+        (:func:`packed_query`), the database sends one array per column in binary
+        form, which NumPy reads with no Python loop per row where its elements
+        are of a type in ``_PACKED``; psycopg reads the others (``numeric``:
+        exact integer sums), and arrays holding a NULL (the one row of a scalar
+        sum over nothing), as Python values, as the ordinary read would.
+
+        PostgreSQL holds no value past 1 GB: a result too large for one array
+        per column (about 9e7 rows) fails in a savepoint and runs again, an array
+        per chunk of ``PACKED_ROWS`` rows (numbering and grouping the rows took
+        2 s more of the 7.5 s of a 5,000² product, so only then). An ordered
+        query (the chunks keep no order), or one whose columns are not all
+        named, is read the ordinary way.
         """
+        from psycopg.errors import ProgramLimitExceeded
+
         names = query.named_selects
         if query.args.get("order") or not names or any(n in ("", "*") for n in names):
             return super().result(query)
-        sql = self.sql(packed_query(query, names))
+        try:
+            with self.con.transaction():
+                return self.packed(query, names)
+        except ProgramLimitExceeded:
+            return self.packed(query, names, PACKED_ROWS)
+
+    def packed(self, query: exp.Query, names: Sequence[str], rows: int | None = None) -> Rows:
+        """Run ``query`` as :func:`packed_query` (columns ``names``, chunks of ``rows``), read."""
+        sql = self.sql(packed_query(query, names, rows))
         with self.running(sql), self.con.cursor() as cursor:
             cursor.execute(sql, prepare=False, binary=True)
             result = cursor.pgresult
@@ -275,38 +290,30 @@ def _binary_copy(columns: list[tuple[str, np.ndarray]], count: int) -> Iterator[
 
 
 def packed_query(query: exp.Query, names: Sequence[str], rows: int | None = None) -> exp.Select:
-    """``query``'s rows as one row per chunk of ``rows``: a count, and an array per column.
+    """``query``'s row count and an array per column; with ``rows``, a row per chunk of them.
 
-    >>> sql = packed_query(exp.select("x").from_("t"), ["x"], 4)
-    >>> print(load_dialect("postgres").render(sql))
+    >>> print(load_dialect("postgres").render(packed_query(exp.select("x").from_("t"), ["x"])))
     SELECT
       COUNT(*),
       ARRAY_AGG("q"."x")
     FROM (
       SELECT
-        "q".*,
-        (
-          ROW_NUMBER() OVER () - 1
-        ) / 4 AS "chunk"
-      FROM (
-        SELECT
-          "x"
-        FROM "t"
-      ) AS "q"
+        "x"
+      FROM "t"
     ) AS "q"
-    GROUP BY
-      "q"."chunk"
+    >>> sql = packed_query(exp.select("x").from_("t"), ["x"], 4)
+    >>> print(load_dialect("postgres").render(sql, pretty=False).partition("/")[1:])
+    ('/', ' 4 AS "chunk" FROM (SELECT "x" FROM "t") AS "q") AS "q" GROUP BY "q"."chunk"')
     """
-    number = exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1))
-    size = exp.Literal.number(PACKED_ROWS if rows is None else rows)
-    chunk = exp.Div(this=exp.paren(number), expression=size, typed=True)
-    numbered = exp.select(exp.column(exp.Star(), table="q"), chunk.as_("chunk"))
     arrays = [exp.ArrayAgg(this=exp.column(name, table="q")) for name in names]
-    return (
-        exp.select(exp.Count(this=exp.Star()), *arrays)
-        .from_(numbered.from_(query.subquery("q")).subquery("q"))
-        .group_by(exp.column("chunk", table="q"))
-    )
+    packed = exp.select(exp.Count(this=exp.Star()), *arrays)
+    if rows is None:
+        return packed.from_(query.subquery("q"))
+    number = exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1))
+    chunk = exp.Div(this=exp.paren(number), expression=exp.Literal.number(rows), typed=True)
+    numbered = exp.select(exp.column(exp.Star(), table="q"), chunk.as_("chunk"))
+    numbered = numbered.from_(query.subquery("q"))
+    return packed.from_(numbered.subquery("q")).group_by(exp.column("chunk", table="q"))
 
 
 def unpacked(
@@ -328,9 +335,11 @@ def unpacked(
     >>> unpacked(["i0"], [1007], [(count, header + body)], lambda oid, data: [])["i0"]
     array([ 5, -1])
     """
+    counts = [int(np.frombuffer(chunk[0], ">i8")[0]) for chunk in chunks]
+    chunks = [chunk for chunk, n in zip(chunks, counts) if n]  # no rows: NULL arrays
+    counts = [n for n in counts if n]
     if not chunks:
         return rows_from_tuples(names, [])
-    counts = [int(np.frombuffer(chunk[0], ">i8")[0]) for chunk in chunks]
     rows: Rows = {}
     for k, (name, oid) in enumerate(zip(names, types)):
         parts = [_array_values(c[k + 1], oid, n) for c, n in zip(chunks, counts)]
