@@ -92,12 +92,17 @@ def test_a_thousand_operands_run_staged(db) -> None:
     assert db.leftovers() == []
 
 
+def greedy_network(count: int, seed: int):
+    """A random network of ``count`` operands at 80% density, prepared on the greedy path."""
+    equation, shapes = random_network(count, seed)
+    rng = np.random.default_rng(seed)
+    arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
+    return equation, arrays, prepare([equation, *arrays], optimize="greedy")
+
+
 @pytest.mark.parametrize("limit", [1, 2, 3, 7])
 def test_staged_groups_of_any_size_give_the_same_answer(limit, db) -> None:
-    equation, shapes = random_network(40, 5)
-    rng = np.random.default_rng(5)
-    arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
-    prepared = prepare([equation, *arrays], optimize="greedy")
+    equation, arrays, prepared = greedy_network(40, 5)
     with open_driver(db.con) as driver:
         relations = [driver.load(op, "float") for op in prepared.operands]
         layout = Layout(max_statement_steps=limit, prefix=driver.prefix)
@@ -112,10 +117,7 @@ def test_staged_groups_of_any_size_give_the_same_answer(limit, db) -> None:
 
 @pytest.mark.parametrize("limit", [1, 3, 64])
 def test_inlined_operands_of_a_staged_plan_ride_in_the_statements_reading_them(limit, db) -> None:
-    equation, shapes = random_network(30, 7)
-    rng = np.random.default_rng(7)
-    arrays = [random_operand(s, "float64", 0.8, rng) for s in shapes]
-    prepared = prepare([equation, *arrays], optimize="greedy")
+    equation, arrays, prepared = greedy_network(30, 7)
     with open_driver(db.con) as driver:
         loaded = load_relations(driver, prepared)
         inlined = sum(rel.rows is not None for rel in loaded.relations)
