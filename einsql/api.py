@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from einsql import results
 from einsql.checks import TableFacts, inspect_table
 from einsql.convention import Program, Relation, axis_columns, stored_values, value_columns
 from einsql.dialect import INT64_MAX, Dialect, load_dialect
@@ -569,6 +570,7 @@ def _run_sql(
     client_sum: bool = False,
 ) -> CooArray | None:
     loaded = load_relations(driver, prepared)
+    client_sum = client_sum and _finite(prepared, loaded)
     program = lower(
         prepared.plan,
         loaded.relations,
@@ -589,6 +591,18 @@ def _run_sql(
     return to_coo(rows, shape, prepared.dtype, ring.zero)
 
 
+def _finite(prepared: Prepared, loaded: Loaded) -> bool:
+    """Whether every value is finite, in any semiring (summing in the client needs it).
+
+    SQL's ``MIN``, ``MAX`` and ``SUM`` treat NaN as each database does (DuckDB's
+    ``MIN`` skips it, SQLite's NULL is skipped by all), NumPy's ufuncs carry it:
+    a result must not depend on where it was summed.
+    """
+    arrays = [op.values for op in prepared.operands if isinstance(op, CooArray)]
+    inexact = [v for v in arrays if v.dtype.kind in "fc"]
+    return not loaded.nonfinite and all(bool(np.isfinite(v).all()) for v in inexact)
+
+
 def sums_in_client(prepared: Prepared, dialect: Dialect, aggregate: str = "auto") -> bool:
     """Whether the last step's products are fetched and summed in the client (``aggregate=``).
 
@@ -596,8 +610,10 @@ def sums_in_client(prepared: Prepared, dialect: Dialect, aggregate: str = "auto"
     nonzeros, given every operand's nonzeros, and the dialect for where the
     client's sum is faster (:attr:`Dialect.client_sum_rows`,
     :attr:`Dialect.client_sum_ratio`, or :attr:`Dialect.client_scatter_ratio`
-    for float sums into few enough cells to scatter into). The lowering may
-    still sum in the database (``Layout.client_sum``).
+    for float sums into few enough cells to scatter into), fetching no more
+    bytes of products than a dense result may take (``MAX_DENSE_BYTES``). The
+    database still sums where a value is not finite (``_finite``), and where
+    the lowering says so (``Layout.client_sum``).
 
     >>> import scipy.sparse as sp
     >>> a = sp.random(5_000, 5_000, density=0.004, random_state=0, format="coo")
@@ -622,7 +638,9 @@ def sums_in_client(prepared: Prepared, dialect: Dialect, aggregate: str = "auto"
         and scatter_fits(size, products)
     ):
         ratio = dialect.client_scatter_ratio  # no sort: a scatter-add into a dense array
-    return products >= dialect.client_sum_rows and products <= ratio * nonzeros
+    fetched = products * 8 * (len(prepared.plan.equation.shape) + 1)  # bytes, at most
+    few = fetched <= results.MAX_DENSE_BYTES  # no more fetched than a dense result may take
+    return few and products >= dialect.client_sum_rows and products <= ratio * nonzeros
 
 
 def estimated_last_step(prepared: Prepared) -> tuple[float, float]:

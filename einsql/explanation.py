@@ -126,11 +126,12 @@ def explain(
 
     """
     prepared = prepare(operands, optimize, semiring)
-    dialect = load_dialect(backend_of(con, backend))
-    aggregation = describe_aggregation(prepared, dialect)
+    # Without a connection, a named backend is known by its name: nothing is opened.
+    name = backend if con is None and backend is not None else backend_of(con, backend)
+    aggregation = "" if name == "numpy" else describe_aggregation(prepared, load_dialect(name))
     if not (run or analyze):
         return Explanation(prepared.plan, aggregation=aggregation)
-    check_names(prepared, None, dialect)
+    check_names(prepared, None, load_dialect(backend_of(con, backend)))
     with open_driver(con, backend) as driver:
         loaded = load_relations(driver, prepared, inline=False)
         steps: tuple[StepRun, ...] = ()

@@ -240,3 +240,29 @@ def test_row_counts_are_the_models_terms() -> None:
     assert nonzeros == pytest.approx(400 * 400 * -math.expm1(-products / 400**2))
     join = sp.csr_matrix(a) @ sp.csr_matrix(a.T)
     assert 0.8 < join.nnz / nonzeros < 1.2
+
+
+@pytest.mark.parametrize("ring", ["min-plus", "max-plus", "max-product", "log-sum-exp"])
+def test_nan_in_any_semiring_is_summed_where_the_database_sums(db, ring) -> None:
+    """NumPy's ufuncs carry NaN where SQL's MIN and MAX may skip it: the database decides."""
+    a, b = np.array([[np.nan, 1.0], [0.5, 2.0]]), np.array([[1.0, 3.0], [2.0, 0.25]])
+    want = einsql.einsum("ij,jk->ik", a, b, con=db.con, semiring=ring, aggregate="database")
+    got = einsql.einsum("ij,jk->ik", a, b, con=db.con, semiring=ring, aggregate="client")
+    np.testing.assert_array_equal(got, want)
+
+
+def test_explain_names_a_backend_without_connecting_to_it() -> None:
+    a = np.ones((3, 3))
+    assert einsql.explain("ij,jk->ik", a, a, backend="numpy").aggregation == ""
+    assert (
+        "sums in the database" in einsql.explain("ij,jk->ik", a, a, backend="postgres").aggregation
+    )
+
+
+def test_auto_fetches_no_more_products_than_a_dense_result_may_take(monkeypatch) -> None:
+    a = sp.random(2_000, 2_000, density=0.02, random_state=0, format="coo")
+    prepared = prepare(["ij,jk->ik", a, a])
+    products, _ = prepared.plan.estimated_rows([a.nnz, a.nnz])[-1]
+    assert sums_in_client(prepared, load_dialect("duckdb"))
+    monkeypatch.setattr(einsql.results, "MAX_DENSE_BYTES", int(products * 24) - 1)
+    assert not sums_in_client(prepared, load_dialect("duckdb"))

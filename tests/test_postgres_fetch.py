@@ -218,3 +218,18 @@ def test_settings_in_a_callers_transaction_are_restored(con) -> None:
         with pytest.raises(einsql.DatabaseError):
             einsql.einsum("ij->j", einsql.Table("no_such_table", (5, 6)), con=con)
         assert settings(con) == ("on", "5MB")  # the failed block's changes rolled back
+
+
+def test_a_larger_work_mem_is_kept(con, logged) -> None:
+    """einsql only raises work_mem: a session or role set higher keeps its value."""
+    con.autocommit = True
+    con.execute("SET work_mem = '2GB'")
+    try:
+        a = sparse((5, 6))
+        np.testing.assert_allclose(einsql.einsum("ij->j", a, con=con), a.sum(0))
+        sql = [str(getattr(r, "sql", "")) for r in logged.records]
+        assert not any("SET_CONFIG('work_mem'" in s for s in sql)
+        assert any("SET_CONFIG('jit', 'off', TRUE)" in s for s in sql)
+        assert settings(con)[1] == "2GB"
+    finally:
+        con.execute("RESET work_mem")

@@ -45,10 +45,18 @@ _BINARY = {"INT": ">i4", "BIGINT": ">i8", "DOUBLE PRECISION": ">f8", "BOOLEAN": 
 #: Rows per ``COPY`` chunk: bounds the memory of the binary payload.
 _CHUNK = 1 << 20
 
-#: Rows per chunk of a result too large to read packed as one array per column
-#: (:meth:`PostgresDriver.result`): a chunk's column is one array value, at most 12
-#: bytes a row in binary form, and PostgreSQL holds no value past 1 GB.
+#: The most rows per chunk of a result too large to read packed as one array per
+#: column (:meth:`PostgresDriver.result`).
 PACKED_ROWS = 1 << 24
+
+#: The bytes a chunk's row (all its arrays) may take: PostgreSQL builds each row it
+#: sends in one buffer of at most 1 GB, each element a 4-byte length and its value
+#: (at most 20 bytes: a numeric sum within int64's range), so a row of ``c``
+#: columns holds at most ``PACKED_BYTES // (24 * c)`` elements each.
+PACKED_BYTES = 1 << 29
+
+#: Settings einsql only raises: a server or role set higher keeps its value.
+RAISED_ONLY = frozenset({"work_mem"})
 
 
 def connect(con: Any) -> PostgresDriver:
@@ -172,10 +180,11 @@ class PostgresDriver(TemporaryTableDriver):
         exact integer sums), and arrays holding a NULL (the one row of a scalar
         sum over nothing), as Python values, as the ordinary read would.
 
-        PostgreSQL holds no value past 1 GB: a result too large for one array
-        per column (about 9e7 rows) fails in a savepoint and runs again, an array
-        per chunk of ``PACKED_ROWS`` rows (numbering and grouping the rows took
-        2 s more of the 7.5 s of a 5,000² product, so only then). An ordered
+        PostgreSQL sends no row past 1 GB: a result too large for one array per
+        column (about 3.8e7 rows of a 2-d float result) fails in a savepoint
+        with "program limit exceeded" and runs again, an array per chunk of
+        rows (:func:`chunk_rows`; numbering and grouping the rows took 2 s
+        more of the 7.5 s of a 5,000² product, so only then). An ordered
         query (the chunks keep no order), or one whose columns are not all
         named, is read the ordinary way.
         """
@@ -187,8 +196,10 @@ class PostgresDriver(TemporaryTableDriver):
         try:
             with self.con.transaction():
                 return self.packed(query, names)
-        except ProgramLimitExceeded:
-            return self.packed(query, names, PACKED_ROWS)
+        except ProgramLimitExceeded as error:
+            if error.sqlstate != "54000":  # not the size limit (54001: too complex, ...)
+                raise
+            return self.packed(query, names, chunk_rows(len(names)))
 
     def packed(self, query: exp.Query, names: Sequence[str], rows: int | None = None) -> Rows:
         """Run ``query`` as :func:`packed_query` (columns ``names``, chunks of ``rows``), read."""
@@ -215,18 +226,15 @@ class PostgresDriver(TemporaryTableDriver):
         """
         if not settings:
             return []
-        old = []
-        if restored:
-            self.doing = "reading the settings einsql changes"
-            names = [name for name, _ in settings]
-            current = [
-                exp.func("current_setting", exp.Literal.string(n)).as_(f"s{k}")
-                for k, n in enumerate(names)
-            ]
-            values = self.query(self.sql(exp.select(*current)))
-            old = [(name, str(values[f"s{k}"][0])) for k, name in enumerate(names)]
-        self._set(settings)
-        return old
+        self.doing = "reading the settings einsql changes"
+        values = self.query(self.sql(exp.select(*_current(settings))))
+        kept = [
+            (k, name, value)
+            for k, (name, value) in enumerate(settings)
+            if values[f"s{k}"][0] is not None and not values[f"enough{k}"][0]
+        ]
+        self._set([(name, value) for _, name, value in kept])
+        return [(name, str(values[f"s{k}"][0])) for k, name, _ in kept] if restored else []
 
     def _set(self, settings: Sequence[tuple[str, str]]) -> None:
         """``SELECT set_config(name, value, true), ...``: each until the transaction ends."""
@@ -287,6 +295,33 @@ def _binary_copy(columns: list[tuple[str, np.ndarray]], count: int) -> Iterator[
             rows[f"value{k}"] = values[start:stop]
         yield rows.tobytes()
     yield b"\xff\xff"
+
+
+def chunk_rows(columns: int) -> int:
+    """Rows per chunk of a packed result of ``columns`` columns (see :data:`PACKED_BYTES`).
+
+    >>> chunk_rows(3), chunk_rows(9)
+    (7456540, 2485513)
+    """
+    return min(PACKED_ROWS, PACKED_BYTES // (24 * columns))
+
+
+def _current(settings: Sequence[tuple[str, str]]) -> list[exp.Expr]:
+    """Each setting's current value, and whether einsql's would not raise it.
+
+    ``s<k>`` is NULL where the server has no such setting; ``enough<k>`` is true
+    where a setting of :data:`RAISED_ONLY` is already at least einsql's value.
+    """
+    read = []
+    for k, (name, value) in enumerate(settings):
+        current = exp.func("current_setting", exp.Literal.string(name), exp.true())
+        enough: exp.Expr = exp.false()
+        if name in RAISED_ONLY:
+            size = exp.func("pg_size_bytes", current.copy())
+            wanted = exp.func("pg_size_bytes", exp.Literal.string(value))
+            enough = exp.GTE(this=size, expression=wanted)
+        read += [current.as_(f"s{k}"), enough.as_(f"enough{k}")]
+    return read
 
 
 def packed_query(query: exp.Query, names: Sequence[str], rows: int | None = None) -> exp.Select:
