@@ -12,7 +12,12 @@ index tuple's products with the semiring's sum as a NumPy ufunc:
    its vectorized sort (about 8 times faster than ``argsort``), else ``argsort``;
 3. the first row of each run of equal keys stands for it, and the run's other
    rows are summed into it by ``ufunc.at`` (few rows repeat in a large sparse
-   result, and ``reduceat`` costs as much for a run of one).
+   result, and ``reduceat`` costs as much for a run of one);
+4. the keys of the runs become index tuples again, by division.
+
+A float sum into at most :data:`SCATTER_CELLS_PER_ROW` cells per row skips the
+sort: ``np.bincount`` adds every row into a dense array, whose nonzero cells
+are the result.
 
 >>> rows = {"i0": np.array([1, 0, 1]), "i1": np.array([2, 0, 2]), "val": np.array([1.0, 5.0, 2.0])}
 >>> summed = combine_duplicates(rows, (2, 3), np.add)
